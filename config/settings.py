@@ -1,0 +1,104 @@
+"""Settings: defaults in code, environment overrides, tests pass a mapping."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _default_reference_dir() -> str:
+    candidate = PROJECT_ROOT.parent / "shared" / "data"
+    return str(candidate) if candidate.is_dir() else ""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every setting of the service, named as in DESIGN.md."""
+
+    PARTNERMATCH_ENV: str = "development"
+    DATABASE_URL: str = f"sqlite:///{PROJECT_ROOT / 'var' / 'partnermatch.db'}"
+    REDIS_URL: str = ""
+    SMTP_HOST: str = ""
+    SMTP_PORT: int = 25
+    SMTP_USERNAME: str = ""
+    SMTP_PASSWORD: str = ""
+    SMTP_STARTTLS: bool = False
+    SMTP_TIMEOUT: float = 10.0
+    MAIL_FROM: str = "partnermatch@localhost"
+    PUBLIC_BASE_URL: str = "http://127.0.0.1:5000"
+    SECRET_KEY: str = ""
+    OPS_TOKEN: str = ""
+    REQUIRE_EMAIL_CONFIRMATION: bool = True
+    ALLOWED_EMAIL_DOMAINS: tuple[str, ...] = ("gov.uk", "gov.scot", "gov.wales", "llyw.cymru")
+    RATE_LIMIT_SUBMIT: str = "30/minute"
+    TRUSTED_PROXY_COUNT: int = 0
+    FORCE_HTTPS: bool = False
+    RETENTION_DAYS: int = 730
+    ALERT_OUTBOX_LAG_SECONDS: int = 60
+    ALERT_DEAD_LETTERS: int = 1
+    REFERENCE_DATA_DIR: str = field(default_factory=_default_reference_dir)
+    VAR_DIR: str = str(PROJECT_ROOT / "var")
+    # Celery: the visibility timeout must stay above the hard time limit, or tasks run twice.
+    TASK_SOFT_TIME_LIMIT: int = 50
+    TASK_TIME_LIMIT: int = 60
+    BROKER_VISIBILITY_TIMEOUT: int = 90
+    TASK_MAX_ATTEMPTS: int = 5
+    RELAY_INTERVAL_SECONDS: float = 5.0
+    RELAY_GRACE_SECONDS: float = 10.0
+
+    @property
+    def outbox_dir(self) -> Path:
+        return Path(self.VAR_DIR) / "outbox"
+
+    def as_flask_config(self) -> dict[str, object]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+def _coerce(kind: type | str, raw: object) -> object:
+    if not isinstance(raw, str):
+        return raw
+    kind = str(kind)
+    if "bool" in kind:
+        return raw.strip().lower() in {"1", "true", "yes", "on"}
+    if "int" in kind:
+        return int(raw)
+    if "float" in kind:
+        return float(raw)
+    if "tuple" in kind:
+        return tuple(part.strip().lower() for part in raw.split(",") if part.strip())
+    return raw
+
+
+def load_settings(overrides: Mapping[str, object] | None = None) -> Settings:
+    """Build settings from the defaults, then the environment, then explicit overrides."""
+    values: dict[str, object] = {}
+    for f in fields(Settings):
+        if f.name in os.environ:
+            values[f.name] = _coerce(f.type, os.environ[f.name])
+    for name, raw in (overrides or {}).items():
+        kind = next((f.type for f in fields(Settings) if f.name == name), None)
+        if kind is None:
+            raise KeyError(f"unknown setting {name}")
+        values[name] = _coerce(kind, raw)
+    settings = replace(Settings(), **values)
+    if not settings.SECRET_KEY:
+        settings = replace(settings, SECRET_KEY=_development_secret(settings))
+    return settings
+
+
+def _development_secret(settings: Settings) -> str:
+    if settings.PARTNERMATCH_ENV == "production":
+        raise RuntimeError("SECRET_KEY is required when PARTNERMATCH_ENV=production")
+    path = Path(settings.VAR_DIR) / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48)
+    path.write_text(key)
+    path.chmod(0o600)
+    return key

@@ -1,0 +1,1 @@
+"""The partnermatch domain: taxonomy, schemas, models, matching, outbox and email."""
