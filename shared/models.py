@@ -195,10 +195,13 @@ class EmailDelivery(Base):
     match_run_id: Mapped[str | None] = mapped_column(String(36))
     to_address: Mapped[str | None] = mapped_column(String(320))
     message_id: Mapped[str] = mapped_column(String(200))
+    # pending → sending → sent | failed | ambiguous | cancelled
     status: Mapped[str] = mapped_column(String(16), default="pending", index=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
+    published_at: Mapped[datetime | None] = mapped_column()
     claimed_at: Mapped[datetime | None] = mapped_column()
     sent_at: Mapped[datetime | None] = mapped_column()
 

@@ -67,7 +67,8 @@ class Candidate:
     council_type: str | None = None
     regions_served: tuple[str, ...] = ()
     approved: bool = True
-    evidence: tuple[str, ...] = ()  # checkable facts, e.g. "Rated outstanding by Ofsted (2024)"
+    # checkable facts per service area: {"childrens_services": ("Rated outstanding by Ofsted",)}
+    evidence: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,70 @@
+"""Celery settings, shared by the worker, beat and the API's publisher.
+
+Facts that shape them (see RELIABILITY.md): acks_late alone loses a task whose pool process is
+killed, so reject_on_worker_lost redelivers it; an unacknowledged task returns only after the
+visibility timeout, so that timeout sits just above the hard time limit; the Redis transport has no
+dead-letter queue, so dead letters live in the database.
+"""
+
+from __future__ import annotations
+
+from kombu import Queue
+
+from config.settings import Settings
+
+QUEUES = ("matching", "email", "events")
+ROUTES = {
+    "partnermatch.match_profile": {"queue": "matching"},
+    "partnermatch.send_email": {"queue": "email"},
+    "partnermatch.handle_event": {"queue": "events"},
+    "partnermatch.relay_outbox": {"queue": "events"},
+    "partnermatch.noop": {"queue": "events"},
+}
+
+
+def celery_config(settings: Settings) -> dict[str, object]:
+    """Return the Celery configuration for these settings."""
+    assert settings.BROKER_VISIBILITY_TIMEOUT > settings.TASK_TIME_LIMIT
+    return {
+        "broker_url": settings.REDIS_URL,
+        "broker_connection_retry_on_startup": True,
+        "broker_connection_max_retries": None,
+        "broker_transport_options": {
+            "visibility_timeout": settings.BROKER_VISIBILITY_TIMEOUT,
+            "socket_timeout": 5,
+            "socket_connect_timeout": 2,
+            "retry_on_timeout": True,
+            "health_check_interval": 10,
+        },
+        "broker_heartbeat": 0,
+        "task_queues": [Queue(name) for name in QUEUES],
+        "task_default_queue": "events",
+        "task_routes": ROUTES,
+        "task_acks_late": True,
+        "task_reject_on_worker_lost": True,
+        "task_acks_on_failure_or_timeout": True,
+        "task_soft_time_limit": settings.TASK_SOFT_TIME_LIMIT,
+        "task_time_limit": settings.TASK_TIME_LIMIT,
+        "task_ignore_result": True,
+        "task_serializer": "json",
+        "accept_content": ["json"],
+        "worker_prefetch_multiplier": 1,
+        "worker_max_tasks_per_child": 1000,
+        "worker_cancel_long_running_tasks_on_connection_loss": False,
+        "worker_hijack_root_logger": False,
+        "task_send_sent_event": True,
+        "worker_send_task_events": True,
+        "beat_schedule": {
+            "relay-outbox": {
+                "task": "partnermatch.relay_outbox",
+                "schedule": settings.RELAY_INTERVAL_SECONDS,
+                "options": {"expires": settings.RELAY_INTERVAL_SECONDS * 3},
+            },
+        },
+        "timezone": "UTC",
+    }
+
+
+def publisher_options() -> dict[str, object]:
+    """Options for publishing from a request: fail fast, never retry (the relay catches up)."""
+    return {"retry": False}

@@ -1,0 +1,16 @@
+"""gunicorn settings for the API (used by `partnermatch api` and docker-compose)."""
+
+import os
+
+bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:5000")
+workers = int(os.environ.get("GUNICORN_WORKERS", "2"))
+worker_class = "gthread"
+threads = int(os.environ.get("GUNICORN_THREADS", "4"))
+timeout = 30
+graceful_timeout = 20
+keepalive = 5
+# Behind a buffering proxy (nginx in docker-compose) slow clients never hold a worker.
+forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
+accesslog = "-"
+max_requests = 2000
+max_requests_jitter = 200

@@ -1,0 +1,52 @@
+"""The Flask app factory: configuration, the database, the JSON API and its OpenAPI document."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from flask import Flask
+
+from config.settings import load_settings
+from services.api import errors, health, profiles, reference
+from services.api import runtime as runtime_module
+
+MAX_BODY_BYTES = 64 * 1024
+
+
+def create_app(test_config: Mapping[str, object] | None = None) -> Flask:
+    """Create the app; tests pass settings as a mapping."""
+    settings = load_settings(test_config)
+    app = Flask(__name__)
+    app.config.update(settings.as_flask_config())
+    app.config.update(
+        MAX_CONTENT_LENGTH=MAX_BODY_BYTES,
+        MAX_FORM_PARTS=200,
+        JSON_SORT_KEYS=False,
+        API_TITLE="partnermatch",
+        API_VERSION="v1",
+        OPENAPI_VERSION="3.0.3",
+        OPENAPI_URL_PREFIX="/",
+        OPENAPI_JSON_PATH="openapi.json",
+        OPENAPI_REDOC_PATH="/api/docs",
+        OPENAPI_REDOC_URL="https://cdn.jsdelivr.net/npm/redoc@2.1.5/bundles/redoc.standalone.js",
+        API_SPEC_OPTIONS={
+            "info": {"description": "Find partner councils and suppliers: strong where you are "
+                     "weak, alike in circumstances. Every error has the shape of ErrorSchema."},
+            "components": {"securitySchemes": {"profileToken": {"type": "http",
+                                                                "scheme": "bearer"}}},
+        },
+    )
+    runtime_module.init_app(app, settings)
+    api = errors.PartnermatchApi(app)
+    api.spec.components.schema("ErrorSchema", schema=_error_schema())
+    errors.init_app(app)
+    api.register_blueprint(profiles.blp)
+    api.register_blueprint(reference.blp)
+    app.register_blueprint(health.bp)
+    return app
+
+
+def _error_schema():
+    from services.api.schemas import ErrorSchema
+
+    return ErrorSchema

@@ -1,0 +1,106 @@
+"""Idempotency-Key: the same key and body within 24 h replays the first response."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from cryptography.fernet import Fernet
+from flask_smorest import abort
+from sqlalchemy import delete
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from shared.models import IdempotencyKey, utcnow
+
+KEEP_FOR = timedelta(hours=24)
+ABANDONED_AFTER = timedelta(minutes=2)  # a claim with no response this old died with its request
+MAX_KEY_LENGTH = 255
+
+
+@dataclass(frozen=True)
+class StoredResponse:
+    """A response kept for replay."""
+
+    status: int
+    body: dict[str, Any]
+    headers: dict[str, str]
+
+
+def request_hash(document: Any) -> str:
+    """Hash a JSON document in canonical form, so key order and spacing do not matter."""
+    canonical = json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _fernet(secret_key: str) -> Fernet:
+    digest = hashlib.sha256(b"idempotency:" + secret_key.encode()).digest()
+    return Fernet(base64.urlsafe_b64encode(digest))
+
+
+def claim(
+    sessions: sessionmaker[Session], key: str, digest: str, secret_key: str
+) -> StoredResponse | None:
+    """Claim a key for this request, or return the response to replay, or abort 409/422."""
+    if not key or len(key) > MAX_KEY_LENGTH or not key.isprintable():
+        abort(400, message=f"Idempotency-Key must be 1–{MAX_KEY_LENGTH} printable characters.")
+    with sessions() as session, session.begin():
+        row = session.get(IdempotencyKey, key)
+        if row is not None and _expired(row):
+            session.delete(row)
+            session.flush()
+            row = None
+        if row is None:
+            session.add(IdempotencyKey(key=key, request_hash=digest))
+            return _commit_claim(session)
+        _check_reusable(row, digest)
+        return replay_row(row, secret_key)
+
+
+def _commit_claim(session: Session) -> None:
+    try:
+        session.flush()
+    except IntegrityError:
+        abort(409, message="A request with this Idempotency-Key is in progress; retry shortly.")
+    return None
+
+
+def _expired(row: IdempotencyKey) -> bool:
+    age = utcnow() - row.created_at
+    return age > KEEP_FOR or (row.status_code is None and age > ABANDONED_AFTER)
+
+
+def _check_reusable(row: IdempotencyKey, digest: str) -> None:
+    if row.request_hash != digest:
+        abort(422, message="This Idempotency-Key was used with a different body.",
+              messages={"Idempotency-Key": ["Already used with a different body."]})
+    if row.status_code is None:
+        abort(409, message="A request with this Idempotency-Key is in progress; retry shortly.")
+
+
+def replay_row(row: IdempotencyKey, secret_key: str) -> StoredResponse:
+    """Decrypt a stored response."""
+    stored = json.loads(_fernet(secret_key).decrypt(row.response))
+    return StoredResponse(row.status_code, stored["body"], stored["headers"])
+
+
+def store(session: Session, key: str, response: StoredResponse, secret_key: str) -> None:
+    """Keep the response, encrypted, in the caller's transaction (with the work it describes)."""
+    row = session.get(IdempotencyKey, key)
+    plain = json.dumps({"body": response.body, "headers": response.headers}).encode()
+    row.status_code = response.status
+    row.response = _fernet(secret_key).encrypt(plain)
+
+
+def release(sessions: sessionmaker[Session], key: str) -> None:
+    """Forget a claim whose request failed, so the client may retry with the same key."""
+    with sessions() as session, session.begin():
+        session.execute(
+            delete(IdempotencyKey).where(
+                IdempotencyKey.key == key, IdempotencyKey.status_code.is_(None)
+            )
+        )

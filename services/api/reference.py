@@ -1,0 +1,101 @@
+"""JSON API v1: public reference data: service areas, council search, similar councils."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask_smorest import abort
+from sqlalchemy import func, or_, select
+
+from services.api.parsing import ApiBlueprint
+from services.api.runtime import runtime
+from services.api.schemas import (
+    CouncilSearchQuerySchema,
+    CouncilsSchema,
+    ServiceAreasSchema,
+    SimilarQuerySchema,
+    SimilarSchema,
+)
+from shared.context import ContextModel
+from shared.models import Council
+from shared.register import place_of
+from shared.taxonomy import SERVICE_AREAS, delivers, types_delivering
+
+blp = ApiBlueprint(
+    "reference", __name__, url_prefix="/api/v1",
+    description="Public reference data: service areas and the council register.",
+)
+
+
+@blp.route("/service-areas", methods=["GET"])
+@blp.response(200, ServiceAreasSchema)
+def service_areas():
+    """List the service areas and the council types that deliver each"""
+    return {
+        "items": [
+            {"key": key, "name": name, "delivered_by": types_delivering(key)}
+            for key, name in SERVICE_AREAS.items()
+        ]
+    }
+
+
+@blp.route("/councils", methods=["GET"])
+@blp.arguments(CouncilSearchQuerySchema, location="query")
+@blp.response(200, CouncilsSchema)
+def councils(query: dict[str, Any]):
+    """Search the council register by name or GSS code"""
+    text = query["q"].strip().lower()
+    statement = select(Council).order_by(Council.name)
+    if text:
+        pattern = "%" + text.replace("\\", "").replace("%", "").replace("_", "") + "%"
+        statement = statement.where(
+            or_(func.lower(Council.name).like(pattern), func.lower(Council.gss_code) == text)
+        )
+    with runtime().sessions() as session:
+        return {"items": [_council_item(c) for c in session.scalars(statement)]}
+
+
+def _council_item(council: Council) -> dict[str, Any]:
+    return {
+        "gss_code": council.gss_code,
+        "name": council.name,
+        "council_type": council.council_type,
+        "region": council.region,
+    }
+
+
+@blp.route("/councils/<string:gss_code>/similar", methods=["GET"])
+@blp.arguments(SimilarQuerySchema, location="query")
+@blp.response(200, SimilarSchema)
+@blp.alt_response(404, schema="ErrorSchema", description="Not a current council")
+def similar(query: dict[str, Any], gss_code: str):
+    """List the councils most alike in circumstances (public data only)"""
+    area = query["service_area"]
+    if area is not None and area not in SERVICE_AREAS:
+        abort(422, message="Unknown service area.",
+              messages={"service_area": ["Not a service area key."]})
+    model = context_model()
+    gss_code = gss_code.upper()
+    if gss_code not in model:
+        abort(404, message="No current council has that GSS code.")
+    eligible = None if area is None else (lambda place: delivers(place.council_type, area))
+    neighbours = model.similar(gss_code, service_area=area, limit=query["limit"],
+                               eligible=eligible)
+    return {
+        "items": [
+            {"gss_code": p.gss_code, "name": p.name, "similarity": round(s, 4),
+             "reasons": list(reasons)}
+            for p, s, reasons in neighbours
+        ]
+    }
+
+
+def context_model() -> ContextModel:
+    """Return this process's context model, fitted once from the register."""
+    rt = runtime()
+    model = rt.caches.get("context")
+    if model is None:
+        with rt.sessions() as session:
+            places = [place_of(c) for c in session.scalars(select(Council))]
+        model = rt.caches["context"] = ContextModel.fit(places)
+    return model

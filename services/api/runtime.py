@@ -1,0 +1,37 @@
+"""What a running API process holds: settings, the database engine and the event publisher."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from flask import Flask, current_app
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from config.settings import Settings
+from shared.db import make_engine, make_sessionmaker
+
+
+@dataclass
+class Runtime:
+    """The live objects of one API process, created by the app factory, never at import."""
+
+    settings: Settings
+    engine: Engine
+    sessions: sessionmaker[Session]
+    publisher: Any = None
+    caches: dict[str, Any] = field(default_factory=dict)
+
+
+def init_app(app: Flask, settings: Settings) -> Runtime:
+    """Create the runtime for an app and keep it in app.extensions."""
+    engine = make_engine(settings.DATABASE_URL)
+    runtime = Runtime(settings=settings, engine=engine, sessions=make_sessionmaker(engine))
+    app.extensions["partnermatch"] = runtime
+    return runtime
+
+
+def runtime() -> Runtime:
+    """Return the runtime of the current app."""
+    return current_app.extensions["partnermatch"]

@@ -1,0 +1,31 @@
+"""Email: rendering, building the MIME message and handing it to a sender.
+
+Pure: nothing connects at import; senders are built from settings by the caller.
+"""
+
+from shared.email.errors import (
+    AmbiguousEmailError,
+    EmailError,
+    PermanentEmailError,
+    TransientEmailError,
+)
+from shared.email.message import build_message, clean_header, make_message_id
+from shared.email.render import RenderedEmail, render_confirmation, render_recommendations
+from shared.email.senders import EmailSender, FileSender, SmtpSender, sender_from_settings
+
+__all__ = [
+    "AmbiguousEmailError",
+    "EmailError",
+    "EmailSender",
+    "FileSender",
+    "PermanentEmailError",
+    "RenderedEmail",
+    "SmtpSender",
+    "TransientEmailError",
+    "build_message",
+    "clean_header",
+    "make_message_id",
+    "render_confirmation",
+    "render_recommendations",
+    "sender_from_settings",
+]

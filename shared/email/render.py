@@ -1,0 +1,116 @@
+"""Render the emails partnermatch sends: a subject, a plain-text part and an HTML part."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
+
+from shared.email.message import one_line
+from shared.records import NeedMatches, Partner
+from shared.taxonomy import SERVICE_AREAS
+
+CONFIRMATION_SUBJECT = "Confirm your email address for partnermatch"
+
+_LOADER = FileSystemLoader(Path(__file__).parent / "templates")
+_OPTIONS: dict[str, Any] = {
+    "undefined": StrictUndefined, "trim_blocks": True, "lstrip_blocks": True
+}
+_HTML = Environment(loader=_LOADER, autoescape=True, **_OPTIONS)
+# Plain text is not HTML: escaping it would show "&lt;" to the reader.
+_TEXT = Environment(loader=_LOADER, autoescape=False, keep_trailing_newline=True, **_OPTIONS)  # noqa: S701
+_KINDS = {"council": "Council", "supplier": "Supplier"}
+
+
+@dataclass(frozen=True)
+class RenderedEmail:
+    """An email ready to be put into a message: subject, plain text and HTML."""
+
+    subject: str
+    text: str
+    html: str
+
+
+@dataclass(frozen=True)
+class _PartnerView:
+    """A partner as the templates show it: every string already on one line."""
+
+    name: str
+    kind: str
+    percent: int
+    reasons: tuple[str, ...]
+    contact_name: str
+    contact_email: str
+    contact_href: str
+
+
+def render_confirmation(recipient_name: str, confirm_url: str, subject_name: str) -> RenderedEmail:
+    """Render the email asking someone to confirm the address a profile was submitted with."""
+    context = {
+        "recipient_name": one_line(recipient_name),
+        "subject_name": one_line(subject_name),
+        "confirm_url": _web_url(confirm_url),
+    }
+    return _render("confirmation", CONFIRMATION_SUBJECT, context)
+
+
+def render_recommendations(
+    recipient_name: str,
+    subject_name: str,
+    needs: Sequence[NeedMatches],
+    matches_url: str,
+    contacts: Mapping[str, tuple[str, str]],
+    unsubscribe_url: str | None = None,
+) -> RenderedEmail:
+    """Render the partners recommended for each need, with contacts only where they are shared."""
+    context = {
+        "recipient_name": one_line(recipient_name),
+        "subject_name": one_line(subject_name),
+        "needs": [_need_view(need, contacts) for need in needs],
+        "matches_url": _web_url(matches_url),
+        "unsubscribe_url": _web_url(unsubscribe_url) if unsubscribe_url else None,
+    }
+    subject = f"Partner recommendations for {context['subject_name']}"
+    return _render("recommendations", subject, context)
+
+
+def _render(name: str, subject: str, context: dict[str, Any]) -> RenderedEmail:
+    """Render the text and HTML templates of one email with the same context."""
+    context = {**context, "subject": subject}
+    text = _TEXT.get_template(f"{name}.txt").render(context)
+    html = _HTML.get_template(f"{name}.html").render(context)
+    return RenderedEmail(subject=subject, text=text, html=html)
+
+
+def _need_view(need: NeedMatches, contacts: Mapping[str, tuple[str, str]]) -> dict[str, Any]:
+    """Describe one need for the templates."""
+    area = SERVICE_AREAS.get(need.service_area, one_line(need.service_area))
+    partners = [_partner_view(partner, contacts) for partner in need.partners]
+    return {"area": area, "rating": need.rating, "partners": partners}
+
+
+def _partner_view(partner: Partner, contacts: Mapping[str, tuple[str, str]]) -> _PartnerView:
+    """Describe one partner for the templates, with contact details only if they were shared."""
+    shared = contacts.get(partner.profile_id, ("", ""))
+    contact_name, contact_email = one_line(shared[0]), one_line(shared[1])
+    return _PartnerView(
+        name=one_line(partner.name),
+        kind=_KINDS.get(partner.kind, one_line(partner.kind).capitalize()),
+        percent=max(0, min(100, round(partner.score * 100))),
+        reasons=tuple(r for r in (one_line(reason) for reason in partner.reasons) if r),
+        contact_name=contact_name if contact_email else "",
+        contact_email=contact_email,
+        contact_href=f"mailto:{quote(contact_email, safe='@+')}" if contact_email else "",
+    )
+
+
+def _web_url(url: str) -> str:
+    """Return an http(s) URL unchanged, refusing any other scheme (javascript:, data:, ...)."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("https", "http") or not parts.netloc or url != one_line(url):
+        raise ValueError(f"not a web URL: {url!r}")
+    return url

@@ -1,0 +1,82 @@
+"""Where built messages go: an SMTP server, or a directory of .eml files when none is set."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import tempfile
+from email.message import EmailMessage
+from email.policy import SMTP
+from pathlib import Path
+from typing import Protocol
+
+from shared.email.errors import PermanentEmailError, TransientEmailError
+from shared.email.smtp import SmtpSender
+
+__all__ = ["EmailSender", "FileSender", "SmtpSender", "sender_from_settings"]
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9_.@-]")
+
+
+class EmailSender(Protocol):
+    """Anything that can send a built message, raising an EmailError subclass if it cannot."""
+
+    def send(self, message: EmailMessage) -> None:
+        """Send one message."""
+
+
+class FileSender:
+    """Write each message to <directory>/<Message-ID>.eml, so a resend overwrites, never adds."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = Path(directory)
+
+    def send(self, message: EmailMessage) -> None:
+        """Write the message atomically under a name derived from its Message-ID."""
+        message_id = str(message.get("Message-ID", "")).strip()
+        if not message_id:
+            raise PermanentEmailError("message has no Message-ID")
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            _write_atomically(self.directory / file_name(message_id), message.as_bytes(policy=SMTP))
+        except OSError as exc:
+            raise TransientEmailError(f"cannot write to the outbox: {exc!r}") from exc
+
+
+def file_name(message_id: str) -> str:
+    """Return a safe file name for a Message-ID: no separators, no leading dot, one per id."""
+    raw = message_id.removeprefix("<").removesuffix(">")
+    safe = _UNSAFE.sub("_", raw).lstrip(".")[:150]
+    if safe != raw:  # keep two ids that sanitise alike apart
+        safe = f"{safe}-{hashlib.sha256(raw.encode()).hexdigest()[:16]}"
+    return f"{safe}.eml"
+
+
+def sender_from_settings(
+    host: str | None,
+    port: int,
+    username: str | None,
+    password: str | None,
+    starttls: bool,
+    timeout: float,
+    outbox_dir: str | Path,
+) -> EmailSender:
+    """Return an SMTP sender when a host is configured, else one writing to the outbox directory."""
+    if host:
+        return SmtpSender(host, port, username, password, starttls=starttls, timeout=timeout)
+    return FileSender(Path(outbox_dir))
+
+
+def _write_atomically(path: Path, content: bytes) -> None:
+    """Write to a temporary file in the same directory, then rename it over the target."""
+    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=".", suffix=".tmp")
+    try:
+        with os.fdopen(descriptor, "wb") as stream:
+            stream.write(content)
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise

@@ -1,0 +1,110 @@
+"""The outbox: work recorded in the database, published after commit, re-published until done.
+
+Two tables carry durable work: outbox events (matched by `match_profile`) and email deliveries
+(sent by `send_email`). Whatever a transaction adds to either is handed to a publisher after the
+commit; the relay re-publishes anything not finished within a grace period, so a lost Redis message
+delays work but never loses it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import event, func, or_, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from shared.models import EmailDelivery, OutboxEvent
+
+MATCH_TOPICS = ("profile.submitted", "profile.updated")
+RELAY_BATCH = 500
+
+
+@dataclass(frozen=True)
+class Work:
+    """A task to publish: its registered name, its id arguments and a stable task id."""
+
+    task: str
+    args: tuple[str, ...]
+    task_id: str
+
+
+def work_for_event(outbox_event: OutboxEvent) -> Work:
+    """Return the task that consumes an outbox event."""
+    if outbox_event.topic in MATCH_TOPICS:
+        return Work("partnermatch.match_profile", (outbox_event.id,), f"match-{outbox_event.id}")
+    return Work("partnermatch.handle_event", (outbox_event.id,), f"event-{outbox_event.id}")
+
+
+def work_for_delivery(delivery: EmailDelivery) -> Work:
+    """Return the task that sends an email delivery."""
+    task_id = f"email-{delivery.id}-{delivery.attempts}"
+    return Work("partnermatch.send_email", (delivery.id,), task_id)
+
+
+def install_collector(
+    sessions: sessionmaker[Session], publish: Callable[[list[Work]], None]
+) -> None:
+    """After each commit, hand the work the transaction created to `publish`."""
+
+    @event.listens_for(sessions, "after_flush")
+    def _collect(session: Session, _context) -> None:
+        found = session.info.setdefault("new_work", [])
+        for obj in session.new:
+            if isinstance(obj, OutboxEvent):
+                found.append(work_for_event(obj))
+            elif isinstance(obj, EmailDelivery) and obj.status == "pending":
+                found.append(work_for_delivery(obj))
+
+    @event.listens_for(sessions, "after_commit")
+    def _publish(session: Session) -> None:
+        work = session.info.pop("new_work", [])
+        if work:
+            publish(work)
+
+    @event.listens_for(sessions, "after_rollback")
+    def _forget(session: Session) -> None:
+        session.info.pop("new_work", None)
+
+
+def due_events(session: Session, now: datetime, grace: timedelta) -> list[OutboxEvent]:
+    """Return events not yet consumed whose last publication is older than the grace period."""
+    last = func.coalesce(OutboxEvent.published_at, OutboxEvent.created_at)
+    return list(session.scalars(
+        select(OutboxEvent)
+        .where(OutboxEvent.consumed_at.is_(None), last < now - grace)
+        .order_by(OutboxEvent.created_at)
+        .limit(RELAY_BATCH)
+    ))
+
+
+def due_deliveries(session: Session, now: datetime, grace: timedelta) -> list[EmailDelivery]:
+    """Return pending deliveries that are due and not published within the grace period."""
+    return list(session.scalars(
+        select(EmailDelivery)
+        .where(
+            EmailDelivery.status == "pending",
+            EmailDelivery.next_attempt_at <= now,
+            or_(EmailDelivery.published_at.is_(None),
+                EmailDelivery.published_at < now - grace),
+            or_(EmailDelivery.attempts > 0, EmailDelivery.created_at < now - grace),
+        )
+        .order_by(EmailDelivery.next_attempt_at)
+        .limit(RELAY_BATCH)
+    ))
+
+
+def mark_published(session: Session, event_ids: list[str], delivery_ids: list[str],
+                   now: datetime) -> None:
+    """Record that the relay published these events and deliveries."""
+    if event_ids:
+        session.execute(
+            update(OutboxEvent).where(OutboxEvent.id.in_(event_ids))
+            .values(published_at=now, publish_count=OutboxEvent.publish_count + 1)
+        )
+    if delivery_ids:
+        session.execute(
+            update(EmailDelivery).where(EmailDelivery.id.in_(delivery_ids))
+            .values(published_at=now)
+        )

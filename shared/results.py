@@ -1,0 +1,82 @@
+"""Reading match results back: the matches document the API serves and the email shows."""
+
+from __future__ import annotations
+
+from itertools import groupby
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from shared.models import MatchRun, Profile, Recommendation
+from shared.records import NeedMatches, Partner
+
+
+def latest_run(session: Session, profile: Profile) -> MatchRun | None:
+    """Return the match run for the profile's current version, if it has been matched."""
+    return session.scalar(
+        select(MatchRun)
+        .where(MatchRun.profile_id == profile.id, MatchRun.profile_version == profile.version)
+        .options(selectinload(MatchRun.recommendations))
+    )
+
+
+def needs_of(run: MatchRun, limit: int = 50) -> list[NeedMatches]:
+    """Group a run's recommendations by need, weakest need first, best partner first."""
+    ordered = sorted(run.recommendations, key=lambda r: (r.need_rating, r.service_area, r.rank))
+    return [
+        NeedMatches(
+            service_area=area,
+            rating=group[0].need_rating,
+            partners=tuple(_partner(r) for r in group[:limit]),
+        )
+        for area, rows in groupby(ordered, key=lambda r: r.service_area)
+        for group in [list(rows)]
+    ]
+
+
+def _partner(row: Recommendation) -> Partner:
+    return Partner(
+        profile_id=row.partner_profile_id,
+        name=row.partner_name,
+        kind=row.partner_kind,
+        gss_code=row.partner_gss_code,
+        score=row.score,
+        strength_rating=row.strength_rating,
+        reasons=tuple(row.reasons),
+    )
+
+
+def matches_document(session: Session, profile: Profile, limit: int) -> dict[str, Any]:
+    """Return the API's matches document for a profile."""
+    run = latest_run(session, profile)
+    document: dict[str, Any] = {
+        "profile_id": profile.id,
+        "profile_version": profile.version,
+        "status": run.status if run else "pending",
+        "model_version": run.model_version if run else None,
+        "generated_at": run.generated_at if run else None,
+        "needs": [],
+    }
+    if run is not None:
+        document["needs"] = [_need_document(need) for need in needs_of(run, limit)]
+    return document
+
+
+def _need_document(need: NeedMatches) -> dict[str, Any]:
+    return {
+        "service_area": need.service_area,
+        "rating": need.rating,
+        "partners": [
+            {
+                "partner_id": p.profile_id,
+                "name": p.name,
+                "kind": p.kind,
+                "gss_code": p.gss_code,
+                "score": round(p.score, 4),
+                "strength_rating": p.strength_rating,
+                "reasons": list(p.reasons),
+            }
+            for p in need.partners
+        ],
+    }

@@ -1,0 +1,191 @@
+"""Circumstances similarity between councils."""
+
+import math
+import re
+
+import numpy as np
+import pytest
+
+from shared.context import ContextModel, context_reasons
+from shared.records import Place
+
+RURALITY = ("Urban", "Urban with rural areas", "Rural", "Sparse and rural")
+
+
+def place(gss, name=None, **overrides):
+    """Build a place: a deprived urban unitary in the North West unless told otherwise."""
+    fields = {
+        "council_type": "UA", "region": "North West", "population": 300_000, "area_km2": 100.0,
+        "imd_score": 35.0, "imd_quintile": 1, "rurality": "Urban", "lat": 53.5, "lon": -2.3,
+    }
+    fields.update(overrides)
+    if "density" not in fields and fields["population"] and fields["area_km2"]:
+        fields["density"] = fields["population"] / fields["area_km2"]
+    return Place(gss_code=gss, name=name or gss, **fields)
+
+
+def spread_of_places(count=16):
+    """Return varied councils, so the scaler sees a realistic spread."""
+    return [
+        place(f"E0{i:02d}", population=80_000 + 60_000 * i, area_km2=40.0 * 1.6**i,
+              imd_score=8.0 + 2.3 * i, imd_quintile=5 - i * 5 // count,
+              rurality=RURALITY[i % 4], lat=50.5 + 0.3 * i, lon=-4.0 + 0.25 * i,
+              region=("North West", "South West", "London", "East Midlands")[i % 4],
+              council_type=("UA", "NMD", "CTY", "MD")[i % 4])
+        for i in range(count)
+    ]
+
+
+def test_identical_places_are_fully_similar():
+    model = ContextModel.fit([place("A"), place("B"), *spread_of_places()])
+    assert model.similarity("A", "B") == pytest.approx(1.0)
+    assert model.similarity("A", "A", "highways_transport") == pytest.approx(1.0)
+
+
+def test_similarity_is_symmetric_and_between_zero_and_one():
+    model = ContextModel.fit(spread_of_places())
+    for area in (None, "childrens_services", "highways_transport"):
+        forward = model.similarity("E001", "E009", area)
+        assert 0.0 < forward < 1.0
+        assert forward == pytest.approx(model.similarity("E009", "E001", area))
+
+
+def test_vectorised_similarities_agree_with_one_at_a_time():
+    model = ContextModel.fit(spread_of_places())
+    codes = ["E002", "E005", "E011", "unknown"]
+    many = model.similarities("E003", codes, "waste")
+    assert many[:3] == pytest.approx([model.similarity("E003", c, "waste") for c in codes[:3]])
+    assert math.isnan(many[3])
+
+
+def test_a_council_alike_in_circumstances_is_more_similar_than_one_unlike():
+    twin = place("TWIN", population=310_000, imd_score=34.0)
+    unlike = place("UNLIKE", council_type="CTY", region="South East", population=1_100_000,
+                   area_km2=3500.0, imd_score=11.0, imd_quintile=5, rurality="Sparse and rural",
+                   lat=51.2, lon=0.7)
+    model = ContextModel.fit([place("ME"), twin, unlike, *spread_of_places()])
+    assert model.similarity("ME", "TWIN") > model.similarity("ME", "UNLIKE")
+
+
+def test_similar_excludes_itself_and_respects_eligible():
+    model = ContextModel.fit(spread_of_places())
+    found = model.similar("E004", limit=50)
+    assert "E004" not in [p.gss_code for p, _, _ in found]
+    assert len(found) == 15
+    assert [s for _, s, _ in found] == sorted((s for _, s, _ in found), reverse=True)
+    districts = model.similar("E004", limit=3, eligible=lambda p: p.council_type == "NMD")
+    assert len(districts) == 3
+    assert {p.council_type for p, _, _ in districts} == {"NMD"}
+
+
+def per_area_weights_case():
+    """Return a deprived urban council, a deprived rural one and an affluent urban one."""
+    me = place("ME", imd_score=40.0, population=250_000, area_km2=60.0)
+    deprived_rural = place("DEPRIVED_RURAL", imd_score=40.0, population=250_000,
+                           area_km2=5000.0, rurality="Sparse and rural")
+    affluent_urban = place("AFFLUENT_URBAN", imd_score=9.0, imd_quintile=5, population=250_000,
+                           area_km2=60.0)
+    return ContextModel.fit([me, deprived_rural, affluent_urban, *spread_of_places()])
+
+
+def test_highways_weights_rurality_and_childrens_services_weights_deprivation():
+    model = per_area_weights_case()
+    highways = model.similar("ME", "highways_transport", limit=40)
+    childrens = model.similar("ME", "childrens_services", limit=40)
+    rank = {area: [p.gss_code for p, _, _ in found]
+            for area, found in (("highways", highways), ("childrens", childrens))}
+    assert rank["highways"].index("AFFLUENT_URBAN") < rank["highways"].index("DEPRIVED_RURAL")
+    assert rank["childrens"].index("DEPRIVED_RURAL") < rank["childrens"].index("AFFLUENT_URBAN")
+
+
+def test_child_need_counts_only_for_childrens_areas_and_when_both_councils_have_it():
+    low_need = place("LOW", need_indicators={"children_in_need_rate": 250.0})
+    high_need = place("HIGH", need_indicators={"children_in_need_rate": 700.0})
+    no_data = place("NONE")
+    others = [place(f"N{i}", imd_score=10.0 + 3 * i,
+                    need_indicators={"children_in_need_rate": 200.0 + 40 * i}) for i in range(8)]
+    model = ContextModel.fit([low_need, high_need, no_data, *others])
+    assert model.similarity("LOW", "HIGH") == pytest.approx(1.0)
+    assert model.similarity("LOW", "HIGH", "childrens_services") < 0.9
+    assert model.similarity("LOW", "NONE", "childrens_services") == pytest.approx(1.0)
+
+
+def test_unknown_rurality_label_is_treated_as_the_median():
+    labelled = [place(f"R{i}", rurality=label) for i, label in enumerate(RURALITY[:3])]
+    model = ContextModel.fit([*labelled, place("ODD", rurality="Moonbase"), *spread_of_places()])
+    assert model.similarity("ODD", "R1") == pytest.approx(1.0)
+
+
+def test_missing_figures_are_imputed_rather_than_failing():
+    sparse = Place(gss_code="BARE", name="Bare", council_type="UA", region="Wales")
+    model = ContextModel.fit([sparse, *spread_of_places()])
+    assert 0.0 < model.similarity("BARE", "E003") < 1.0
+
+
+def test_upsert_adds_and_replaces_places_without_refitting():
+    model = ContextModel.fit(spread_of_places())
+    before = model.similarity("E001", "E002")
+    model.upsert(place("NEW", **{k: getattr(model.place("E001"), k) for k in (
+        "population", "area_km2", "imd_score", "rurality", "lat", "lon", "region",
+        "council_type")}))
+    assert model.similarity("E001", "NEW") == pytest.approx(1.0)
+    assert model.similarity("E001", "E002") == pytest.approx(before)
+    model.upsert(place("NEW", imd_score=80.0, rurality="Sparse and rural"))
+    assert model.similarity("E001", "NEW") < 0.5
+    assert model.place("NEW").imd_score == 80.0
+    assert len(model) == 17
+
+
+def test_unknown_weight_features_are_rejected():
+    with pytest.raises(ValueError, match="unknown context features"):
+        ContextModel.fit(spread_of_places(), weights={"waste": {"bin_colour": 1.0}})
+
+
+def test_caller_weights_override_the_defaults():
+    heavy = ContextModel.fit(spread_of_places(), weights={"default": {"region": 50.0}})
+    plain = ContextModel.fit(spread_of_places())
+    # E000 and E004 share a region; E000 and E001 do not.
+    assert heavy.similarity("E000", "E004") / heavy.similarity("E000", "E001") > (
+        plain.similarity("E000", "E004") / plain.similarity("E000", "E001"))
+
+
+def test_reasons_name_what_two_councils_share():
+    manchester = place("M", "Manchester", council_type="MD", population=790_000,
+                       rurality="Largely rural", lat=53.479, lon=-2.245)
+    bolton = place("B", "Bolton", council_type="MD", population=820_000,
+                   rurality="Largely rural", lat=53.578, lon=-2.429)
+    reasons = context_reasons(manchester, bolton)
+    assert reasons[:5] == (
+        "Similar deprivation: both in the most deprived fifth",
+        "Also a metropolitan borough",
+        "Same region: North West",
+        "Similar population: 790,000 and 820,000",
+        "Both largely rural",
+    )
+    assert re.fullmatch(r"Neighbours: (\d+) miles apart", reasons[5])
+    assert int(reasons[5].split()[1]) in range(9, 13)
+
+
+def test_reasons_stay_silent_about_what_differs():
+    urban = place("U", population=200_000, imd_quintile=2)
+    rural = place("R", council_type="CTY", region="South West", population=600_000,
+                  imd_quintile=4, rurality="Sparse and rural", lat=50.7, lon=-3.5)
+    assert context_reasons(urban, rural) == ()
+
+
+@pytest.mark.parametrize(("quintile", "words"), [
+    (1, "the most deprived fifth"), (2, "the second most deprived fifth"),
+    (3, "the middle fifth"), (4, "the second least deprived fifth"),
+    (5, "the least deprived fifth"),
+])
+def test_deprivation_reason_names_the_fifth(quintile, words):
+    a, b = place("A", imd_quintile=quintile), place("B", imd_quintile=quintile)
+    assert f"Similar deprivation: both in {words}" in context_reasons(a, b)
+
+
+def test_similarity_matrix_is_cheap_for_many_candidates():
+    model = ContextModel.fit(spread_of_places())
+    rows = np.random.default_rng(0).integers(0, 16, 20_000)
+    scores = model.similarities_for_rows(0, rows, "childrens_services")
+    assert scores.shape == (20_000,)
+    assert ((scores > 0) & (scores <= 1)).all()
