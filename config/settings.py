@@ -48,6 +48,9 @@ class Settings:
     TASK_TIME_LIMIT: int = 60
     BROKER_VISIBILITY_TIMEOUT: int = 90
     TASK_MAX_ATTEMPTS: int = 5
+    EMAIL_MAX_ATTEMPTS: int = 8
+    EMAIL_RETRY_BASE_SECONDS: float = 5.0
+    EMAIL_RETRY_MAX_SECONDS: float = 300.0
     RELAY_INTERVAL_SECONDS: float = 5.0
     RELAY_GRACE_SECONDS: float = 10.0
 

@@ -223,6 +223,7 @@ class DeadLetter(Base):
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
     task_name: Mapped[str] = mapped_column(String(120))
+    task_key: Mapped[str] = mapped_column(String(200), index=True)
     task_args: Mapped[list] = mapped_column(default=list)
     error: Mapped[str] = mapped_column(Text)
     attempts: Mapped[int] = mapped_column(Integer, default=0)

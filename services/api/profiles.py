@@ -21,6 +21,7 @@ from services.api.schemas import (
 )
 from shared import profiles
 from shared.db import transaction
+from shared.notifications import owe_confirmation
 from shared.results import matches_document
 from shared.schemas import ProfileSchema
 
@@ -71,6 +72,7 @@ def _create(fields: dict[str, Any], key: str | None):
     with transaction(rt.sessions) as session:
         profiles.check_profile(session, fields, rt.settings.ALLOWED_EMAIL_DOMAINS)
         profile, token = profiles.create_profile(session, fields)
+        owe_confirmation(session, profile, rt.settings.REQUIRE_EMAIL_CONFIRMATION)
         location = url_for("profiles.ProfileById", profile_id=profile.id)
         body = {
             "id": profile.id, "token": token, "status": "pending",
@@ -106,6 +108,7 @@ class ProfileById(MethodView):
             _check_identity(session, profile, fields)
             profiles.check_profile(session, fields, rt.settings.ALLOWED_EMAIL_DOMAINS)
             profiles.update_profile(session, profile, fields)
+            owe_confirmation(session, profile, rt.settings.REQUIRE_EMAIL_CONFIRMATION)
             confirmed = profiles.is_confirmed(session, profile.contact_email)
             return profiles.profile_document(profile, confirmed)
 

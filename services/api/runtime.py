@@ -10,7 +10,9 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from config.settings import Settings
+from services.api.publisher import Publisher
 from shared.db import make_engine, make_sessionmaker
+from shared.outbox import install_collector
 
 
 @dataclass
@@ -28,6 +30,9 @@ def init_app(app: Flask, settings: Settings) -> Runtime:
     """Create the runtime for an app and keep it in app.extensions."""
     engine = make_engine(settings.DATABASE_URL)
     runtime = Runtime(settings=settings, engine=engine, sessions=make_sessionmaker(engine))
+    if settings.REDIS_URL:
+        runtime.publisher = Publisher(settings)
+        install_collector(runtime.sessions, runtime.publisher.publish)
     app.extensions["partnermatch"] = runtime
     return runtime
 

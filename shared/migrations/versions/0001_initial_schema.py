@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-29 08:50:36.619897
+Create Date: 2026-11-29 08:53:12.294772
 """
 
 import sqlalchemy as sa
@@ -48,6 +48,7 @@ def upgrade() -> None:
         "dead_letters",
         sa.Column("id", sa.String(length=36), nullable=False),
         sa.Column("task_name", sa.String(length=120), nullable=False),
+        sa.Column("task_key", sa.String(length=200), nullable=False),
         sa.Column("task_args", sa.JSON(), nullable=False),
         sa.Column("error", sa.Text(), nullable=False),
         sa.Column("attempts", sa.Integer(), nullable=False),
@@ -56,6 +57,9 @@ def upgrade() -> None:
         sa.Column("resolution", sa.String(length=20), nullable=True),
         sa.PrimaryKeyConstraint("id"),
     )
+    with op.batch_alter_table("dead_letters", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_dead_letters_task_key"), ["task_key"], unique=False)
+
     op.create_table(
         "idempotency_keys",
         sa.Column("key", sa.String(length=300), nullable=False),
@@ -228,6 +232,9 @@ def downgrade() -> None:
 
     op.drop_table("outbox_events")
     op.drop_table("idempotency_keys")
+    with op.batch_alter_table("dead_letters", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_dead_letters_task_key"))
+
     op.drop_table("dead_letters")
     with op.batch_alter_table("councils", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_councils_code"))

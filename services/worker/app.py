@@ -1,0 +1,20 @@
+"""The Celery app: `celery -A services.worker.app worker` and `partnermatch worker` use it."""
+
+from __future__ import annotations
+
+from celery import Celery
+
+from config.celery import celery_config
+from config.settings import Settings, load_settings
+
+
+def create_celery(settings: Settings | None = None) -> Celery:
+    """Create the Celery app for these settings (read from the environment by default)."""
+    settings = settings or load_settings()
+    celery = Celery("partnermatch", include=["services.worker.tasks"])
+    celery.conf.update(celery_config(settings))
+    celery.conf.partnermatch_settings = settings
+    return celery
+
+
+app = create_celery()

@@ -1,0 +1,79 @@
+"""What a worker process holds: its database engine, its matching index and its email sender.
+
+Built lazily in each process (after the prefork pool forks), never at import, and rebuilt if the
+process finds itself in a new PID, so no connection is ever shared across a fork.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass, field
+
+from celery import Celery
+
+from config.settings import Settings
+from shared.candidates import CandidateIndex
+from shared.db import make_engine, make_sessionmaker
+from shared.email import EmailSender, sender_from_settings
+from shared.mailing import MailSettings
+from shared.outbox import Work, install_collector
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class WorkerRuntime:
+    """The live objects of one worker process."""
+
+    settings: Settings
+    celery: Celery
+    pid: int = field(default_factory=os.getpid)
+
+    def __post_init__(self) -> None:
+        self.engine = make_engine(self.settings.DATABASE_URL)
+        self.sessions = make_sessionmaker(self.engine)
+        install_collector(self.sessions, self.publish)
+        self._index: CandidateIndex | None = None
+        self.sender: EmailSender = sender_from_settings(
+            self.settings.SMTP_HOST, self.settings.SMTP_PORT, self.settings.SMTP_USERNAME,
+            self.settings.SMTP_PASSWORD, self.settings.SMTP_STARTTLS,
+            self.settings.SMTP_TIMEOUT, self.settings.outbox_dir,
+        )
+        self.mail = MailSettings(
+            secret_key=self.settings.SECRET_KEY, public_base_url=self.settings.PUBLIC_BASE_URL,
+            mail_from=self.settings.MAIL_FROM, max_attempts=self.settings.EMAIL_MAX_ATTEMPTS,
+            retry_base_seconds=self.settings.EMAIL_RETRY_BASE_SECONDS,
+            retry_max_seconds=self.settings.EMAIL_RETRY_MAX_SECONDS,
+        )
+
+    def index(self) -> CandidateIndex:
+        """Return this process's matching index, built on first use."""
+        if self._index is None:
+            with self.sessions() as session:
+                self._index = CandidateIndex(session)
+        return self._index
+
+    def publish(self, work: list[Work]) -> None:
+        """Publish committed work; a failure is logged and left to the relay."""
+        for item in work:
+            try:
+                self.celery.send_task(item.task, args=item.args, task_id=item.task_id,
+                                      retry=False)
+            except Exception as error:  # noqa: BLE001 - the relay re-publishes from the database
+                log.warning("publish of %s failed (%s); the relay will retry",
+                            item.task, type(error).__name__)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+_current: WorkerRuntime | None = None
+
+
+def worker_runtime(celery: Celery) -> WorkerRuntime:
+    """Return the runtime of this process, creating it after a fork."""
+    global _current
+    if _current is None or _current.pid != os.getpid():
+        _current = WorkerRuntime(celery.conf.partnermatch_settings, celery)
+    return _current

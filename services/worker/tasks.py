@@ -1,0 +1,145 @@
+"""Celery tasks: thin adapters that count the attempt, load by id, call shared/, and commit.
+
+Tasks receive ids only. Each is idempotent by its id: a replay finds the work done and stops.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from datetime import timedelta
+
+from celery import Task, shared_task
+from sqlalchemy.exc import IntegrityError, OperationalError
+
+from services.worker.runtime import WorkerRuntime, worker_runtime
+from shared import attempts, mailing, matchmaking, outbox
+from shared.db import transaction
+from shared.email import AmbiguousEmailError, PermanentEmailError, TransientEmailError
+from shared.models import utcnow
+
+log = logging.getLogger(__name__)
+
+
+def _runtime(task: Task) -> WorkerRuntime:
+    return worker_runtime(task.app)
+
+
+def _backoff(attempt: int, cap: float = 30.0) -> float:
+    """Exponential backoff with jitter, kept well below the visibility timeout."""
+    return min(cap, 2.0 ** attempt) * random.uniform(0.5, 1.5)
+
+
+@shared_task(bind=True, name="partnermatch.match_profile", max_retries=None)
+def match_profile(self: Task, event_id: str) -> str:
+    """Match the profile version named by an outbox event."""
+    rt = _runtime(self)
+    key = f"match:{event_id}"
+    count = attempts.bump_attempt(rt.sessions, key)
+    if count > rt.settings.TASK_MAX_ATTEMPTS:
+        return _give_up_match(rt, event_id, key, count, "too many attempts (crashed each time?)")
+    try:
+        with transaction(rt.sessions) as session:
+            outcome = matchmaking.match_event(session, rt.index(), event_id)
+    except IntegrityError:
+        return "already"  # a concurrent duplicate committed the same run first
+    except OperationalError as error:
+        raise self.retry(countdown=_backoff(count), exc=error) from error
+    except Exception as error:
+        if count >= rt.settings.TASK_MAX_ATTEMPTS:
+            return _give_up_match(rt, event_id, key, count, repr(error))
+        raise self.retry(countdown=_backoff(count), exc=error) from error
+    rt.index().index.record_recommended(outcome.partner_ids)
+    return outcome.status
+
+
+def _give_up_match(rt: WorkerRuntime, event_id: str, key: str, count: int, error: str) -> str:
+    with transaction(rt.sessions) as session:
+        attempts.dead_letter(session, "partnermatch.match_profile", key, [event_id], error, count)
+        matchmaking.fail_event(session, event_id)
+    log.error("match for event %s dead-lettered after %d attempts", event_id, count)
+    return "dead-lettered"
+
+
+@shared_task(bind=True, name="partnermatch.send_email", max_retries=None)
+def send_email(self: Task, delivery_id: str) -> str:
+    """Send one email delivery, effectively once."""
+    rt = _runtime(self)
+    with transaction(rt.sessions) as session:
+        delivery = mailing.claim(session, delivery_id)
+        if delivery is None:
+            return "not pending"
+        message = mailing.compose(session, delivery, rt.mail)
+        attempt = delivery.attempts
+    try:
+        rt.sender.send(message)
+    except TransientEmailError as error:
+        return _retry_email(rt, delivery_id, str(error))
+    except PermanentEmailError as error:
+        return _fail_email(rt, delivery_id, "failed", str(error), attempt)
+    except AmbiguousEmailError as error:
+        return _fail_email(rt, delivery_id, "ambiguous", str(error), attempt)
+    with transaction(rt.sessions) as session:
+        mailing.record_sent(session, delivery_id)
+    return "sent"
+
+
+def _retry_email(rt: WorkerRuntime, delivery_id: str, error: str) -> str:
+    with transaction(rt.sessions) as session:
+        delivery = session.get(mailing.EmailDelivery, delivery_id)
+        if mailing.record_retry(session, delivery, error, rt.mail):
+            return "retry scheduled"
+        attempts.dead_letter(session, "partnermatch.send_email", f"email:{delivery_id}",
+                             [delivery_id], error, delivery.attempts)
+    return "failed"
+
+
+def _fail_email(rt: WorkerRuntime, delivery_id: str, status: str, error: str,
+                attempt: int) -> str:
+    with transaction(rt.sessions) as session:
+        mailing.record_outcome(session, delivery_id, status, error)
+        attempts.dead_letter(session, "partnermatch.send_email", f"email:{delivery_id}",
+                             [delivery_id], f"{status}: {error}", attempt)
+    return status
+
+
+@shared_task(bind=True, name="partnermatch.handle_event")
+def handle_event(self: Task, event_id: str) -> str:
+    """Consume an event that needs no matching (a deletion): indexes catch up by themselves."""
+    rt = _runtime(self)
+    with transaction(rt.sessions) as session:
+        event = session.get(outbox.OutboxEvent, event_id)
+        if event is not None and event.consumed_at is None:
+            event.consumed_at = utcnow()
+    return "consumed"
+
+
+@shared_task(bind=True, name="partnermatch.relay_outbox")
+def relay_outbox(self: Task) -> dict[str, int]:
+    """Re-publish events and deliveries not finished within the grace period."""
+    rt = _runtime(self)
+    now = utcnow()
+    grace = timedelta(seconds=rt.settings.RELAY_GRACE_SECONDS)
+    with transaction(rt.sessions) as session:
+        events = outbox.due_events(session, now, grace)
+        deliveries = outbox.due_deliveries(session, now, grace)
+        _mark_orphans_ambiguous(rt, session)
+        work = [outbox.work_for_event(e) for e in events]
+        work += [outbox.work_for_delivery(d) for d in deliveries]
+        outbox.mark_published(session, [e.id for e in events], [d.id for d in deliveries], now)
+    rt.publish(work)
+    return {"events": len(events), "deliveries": len(deliveries)}
+
+
+def _mark_orphans_ambiguous(rt: WorkerRuntime, session) -> None:
+    older_than = timedelta(seconds=rt.settings.BROKER_VISIBILITY_TIMEOUT)
+    for delivery in mailing.orphaned_sends(session, older_than):
+        mailing.record_outcome(session, delivery.id, "ambiguous",
+                               "the sending process died before recording the outcome")
+        attempts.dead_letter(session, "partnermatch.send_email", f"email:{delivery.id}",
+                             [delivery.id], "ambiguous: sender died mid-send", delivery.attempts)
+
+
+@shared_task(name="partnermatch.noop")
+def noop() -> None:
+    """Do nothing: the ceiling for benchmarks of the queue itself."""

@@ -1,0 +1,96 @@
+"""Consuming a profile event: match the profile's version, store the run, owe the email.
+
+Everything happens in the caller's transaction, and the event is marked consumed in it, so the
+result and the consumption commit together: a replayed event finds the work done.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from shared.candidates import CandidateIndex, request_from
+from shared.matching import MODEL_VERSION
+from shared.models import MatchRun, OutboxEvent, Profile, Recommendation, utcnow
+from shared.notifications import owe_recommendations
+from shared.records import NeedMatches
+
+PARTNERS_KEPT_PER_NEED = 50  # the most the API will show (limit ≤ 50)
+
+
+@dataclass(frozen=True)
+class MatchOutcome:
+    """What consuming an event did."""
+
+    status: str  # matched | already | stale | gone
+    match_run_id: str | None = None
+    partner_ids: tuple[str, ...] = ()
+
+
+def match_event(session: Session, index: CandidateIndex, event_id: str) -> MatchOutcome:
+    """Match the profile version an event names, unless that was already done."""
+    event = session.get(OutboxEvent, event_id)
+    if event is None:
+        return MatchOutcome("gone")
+    if event.consumed_at is not None:
+        return MatchOutcome("already")
+    event.consumed_at = utcnow()
+    profile = session.get(Profile, event.profile_id) if event.profile_id else None
+    if profile is None or profile.version != event.profile_version:
+        return MatchOutcome("stale")
+    run = _existing_run(session, profile)
+    outcome = MatchOutcome("already", run.id if run else None)
+    if run is None:
+        index.refresh(session)
+        needs = index.index.match(request_from(profile), limit=PARTNERS_KEPT_PER_NEED)
+        run = store_run(session, profile, needs, event.id)
+        outcome = MatchOutcome("matched", run.id, _top_partner_ids(needs))
+    owe_recommendations(session, profile, run)
+    return outcome
+
+
+def _existing_run(session: Session, profile: Profile) -> MatchRun | None:
+    return session.scalar(
+        select(MatchRun).where(
+            MatchRun.profile_id == profile.id, MatchRun.profile_version == profile.version
+        )
+    )
+
+
+def store_run(session: Session, profile: Profile, needs: list[NeedMatches],
+              event_id: str | None) -> MatchRun:
+    """Store a match run and its recommendations."""
+    run = MatchRun(profile_id=profile.id, profile_version=profile.version, status="ready",
+                   model_version=MODEL_VERSION, event_id=event_id, generated_at=utcnow())
+    session.add(run)
+    session.flush()
+    for need in needs:
+        for rank, partner in enumerate(need.partners, start=1):
+            session.add(Recommendation(
+                match_run_id=run.id, service_area=need.service_area, need_rating=need.rating,
+                rank=rank, partner_profile_id=partner.profile_id, partner_kind=partner.kind,
+                partner_name=partner.name, partner_gss_code=partner.gss_code,
+                score=partner.score, strength_rating=partner.strength_rating,
+                reasons=list(partner.reasons),
+            ))
+    session.flush()
+    return run
+
+
+def _top_partner_ids(needs: list[NeedMatches], top: int = 5) -> tuple[str, ...]:
+    return tuple(p.profile_id for need in needs for p in need.partners[:top])
+
+
+def fail_event(session: Session, event_id: str) -> None:
+    """Give up on an event: record a failed run so the API says so, and mark it consumed."""
+    event = session.get(OutboxEvent, event_id)
+    if event is None or event.consumed_at is not None:
+        return
+    event.consumed_at = utcnow()
+    profile = session.get(Profile, event.profile_id) if event.profile_id else None
+    current = profile is not None and profile.version == event.profile_version
+    if current and _existing_run(session, profile) is None:
+        session.add(MatchRun(profile_id=profile.id, profile_version=profile.version,
+                             status="failed", model_version=MODEL_VERSION, event_id=event.id))
