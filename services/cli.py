@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import sys
 
 import click
 
@@ -60,12 +59,69 @@ def seed(data_dir: str | None, demo: bool) -> None:
 @click.option("--workers", default=2, show_default=True, type=int)
 def api(host: str, port: int, workers: int) -> None:
     """Serve the API with gunicorn (production)."""
+    from services.embedded import api_command
+
+    _require_redis(load_settings().REDIS_URL)
+    command = api_command(host, port, workers)
+    os.execvp(command[0], command)  # noqa: S606 - replaces this process with gunicorn
+
+
+@main.command()
+@click.option("--concurrency", default=2, show_default=True, type=int)
+def worker(concurrency: int) -> None:
+    """Run a Celery worker on the matching, email and events queues."""
+    from services.embedded import worker_command
+
+    _require_redis(load_settings().REDIS_URL)
+    command = worker_command(concurrency)
+    os.execvp(command[0], command)  # noqa: S606 - replaces this process with the worker
+
+
+@main.command()
+def beat() -> None:
+    """Run Celery beat: the outbox relay and other periodic jobs."""
+    from pathlib import Path
+
+    from services.embedded import beat_command
+
     settings = load_settings()
     _require_redis(settings.REDIS_URL)
-    os.execvp(sys.executable, [  # noqa: S606 - replaces this process with gunicorn
-        sys.executable, "-m", "gunicorn", "--config", "python:config.gunicorn",
-        "--bind", f"{host}:{port}", "--workers", str(workers), "services.api.wsgi:app",
-    ])
+    Path(settings.VAR_DIR).mkdir(parents=True, exist_ok=True)
+    command = beat_command(Path(settings.VAR_DIR))
+    os.execvp(command[0], command)  # noqa: S606 - replaces this process with beat
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+@click.option("--demo/--no-demo", default=True, show_default=True,
+              help="Create demo profiles from public data so there is someone to match.")
+def run(host: str, port: int, demo: bool) -> None:
+    """Run the whole service on this machine: database, Redis, worker, beat and API."""
+    from pathlib import Path
+
+    from services.embedded import run_embedded
+    from shared.db import make_engine, make_sessionmaker, transaction
+    from shared.migrate import upgrade
+    from shared.register import load_register, register_size
+
+    settings = load_settings()
+    var_dir = Path(settings.VAR_DIR)
+    var_dir.mkdir(parents=True, exist_ok=True)
+    upgrade(settings.DATABASE_URL)
+    engine = make_engine(settings.DATABASE_URL)
+    sessions = make_sessionmaker(engine)
+    with transaction(sessions) as session:
+        if register_size(session) == 0:
+            click.echo(f"loading the council register from {settings.REFERENCE_DATA_DIR}")
+            load_register(session, settings.REFERENCE_DATA_DIR)
+        if demo:
+            from shared.demo import seed_demo
+
+            seed_demo(session)
+    engine.dispose()
+    env = {"SECRET_KEY": settings.SECRET_KEY, "DATABASE_URL": settings.DATABASE_URL}
+    run_embedded(host, port, env, var_dir)
 
 
 def _require_redis(url: str) -> None:

@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from flask import Flask
+from flask_wtf.csrf import CSRFProtect
 
 from config.settings import load_settings
-from services.api import errors, health, profiles, reference
+from services.api import errors, health, profiles, reference, web
 from services.api import runtime as runtime_module
 
 MAX_BODY_BYTES = 64 * 1024
@@ -43,6 +44,10 @@ def create_app(test_config: Mapping[str, object] | None = None) -> Flask:
     api.register_blueprint(profiles.blp)
     api.register_blueprint(reference.blp)
     app.register_blueprint(health.bp)
+    app.register_blueprint(web.bp)
+    csrf = CSRFProtect(app)
+    for blueprint in (profiles.blp, reference.blp, health.bp):
+        csrf.exempt(blueprint)  # the JSON API authenticates with bearer tokens, not cookies
     return app
 
 

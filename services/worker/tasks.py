@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import random
+import time
 from datetime import timedelta
 
 from celery import Task, shared_task
@@ -38,6 +39,7 @@ def match_profile(self: Task, event_id: str) -> str:
     count = attempts.bump_attempt(rt.sessions, key)
     if count > rt.settings.TASK_MAX_ATTEMPTS:
         return _give_up_match(rt, event_id, key, count, "too many attempts (crashed each time?)")
+    _injected_delay(rt)
     try:
         with transaction(rt.sessions) as session:
             outcome = matchmaking.match_event(session, rt.index(), event_id)
@@ -51,6 +53,11 @@ def match_profile(self: Task, event_id: str) -> str:
         raise self.retry(countdown=_backoff(count), exc=error) from error
     rt.index().index.record_recommended(outcome.partner_ids)
     return outcome.status
+
+
+def _injected_delay(rt: WorkerRuntime) -> None:
+    if rt.settings.PARTNERMATCH_ENV == "test" and rt.settings.TEST_MATCH_DELAY_SECONDS:
+        time.sleep(rt.settings.TEST_MATCH_DELAY_SECONDS)
 
 
 def _give_up_match(rt: WorkerRuntime, event_id: str, key: str, count: int, error: str) -> str:

