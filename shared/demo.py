@@ -16,7 +16,7 @@ Ratings come only from data we hold; every other service area is left unrated:
   for pupils with SEN and all pupils (EHC plan timeliness, tribunal appeals, attainment, progress,
   destinations).
 "Nationally" means among these English councils. The texts list checkable facts: the Ofsted grade
-and sub-judgements, and named measures in the top or bottom quartile.
+and sub-judgements, and named measures in the best or worst quarter of councils.
 """
 
 from __future__ import annotations
@@ -47,26 +47,27 @@ OFSTED_RATINGS = {"outstanding": 5, "good": 4, "requires improvement": 2, "inade
 MIN_MEASURES = 3
 Z_CLIP = 3.0
 
-# Labels read so that "top quartile" is always the better end (scores are polarity-adjusted).
+# Scores are polarity-adjusted (higher is better); measures where a lower raw value is better say
+# "lowest quartile" when good and "highest quartile" when bad, so every line reads true.
 ADULT_MEASURES = {
     "asc:ASC1": "Carer-reported quality of life (adult social care)",
     "asc:ASC2": "Quality of life of people who use adult social care",
     "asc:ASC3": "People who use adult social care finding information easily",
     "asc:ASC4": "Carers finding information about support easily (adult social care)",
     "asc:ASC5": "People needing no or less support after short-term care (adult social care)",
-    "asc:ASC7": "Adult social care staff retention (low turnover)",
+    "asc:ASC7": "Adult social care staff turnover",
 }
 CHILDREN_MEASURES = {  # in the texts only: the rating is Ofsted's
     "lait:CareLeaverAcc": "Care leavers in suitable accommodation",
     "lait:CareLeaverEET": "Care leavers in education, employment or training",
     "lait:LAC_LongStable%": "Long-term placement stability of children looked after",
-    "lait:ReReferral": "Few re-referrals to children's social care within 12 months",
-    "lait:PrevRegCPR": "Few repeat child protection plans",
-    "lait:Work_Force_TO_Rate": "Children's social worker retention (low turnover)",
+    "lait:ReReferral": "Re-referrals to children's social care within 12 months",
+    "lait:PrevRegCPR": "Children on a child protection plan for a second time",
+    "lait:Work_Force_TO_Rate": "Children's social worker turnover",
 }
 SEND_MEASURES = {
     "lait:SEN_EHC_Excpt_20wks": "New EHC plans issued within 20 weeks",
-    "lait:SEN_AppealableDec": "Few SEND decisions appealed to the tribunal",
+    "lait:SEN_AppealableDec": "SEND decisions appealed to the tribunal",
     "lait:NEW_KS2_RWM_Sen_Withsta": "Pupils with an EHC plan meeting the expected standard at KS2",
     "lait:NEW_KS2_RWM_Sen_W/Osta": "Pupils on SEN support meeting the expected standard at KS2",
     "lait:SEN_Stat_AVG_Prog8_Score": "Progress 8 of pupils with an EHC plan",
@@ -77,6 +78,10 @@ SEND_MEASURES = {
     "lait:AVG_Prog8_Score": "Progress 8 of all pupils",
 }
 TEXT_MEASURES = {**ADULT_MEASURES, **CHILDREN_MEASURES, **SEND_MEASURES}
+LOWER_IS_BETTER = frozenset(
+    {"asc:ASC7", "lait:ReReferral", "lait:PrevRegCPR", "lait:Work_Force_TO_Rate",
+     "lait:SEN_AppealableDec"}
+)
 RATED_AREAS: dict[str, Callable[[str], bool]] = {
     "adult_social_care": lambda key: key.startswith("asc:"),
     "education_send": SEND_MEASURES.__contains__,
@@ -353,10 +358,11 @@ def _quartile_lines(
     for key, label in TEXT_MEASURES.items():
         if key not in outcomes:
             continue
+        good, bad = ("lowest", "highest") if key in LOWER_IS_BETTER else ("top", "bottom")
         if standings.share_below(key, outcomes[key]) >= 0.75:
-            top.append(f"{label}: top quartile nationally")
+            top.append(f"{label}: {good} quartile nationally")
         elif standings.share_above(key, outcomes[key]) >= 0.75:
-            bottom.append(f"{label}: bottom quartile nationally")
+            bottom.append(f"{label}: {bad} quartile nationally")
     return top, bottom
 
 
