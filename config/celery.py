@@ -8,7 +8,7 @@ dead-letter queue, so dead letters live in the database.
 
 from __future__ import annotations
 
-from kombu import Queue
+from kombu import Exchange, Queue
 
 from config.settings import Settings
 
@@ -24,7 +24,9 @@ ROUTES = {
 
 def celery_config(settings: Settings) -> dict[str, object]:
     """Return the Celery configuration for these settings."""
-    assert settings.BROKER_VISIBILITY_TIMEOUT > settings.TASK_TIME_LIMIT
+    if settings.BROKER_VISIBILITY_TIMEOUT <= settings.TASK_TIME_LIMIT:
+        raise ValueError("BROKER_VISIBILITY_TIMEOUT must be above TASK_TIME_LIMIT, "
+                         "or a running task is delivered again to another worker")
     return {
         "broker_url": settings.REDIS_URL,
         "broker_connection_retry_on_startup": True,
@@ -37,7 +39,9 @@ def celery_config(settings: Settings) -> dict[str, object]:
             "health_check_interval": 10,
         },
         "broker_heartbeat": 0,
-        "task_queues": [Queue(name) for name in QUEUES],
+        # Each queue has its own direct exchange and key, so a task reaches exactly one queue.
+        "task_queues": [Queue(name, Exchange(name, type="direct"), routing_key=name)
+                        for name in QUEUES],
         "task_default_queue": "events",
         "task_routes": ROUTES,
         "task_acks_late": True,

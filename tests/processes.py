@@ -97,6 +97,7 @@ class CeleryProcess:
 
     @classmethod
     def beat(cls, env: dict[str, str], log: Path, var_dir: Path) -> CeleryProcess:
+        var_dir.mkdir(parents=True, exist_ok=True)
         return cls(beat_command(var_dir), env, log)
 
     def pool_pids(self) -> list[int]:
