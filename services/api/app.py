@@ -43,10 +43,10 @@ def create_app(test_config: Mapping[str, object] | None = None) -> Flask:
     errors.init_app(app)
     api.register_blueprint(profiles.blp)
     api.register_blueprint(reference.blp)
-    app.register_blueprint(health.bp)
+    api.register_blueprint(health.blp)
     app.register_blueprint(web.bp)
     csrf = CSRFProtect(app)
-    for blueprint in (profiles.blp, reference.blp, health.bp):
+    for blueprint in (profiles.blp, reference.blp, health.blp):
         csrf.exempt(blueprint)  # the JSON API authenticates with bearer tokens, not cookies
     return app
 

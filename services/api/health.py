@@ -2,23 +2,38 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, jsonify
+from marshmallow import Schema, fields
 from sqlalchemy import text
 
+from services.api.parsing import ApiBlueprint
 from services.api.runtime import runtime
 
-bp = Blueprint("health", __name__)
+blp = ApiBlueprint("health", __name__, description="Liveness and readiness probes.")
 
 
-@bp.get("/healthz")
+class HealthSchema(Schema):
+    status = fields.String(required=True)
+
+
+class ReadinessSchema(Schema):
+    status = fields.String(required=True, metadata={"enum": ["ready", "unready"]})
+    database = fields.String(required=True)
+    broker = fields.String(required=True, metadata={
+        "description": "Reported only: submissions are accepted while the broker is down"})
+
+
+@blp.route("/healthz", methods=["GET"])
+@blp.response(200, HealthSchema)
 def healthz():
-    """Say the process is alive."""
-    return jsonify(status="ok")
+    """Say the process is alive"""
+    return {"status": "ok"}
 
 
-@bp.get("/readyz")
+@blp.route("/readyz", methods=["GET"])
+@blp.response(200, ReadinessSchema)
+@blp.alt_response(503, schema=ReadinessSchema, description="The database does not answer")
 def readyz():
-    """Say whether the database answers, and report the broker."""
+    """Say whether the database answers, and report the broker"""
     rt = runtime()
     try:
         with rt.engine.connect() as connection:
@@ -28,7 +43,5 @@ def readyz():
         database = f"unavailable: {type(error).__name__}"
     broker = rt.publisher.broker_status() if rt.publisher else "not configured"
     ready = database == "ok"
-    response = jsonify(status="ready" if ready else "unready", database=database, broker=broker)
-    if not ready:
-        response.headers["Retry-After"] = "5"
-    return response, 200 if ready else 503
+    body = {"status": "ready" if ready else "unready", "database": database, "broker": broker}
+    return (body, 200) if ready else (body, 503, {"Retry-After": "5"})

@@ -75,6 +75,8 @@ def test_openapi_document_is_valid_and_describes_every_endpoint(client):
         "/api/v1/service-areas": {"get"},
         "/api/v1/councils": {"get"},
         "/api/v1/councils/{gss_code}/similar": {"get"},
+        "/healthz": {"get"},
+        "/readyz": {"get"},
     }
     for path, methods in expected.items():
         assert methods <= set(paths[path]), path
@@ -86,3 +88,18 @@ def test_openapi_document_is_valid_and_describes_every_endpoint(client):
 def test_rendered_api_docs_are_served(client):
     response = client.get("/api/docs")
     assert response.status_code == 200 and b"redoc" in response.data.lower()
+
+
+def test_database_down_is_503_with_retry_after_and_not_ready(app_config):
+    from services.api.app import create_app
+    from services.embedded import free_port
+    from tests.services.api.helpers import council_body
+
+    down = f"postgresql+psycopg://postgres@127.0.0.1:{free_port()}/nowhere"
+    client = create_app({**app_config, "DATABASE_URL": down}).test_client()
+    response = client.post("/api/v1/profiles", json=council_body())
+    assert_envelope(response, 503)
+    assert response.headers["Retry-After"] == "5"
+    ready = client.get("/readyz")
+    assert ready.status_code == 503 and ready.get_json()["status"] == "unready"
+    assert client.get("/healthz").status_code == 200

@@ -1,4 +1,4 @@
-"""A profile through the real queue: API → Redis → celery worker → SMTP, on SQLite and PostgreSQL."""
+"""A profile through the real queue: API → Redis → worker → SMTP, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
