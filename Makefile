@@ -12,7 +12,12 @@ $(BIN)/partnermatch: pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $@
 
-install: $(BIN)/partnermatch
+# GOV.UK Frontend and the other pinned npm packages, built into services/api/static/vendor.
+ASSETS = services/api/static/vendor/.built
+$(ASSETS): services/api/frontend/package-lock.json services/api/frontend/build.sh services/api/frontend/app.scss
+	bash services/api/frontend/build.sh
+
+install: $(BIN)/partnermatch $(ASSETS)
 
 run: install
 	$(BIN)/partnermatch run
