@@ -29,6 +29,9 @@ def celery_config(settings: Settings) -> dict[str, object]:
                          "or a running task is delivered again to another worker")
     return {
         "broker_url": settings.REDIS_URL,
+        # Results are ignored except where a caller waits on one (the no-op benchmark ceiling).
+        "result_backend": settings.REDIS_URL,
+        "result_expires": 600,
         "broker_connection_retry_on_startup": True,
         "broker_connection_max_retries": None,
         "broker_transport_options": {

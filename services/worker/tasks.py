@@ -147,6 +147,6 @@ def _mark_orphans_ambiguous(rt: WorkerRuntime, session) -> None:
                              [delivery.id], "ambiguous: sender died mid-send", delivery.attempts)
 
 
-@shared_task(name="partnermatch.noop")
+@shared_task(name="partnermatch.noop", ignore_result=False)
 def noop() -> None:
     """Do nothing: the ceiling for benchmarks of the queue itself."""
