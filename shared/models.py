@@ -193,6 +193,10 @@ class EmailDelivery(Base):
         ForeignKey("profiles.id", ondelete="SET NULL"), index=True
     )
     match_run_id: Mapped[str | None] = mapped_column(String(36))
+    # An email about an introduction goes when the introduction does (either profile erased).
+    introduction_id: Mapped[str | None] = mapped_column(
+        ForeignKey("introductions.id", ondelete="CASCADE"), index=True
+    )
     to_address: Mapped[str | None] = mapped_column(String(320))
     message_id: Mapped[str] = mapped_column(String(200))
     # pending → sending → sent | failed | ambiguous | cancelled
@@ -297,3 +301,31 @@ class AuditEntry(Base):
     target: Mapped[str | None] = mapped_column(String(120))
     detail: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
+class FormDraft(Base):
+    """Answers to the web form between its pages; emptied once submitted, dropped when stale.
+
+    Its id is a secret kept in the browser's session and in the check-answers page's hidden
+    field, so a second press of "Submit" finds the draft already submitted and shows that result.
+    """
+
+    __tablename__ = "form_drafts"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    answers: Mapped[dict] = mapped_column(default=dict)
+    profile_id: Mapped[str | None] = mapped_column(
+        ForeignKey("profiles.id", ondelete="SET NULL")
+    )
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    submitted_at: Mapped[datetime | None] = mapped_column()
+
+
+class UsedLink(Base):
+    """A single-use private link that has been used (kept until it would have expired anyway)."""
+
+    __tablename__ = "used_links"
+
+    id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    used_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
