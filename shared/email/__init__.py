@@ -10,7 +10,14 @@ from shared.email.errors import (
     TransientEmailError,
 )
 from shared.email.message import build_message, clean_header, make_message_id
-from shared.email.render import RenderedEmail, render_confirmation, render_recommendations
+from shared.email.render import (
+    RenderedEmail,
+    render_confirmation,
+    render_introduction_accepted,
+    render_introduction_request,
+    render_profile_links,
+    render_recommendations,
+)
 from shared.email.senders import EmailSender, FileSender, SmtpSender, sender_from_settings
 
 __all__ = [
@@ -26,6 +33,9 @@ __all__ = [
     "clean_header",
     "make_message_id",
     "render_confirmation",
+    "render_introduction_accepted",
+    "render_introduction_request",
+    "render_profile_links",
     "render_recommendations",
     "sender_from_settings",
 ]

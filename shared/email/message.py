@@ -50,8 +50,13 @@ def build_message(
     message_id: str,
     list_unsubscribe: str | None = None,
     to_name: str | None = None,
+    one_click_unsubscribe: bool = False,
 ) -> EmailMessage:
-    """Build a multipart/alternative message with a fixed Message-ID and sanitised headers."""
+    """Build a multipart/alternative message with a fixed Message-ID and sanitised headers.
+
+    With `one_click_unsubscribe`, List-Unsubscribe-Post (RFC 8058) says the List-Unsubscribe
+    address accepts a POST of "List-Unsubscribe=One-Click".
+    """
     message = EmailMessage(policy=_POLICY)
     _set_address(message, "From", sender)
     _set_address(message, "To", to, to_name)
@@ -62,6 +67,8 @@ def build_message(
     if list_unsubscribe:
         link = clean_header(list_unsubscribe).removeprefix("<").removesuffix(">")
         message["List-Unsubscribe"] = f"<{_checked(link, _LINK, 'List-Unsubscribe')}>"
+        if one_click_unsubscribe:
+            message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     message.set_content(rendered.text)
     message.add_alternative(rendered.html, subtype="html")
     return message

@@ -15,6 +15,8 @@ from shared.records import NeedMatches, Partner
 from shared.taxonomy import SERVICE_AREAS
 
 CONFIRMATION_SUBJECT = "Confirm your email address for partnermatch"
+LINK_SUBJECT = "Your link to partnermatch"
+INTRODUCTION_TEXT_LIMIT = 1_000
 
 _LOADER = FileSystemLoader(Path(__file__).parent / "templates")
 _OPTIONS: dict[str, Any] = {
@@ -46,6 +48,8 @@ class _PartnerView:
     contact_name: str
     contact_email: str
     contact_href: str
+    useful_url: str
+    not_useful_url: str
 
 
 def render_confirmation(recipient_name: str, confirm_url: str, subject_name: str) -> RenderedEmail:
@@ -65,17 +69,69 @@ def render_recommendations(
     matches_url: str,
     contacts: Mapping[str, tuple[str, str]],
     unsubscribe_url: str | None = None,
+    *,
+    feedback_urls: Mapping[str, tuple[str, str]] | None = None,
 ) -> RenderedEmail:
-    """Render the partners recommended for each need, with contacts only where they are shared."""
+    """Render the partners recommended for each need, with contacts only where they are shared.
+
+    `feedback_urls` maps a partner's profile id to its "useful" and "not useful" links.
+    """
+    links = {key: (_web_url(yes), _web_url(no)) for key, (yes, no) in (feedback_urls or {}).items()}
     context = {
         "recipient_name": one_line(recipient_name),
         "subject_name": one_line(subject_name),
-        "needs": [_need_view(need, contacts) for need in needs],
+        "needs": [_need_view(need, contacts, links) for need in needs],
         "matches_url": _web_url(matches_url),
         "unsubscribe_url": _web_url(unsubscribe_url) if unsubscribe_url else None,
     }
     subject = f"Partner recommendations for {context['subject_name']}"
     return _render("recommendations", subject, context)
+
+
+def render_profile_links(recipient_name: str, profiles: Sequence[tuple[str, str]]) -> RenderedEmail:
+    """Render the email with a private link to each profile an address has (name, url)."""
+    context = {
+        "recipient_name": one_line(recipient_name),
+        "profiles": [(one_line(name), _web_url(url)) for name, url in profiles],
+    }
+    return _render("profile_links", LINK_SUBJECT, context)
+
+
+def render_introduction_request(
+    recipient_name: str, requester_name: str, areas: Sequence[str], needs_text: str,
+    decision_url: str,
+) -> RenderedEmail:
+    """Render the email asking a partner whether it will be introduced to a requester."""
+    text = needs_text.strip()
+    if len(text) > INTRODUCTION_TEXT_LIMIT:
+        text = text[:INTRODUCTION_TEXT_LIMIT].rstrip() + "…"
+    context = {
+        "recipient_name": one_line(recipient_name),
+        "requester_name": one_line(requester_name),
+        "areas": [SERVICE_AREAS.get(area, one_line(area)) for area in areas],
+        "needs_lines": [line for line in (one_line(x) for x in text.splitlines()) if line],
+        "decision_url": _web_url(decision_url),
+    }
+    subject = f"{context['requester_name']} would like an introduction"
+    return _render("introduction", subject, context)
+
+
+def render_introduction_accepted(
+    recipient_name: str, partner_name: str, contact_name: str, contact_email: str,
+    profile_url: str,
+) -> RenderedEmail:
+    """Render the email giving a requester the contact details of a partner that accepted."""
+    email = one_line(contact_email)
+    context = {
+        "recipient_name": one_line(recipient_name),
+        "partner_name": one_line(partner_name),
+        "contact_name": one_line(contact_name),
+        "contact_email": email,
+        "contact_href": f"mailto:{quote(email, safe='@+')}",
+        "profile_url": _web_url(profile_url),
+    }
+    subject = f"{context['partner_name']} accepted your introduction request"
+    return _render("introduction_accepted", subject, context)
 
 
 def _render(name: str, subject: str, context: dict[str, Any]) -> RenderedEmail:
@@ -86,16 +142,19 @@ def _render(name: str, subject: str, context: dict[str, Any]) -> RenderedEmail:
     return RenderedEmail(subject=subject, text=text, html=html)
 
 
-def _need_view(need: NeedMatches, contacts: Mapping[str, tuple[str, str]]) -> dict[str, Any]:
+def _need_view(need: NeedMatches, contacts: Mapping[str, tuple[str, str]],
+               feedback: Mapping[str, tuple[str, str]]) -> dict[str, Any]:
     """Describe one need for the templates."""
     area = SERVICE_AREAS.get(need.service_area, one_line(need.service_area))
-    partners = [_partner_view(partner, contacts) for partner in need.partners]
+    partners = [_partner_view(partner, contacts, feedback) for partner in need.partners]
     return {"area": area, "rating": need.rating, "partners": partners}
 
 
-def _partner_view(partner: Partner, contacts: Mapping[str, tuple[str, str]]) -> _PartnerView:
+def _partner_view(partner: Partner, contacts: Mapping[str, tuple[str, str]],
+                  feedback: Mapping[str, tuple[str, str]]) -> _PartnerView:
     """Describe one partner for the templates, with contact details only if they were shared."""
     shared = contacts.get(partner.profile_id, ("", ""))
+    useful_url, not_useful_url = feedback.get(partner.profile_id, ("", ""))
     contact_name, contact_email = one_line(shared[0]), one_line(shared[1])
     return _PartnerView(
         name=one_line(partner.name),
@@ -105,6 +164,8 @@ def _partner_view(partner: Partner, contacts: Mapping[str, tuple[str, str]]) -> 
         contact_name=contact_name if contact_email else "",
         contact_email=contact_email,
         contact_href=f"mailto:{quote(contact_email, safe='@+')}" if contact_email else "",
+        useful_url=useful_url,
+        not_useful_url=not_useful_url,
     )
 
 
