@@ -16,9 +16,18 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from shared import links
-from shared.email import build_message, make_message_id, render_confirmation
+from shared.email import (
+    RenderedEmail,
+    build_message,
+    make_message_id,
+    render_confirmation,
+    render_introduction_accepted,
+    render_introduction_request,
+    render_profile_links,
+)
 from shared.email import render_recommendations as render_recommendation_email
-from shared.models import EmailDelivery, MatchRun, Profile, utcnow
+from shared.introductions import areas_asked_about
+from shared.models import EmailDelivery, Introduction, MatchRun, Profile, utcnow
 from shared.results import needs_of
 
 PARTNERS_PER_NEED_IN_EMAIL = 5
@@ -53,30 +62,95 @@ def claim(session: Session, delivery_id: str) -> EmailDelivery | None:
 def compose(session: Session, delivery: EmailDelivery, mail: MailSettings) -> EmailMessage:
     """Build the message for a claimed delivery, with a Message-ID fixed by its id."""
     profile = session.get(Profile, delivery.profile_id)
-    subject_name = profile.council.name if profile.council else profile.fields["name"]
-    if delivery.purpose == "confirmation":
-        token = links.sign(mail.secret_key, links.CONFIRM,
-                           {"e": delivery.to_address, "p": profile.id})
-        rendered = render_confirmation(profile.fields["contact_name"],
-                                       f"{mail.public_base_url}/confirm/{token}", subject_name)
-    else:
-        rendered = _recommendations(session, profile, delivery, mail, subject_name)
+    rendered, unsubscribe_url = COMPOSERS[delivery.purpose](session, profile, delivery, mail)
     domain = mail.mail_from.rsplit("@", 1)[-1]
     delivery.message_id = make_message_id(delivery.id, domain)
     return build_message(rendered, sender=mail.mail_from, to=delivery.to_address,
                          message_id=delivery.message_id,
-                         to_name=profile.fields["contact_name"])
+                         to_name=profile.fields["contact_name"],
+                         list_unsubscribe=unsubscribe_url,
+                         one_click_unsubscribe=unsubscribe_url is not None)
+
+
+def display_name(profile: Profile) -> str:
+    """Return the name a profile goes by: its council's, or the supplier's."""
+    return profile.council.name if profile.council else profile.fields["name"]
+
+
+def _url(mail: MailSettings, path: str, purpose: str, payload: dict) -> str:
+    return f"{mail.public_base_url}/{path}/{links.sign(mail.secret_key, purpose, payload)}"
+
+
+def profile_url(mail: MailSettings, profile: Profile) -> str:
+    """Return a private, single-use link that opens a profile's page."""
+    return _url(mail, "open", links.MANAGE, {"p": profile.id, "e": profile.contact_email})
+
+
+def _confirmation(session: Session, profile: Profile, delivery: EmailDelivery,
+                  mail: MailSettings) -> tuple[RenderedEmail, None]:
+    url = _url(mail, "confirm", links.CONFIRM, {"e": delivery.to_address, "p": profile.id})
+    return render_confirmation(profile.fields["contact_name"], url, display_name(profile)), None
 
 
 def _recommendations(session: Session, profile: Profile, delivery: EmailDelivery,
-                     mail: MailSettings, subject_name: str):
+                     mail: MailSettings) -> tuple[RenderedEmail, str]:
     run = session.get(MatchRun, delivery.match_run_id)
     needs = needs_of(run, PARTNERS_PER_NEED_IN_EMAIL)
-    token = links.sign(mail.secret_key, links.MATCHES, {"p": profile.id})
-    return render_recommendation_email(
-        profile.fields["contact_name"], subject_name, needs,
-        f"{mail.public_base_url}/matches/{token}", shared_contacts(session, needs),
+    unsubscribe_url = _url(mail, "unsubscribe", links.UNSUBSCRIBE, {"e": delivery.to_address})
+    feedback = {
+        p.profile_id: tuple(
+            _url(mail, "feedback", links.FEEDBACK, {"r": run.id, "p": p.profile_id, "u": answer})
+            for answer in (1, 0))
+        for need in needs for p in need.partners
+    }
+    rendered = render_recommendation_email(
+        profile.fields["contact_name"], display_name(profile), needs,
+        profile_url(mail, profile), shared_contacts(session, needs), unsubscribe_url,
+        feedback_urls=feedback,
     )
+    return rendered, unsubscribe_url
+
+
+def _profile_links(session: Session, profile: Profile, delivery: EmailDelivery,
+                   mail: MailSettings) -> tuple[RenderedEmail, None]:
+    profiles = session.scalars(select(Profile).where(Profile.contact_email == delivery.to_address)
+                               .order_by(Profile.created_at))
+    named = [(display_name(p), profile_url(mail, p)) for p in profiles]
+    return render_profile_links(profile.fields["contact_name"], named), None
+
+
+def _introduction(session: Session, partner: Profile, delivery: EmailDelivery,
+                  mail: MailSettings) -> tuple[RenderedEmail, str]:
+    introduction = session.get(Introduction, delivery.introduction_id)
+    requester = session.get(Profile, introduction.requester_profile_id)
+    decision_url = _url(mail, "introductions", links.INTRODUCTION, {"i": introduction.id})
+    unsubscribe_url = _url(mail, "unsubscribe", links.UNSUBSCRIBE, {"e": delivery.to_address})
+    rendered = render_introduction_request(
+        partner.fields["contact_name"], display_name(requester),
+        areas_asked_about(session, introduction), requester.fields.get("needs_text", ""),
+        decision_url,
+    )
+    return rendered, unsubscribe_url
+
+
+def _introduction_accepted(session: Session, requester: Profile, delivery: EmailDelivery,
+                           mail: MailSettings) -> tuple[RenderedEmail, None]:
+    introduction = session.get(Introduction, delivery.introduction_id)
+    partner = session.get(Profile, introduction.partner_profile_id)
+    rendered = render_introduction_accepted(
+        requester.fields["contact_name"], display_name(partner), partner.fields["contact_name"],
+        partner.contact_email, profile_url(mail, requester),
+    )
+    return rendered, None
+
+
+COMPOSERS = {
+    "confirmation": _confirmation,
+    "recommendations": _recommendations,
+    "link": _profile_links,
+    "introduction": _introduction,
+    "introduction_accepted": _introduction_accepted,
+}
 
 
 def shared_contacts(session: Session, needs) -> dict[str, tuple[str, str]]:

@@ -6,11 +6,13 @@ cause, so a retry or a replayed event can never owe the same email twice.
 
 from __future__ import annotations
 
-from sqlalchemy import select
+import hashlib
+
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from shared.models import ContactAddress, EmailDelivery, MatchRun, Profile, utcnow
+from shared.models import ContactAddress, EmailDelivery, Introduction, MatchRun, Profile, utcnow
 from shared.results import latest_run
 
 
@@ -22,14 +24,16 @@ def is_example_address(address: str) -> bool:
 
 
 def _owe(session: Session, dedupe_key: str, purpose: str, profile: Profile,
-         match_run_id: str | None = None) -> EmailDelivery | None:
+         match_run_id: str | None = None,
+         introduction_id: str | None = None) -> EmailDelivery | None:
     if is_example_address(profile.contact_email) or profile.demo:
         return None
     if session.scalar(select(EmailDelivery.id).where(EmailDelivery.dedupe_key == dedupe_key)):
         return None
     delivery = EmailDelivery(
         dedupe_key=dedupe_key, purpose=purpose, profile_id=profile.id,
-        match_run_id=match_run_id, to_address=profile.contact_email, message_id="",
+        match_run_id=match_run_id, introduction_id=introduction_id,
+        to_address=profile.contact_email, message_id="",
     )
     delivery.message_id = f"<{delivery.id}@partnermatch>"
     try:
@@ -79,3 +83,60 @@ def confirm_address(session: Session, address: str) -> list[EmailDelivery]:
         if delivery is not None:
             owed.append(delivery)
     return owed
+
+
+def is_reachable(session: Session, profile: Profile) -> bool:
+    """Say whether we may email a profile's contact about something it did not ask for."""
+    if profile.demo or is_example_address(profile.contact_email):
+        return False
+    contact = session.get(ContactAddress, profile.contact_email)
+    return bool(contact and contact.confirmed_at and contact.unsubscribed_at is None)
+
+
+def owe_profile_links(session: Session, address: str) -> EmailDelivery | None:
+    """Owe an email with a link to each profile of an address: at most one an hour.
+
+    An unconfirmed address gets its confirmation again instead, since nothing else may be sent to
+    it; an unknown address gets nothing, and the caller says the same thing either way.
+    """
+    profile = session.scalar(select(Profile)
+                             .where(func.lower(Profile.contact_email) == address.lower())
+                             .order_by(Profile.updated_at.desc()).limit(1))
+    if profile is None:
+        return None
+    address = profile.contact_email
+    hour = utcnow().strftime("%Y%m%d%H")
+    key = hashlib.sha256(address.encode()).hexdigest()[:32]
+    contact = session.get(ContactAddress, address)
+    if contact is None or contact.confirmed_at is None:
+        return _owe(session, f"confirm-again:{key}:{hour}", "confirmation", profile)
+    return _owe(session, f"link:{key}:{hour}", "link", profile)
+
+
+def owe_introduction(session: Session, introduction: Introduction,
+                     partner: Profile) -> EmailDelivery | None:
+    """Owe the email asking a partner to accept or decline an introduction."""
+    return _owe(session, f"introduction:{introduction.id}", "introduction", partner,
+                introduction_id=introduction.id)
+
+
+def owe_introduction_accepted(session: Session, introduction: Introduction,
+                              requester: Profile) -> EmailDelivery | None:
+    """Owe the email giving the requester the contact details of a partner that accepted."""
+    return _owe(session, f"introduction-accepted:{introduction.id}", "introduction_accepted",
+                requester, introduction_id=introduction.id)
+
+
+def unsubscribe(session: Session, address: str) -> None:
+    """Stop recommendation emails to an address, including any not yet sent."""
+    contact = session.get(ContactAddress, address)
+    if contact is None:
+        return
+    if contact.unsubscribed_at is None:
+        contact.unsubscribed_at = utcnow()
+    session.execute(
+        update(EmailDelivery)
+        .where(EmailDelivery.to_address == address, EmailDelivery.status == "pending",
+               EmailDelivery.purpose.in_(("recommendations", "introduction")))
+        .values(status="cancelled")
+    )

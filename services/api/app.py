@@ -44,10 +44,11 @@ def create_app(test_config: Mapping[str, object] | None = None) -> Flask:
     api.register_blueprint(profiles.blp)
     api.register_blueprint(reference.blp)
     api.register_blueprint(health.blp)
-    app.register_blueprint(web.bp)
+    web.init_app(app)
     csrf = CSRFProtect(app)
     for blueprint in (profiles.blp, reference.blp, health.blp):
         csrf.exempt(blueprint)  # the JSON API authenticates with bearer tokens, not cookies
+    csrf.exempt(web.emailed.unsubscribe_page)  # checks CSRF itself unless RFC 8058 one-click
     return app
 
 

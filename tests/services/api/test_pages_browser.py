@@ -1,15 +1,7 @@
-"""The pages reached from emails, in a real headless Chromium driven by Playwright."""
+"""The private profile page reached from an email link, in a real headless Chromium."""
 
 from __future__ import annotations
 
-import threading
-from pathlib import Path
-
-import pytest
-from playwright.sync_api import sync_playwright
-from werkzeug.serving import make_server
-
-from config.settings import PROJECT_ROOT
 from shared import links
 from shared.candidates import CandidateIndex
 from shared.db import transaction
@@ -17,66 +9,63 @@ from shared.demo import seed_demo
 from shared.matchmaking import match_event
 from shared.models import OutboxEvent, Profile
 from shared.profiles import create_profile
+from tests.services.api.browser import SCREENSHOTS, assert_accessible, needs_chromium
 from tests.services.api.helpers import council_body
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
-SCREENSHOTS = PROJECT_ROOT / "docs" / "screenshots"
-
-pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(),
-                                reason="needs Debian's chromium (.ci/run installs it)")
+pytestmark = needs_chromium
 
 
-@pytest.fixture
-def live_server(app):
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-
-
-@pytest.fixture
-def browser():
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
-
-
-def matched_profile(app) -> str:
+def matched_profile(app) -> Profile:
     """Store a Leeds profile and match it against the demo councils, in process."""
     runtime = app.extensions["partnermatch"]
     with transaction(runtime.sessions) as session:
         seed_demo(session)
         fields = council_body(ratings={"childrens_services": 1, "adult_social_care": 2})
         profile, _ = create_profile(session, fields)
-        profile_id = profile.id
     with transaction(runtime.sessions) as session:
-        event = session.query(OutboxEvent).filter_by(profile_id=profile_id).one()
+        event = session.query(OutboxEvent).filter_by(profile_id=profile.id).one()
         match_event(session, CandidateIndex(session), event.id)
-    return profile_id
+    return profile
 
 
-def test_matches_page_lists_partners_with_reasons(app, live_server, browser):
-    profile_id = matched_profile(app)
-    token = links.sign(app.config["SECRET_KEY"], links.MATCHES, {"p": profile_id})
-    page = browser.new_page(viewport={"width": 1000, "height": 1400})
-    page.goto(f"{live_server}/matches/{token}")
-    assert page.locator("h1").inner_text() == "Recommendations for Leeds"
-    assert page.locator("h2", has_text="Children's services").count() == 1
-    first = page.locator("ol").first.locator("> li").first
-    assert "Rates itself" in first.inner_text()
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / "matches.png"), full_page=False)
+def open_link(app, profile: Profile) -> str:
+    return "/open/" + links.sign(app.config["SECRET_KEY"], links.MANAGE,
+                                 {"p": profile.id, "e": profile.contact_email})
 
 
-def test_tampered_matches_link_is_refused(app, live_server, browser):
-    profile_id = matched_profile(app)
-    token = links.sign(app.config["SECRET_KEY"], links.MATCHES, {"p": profile_id})
+def test_profile_page_lists_partners_with_reasons_at_a_clean_address(app, live_server, browser):
+    profile = matched_profile(app)
     page = browser.new_page()
-    response = page.goto(f"{live_server}/matches/{token[:-2]}xx")
-    assert response.status == 404
+    page.goto(live_server + open_link(app, profile))
+    assert_accessible(page)
+    page.get_by_role("button", name="Open my profile").click()
+    page.wait_for_url(f"{live_server}/profile")
+    assert page.locator("h1").inner_text() == "Leeds"
+    assert page.get_by_role("heading", name="Children's services").count() == 1
+    first = page.locator("ol.pm-partners").first.locator("> li").first
+    assert "Rates itself" in first.inner_text()
+    assert_accessible(page)
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.locator("#recommendations").scroll_into_view_if_needed()
+    page.screenshot(path=str(SCREENSHOTS / "matches.png"))
+
+
+def test_tampered_or_reused_profile_links_are_refused(app, live_server, browser):
+    profile = matched_profile(app)
+    link = open_link(app, profile)
+    page = browser.new_page()
+    assert page.goto(f"{live_server}{link[:-2]}xx").status == 404
+    assert_accessible(page)
+    page.goto(live_server + link)
+    page.get_by_role("button", name="Open my profile").click()
+    page.wait_for_url(f"{live_server}/profile")
+
+    stranger = browser.browser.new_context(bypass_csp=True).new_page()
+    stranger.goto(live_server + link)
+    stranger.get_by_role("button", name="Open my profile").click()
+    assert stranger.locator("h1").inner_text() == "This link has already been used"
+    assert stranger.goto(f"{live_server}/profile").url.endswith("/profile/link?expired=1")
+    assert_accessible(stranger)
+    stranger.context.close()
     with app.extensions["partnermatch"].sessions() as session:
-        assert session.get(Profile, profile_id) is not None
+        assert session.get(Profile, profile.id) is not None

@@ -1,0 +1,38 @@
+"""What the confirmation and profile pages show about matching: progress, then recommendations."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from shared.introductions import contact_options
+from shared.mailing import display_name, shared_contacts
+from shared.models import Profile
+from shared.profiles import is_confirmed
+from shared.results import latest_run, needs_of
+
+PARTNERS_PER_NEED_ON_PAGE = 10
+REFRESH_SECONDS = 3
+
+
+def match_status(db: Session, profile: Profile) -> str:
+    """Return pending, ready or failed for the profile's current version."""
+    run = latest_run(db, profile)
+    return run.status if run else "pending"
+
+
+def progress(db: Session, profile: Profile) -> dict[str, Any]:
+    """Return what a page needs to show a profile's matching progress and recommendations."""
+    run = latest_run(db, profile)
+    status = run.status if run else "pending"
+    needs = needs_of(run, PARTNERS_PER_NEED_ON_PAGE) if status == "ready" else []
+    confirmed = is_confirmed(db, profile.contact_email)
+    # Contact details and introductions only once the address is proven to be the person's own.
+    contacts = shared_contacts(db, needs) if confirmed else {}
+    options = contact_options(db, profile, needs) if confirmed else {}
+    return {
+        "profile": profile, "name": display_name(profile), "status": status, "needs": needs,
+        "confirmed": confirmed, "contacts": contacts, "options": options,
+        "refresh_seconds": REFRESH_SECONDS,
+    }
