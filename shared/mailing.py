@@ -26,7 +26,7 @@ from shared.email import (
     render_profile_links,
 )
 from shared.email import render_recommendations as render_recommendation_email
-from shared.introductions import areas_asked_about
+from shared.introductions import AVAILABLE, areas_asked_about, contact_options
 from shared.models import EmailDelivery, Introduction, MatchRun, Profile, utcnow
 from shared.results import needs_of
 
@@ -107,6 +107,8 @@ def _recommendations(session: Session, profile: Profile, delivery: EmailDelivery
         profile.fields["contact_name"], display_name(profile), needs,
         profile_url(mail, profile), shared_contacts(session, needs), unsubscribe_url,
         feedback_urls=feedback,
+        introducible=[pid for pid, option in contact_options(session, profile, needs).items()
+                      if option == AVAILABLE],
     )
     return rendered, unsubscribe_url
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -41,6 +41,7 @@ class RenderedEmail:
 class _PartnerView:
     """A partner as the templates show it: every string already on one line."""
 
+    profile_id: str
     name: str
     kind: str
     percent: int
@@ -71,16 +72,19 @@ def render_recommendations(
     unsubscribe_url: str | None = None,
     *,
     feedback_urls: Mapping[str, tuple[str, str]] | None = None,
+    introducible: Collection[str] = (),
 ) -> RenderedEmail:
     """Render the partners recommended for each need, with contacts only where they are shared.
 
-    `feedback_urls` maps a partner's profile id to its "useful" and "not useful" links.
+    `feedback_urls` maps a partner's profile id to its "useful" and "not useful" links;
+    `introducible` names the partners an introduction can be asked for on the profile page.
     """
     links = {key: (_web_url(yes), _web_url(no)) for key, (yes, no) in (feedback_urls or {}).items()}
     context = {
         "recipient_name": one_line(recipient_name),
         "subject_name": one_line(subject_name),
         "needs": [_need_view(need, contacts, links) for need in needs],
+        "introducible": set(introducible),
         "matches_url": _web_url(matches_url),
         "unsubscribe_url": _web_url(unsubscribe_url) if unsubscribe_url else None,
     }
@@ -157,6 +161,7 @@ def _partner_view(partner: Partner, contacts: Mapping[str, tuple[str, str]],
     useful_url, not_useful_url = feedback.get(partner.profile_id, ("", ""))
     contact_name, contact_email = one_line(shared[0]), one_line(shared[1])
     return _PartnerView(
+        profile_id=partner.profile_id,
         name=one_line(partner.name),
         kind=_KINDS.get(partner.kind, one_line(partner.kind).capitalize()),
         percent=max(0, min(100, round(partner.score * 100))),
