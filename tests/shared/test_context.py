@@ -6,7 +6,13 @@ import re
 import numpy as np
 import pytest
 
-from shared.context import ContextModel, context_reasons
+from shared.context import (
+    AREA_WEIGHTS,
+    DEFAULT_WEIGHTS,
+    ContextModel,
+    combine_gaps,
+    context_reasons,
+)
 from shared.records import Place
 
 RURALITY = ("Urban", "Urban with rural areas", "Rural", "Sparse and rural")
@@ -78,24 +84,32 @@ def test_similar_excludes_itself_and_respects_eligible():
     assert {p.council_type for p, _, _ in districts} == {"NMD"}
 
 
-def per_area_weights_case():
+def per_area_weights_case(weights=None):
     """Return a deprived urban council, a deprived rural one and an affluent urban one."""
     me = place("ME", imd_score=40.0, population=250_000, area_km2=60.0)
     deprived_rural = place("DEPRIVED_RURAL", imd_score=40.0, population=250_000,
                            area_km2=5000.0, rurality="Sparse and rural")
     affluent_urban = place("AFFLUENT_URBAN", imd_score=9.0, imd_quintile=5, population=250_000,
                            area_km2=60.0)
-    return ContextModel.fit([me, deprived_rural, affluent_urban, *spread_of_places()])
+    return ContextModel.fit([me, deprived_rural, affluent_urban, *spread_of_places()], weights)
 
 
-def test_highways_weights_rurality_and_childrens_services_weights_deprivation():
+def ranks(model, area):
+    return [p.gss_code for p, _, _ in model.similar("ME", area, limit=40)]
+
+
+def test_each_service_area_ranks_neighbours_with_its_own_weights():
+    model = per_area_weights_case({"childrens_services": {"deprivation": 6.0}})
+    highways, childrens = ranks(model, "highways_transport"), ranks(model, "childrens_services")
+    assert highways.index("AFFLUENT_URBAN") < highways.index("DEPRIVED_RURAL")
+    assert childrens.index("DEPRIVED_RURAL") < childrens.index("AFFLUENT_URBAN")
+
+
+def test_measured_areas_weight_deprivation_at_least_as_much_as_highways_does():
     model = per_area_weights_case()
-    highways = model.similar("ME", "highways_transport", limit=40)
-    childrens = model.similar("ME", "childrens_services", limit=40)
-    rank = {area: [p.gss_code for p, _, _ in found]
-            for area, found in (("highways", highways), ("childrens", childrens))}
-    assert rank["highways"].index("AFFLUENT_URBAN") < rank["highways"].index("DEPRIVED_RURAL")
-    assert rank["childrens"].index("DEPRIVED_RURAL") < rank["childrens"].index("AFFLUENT_URBAN")
+    for area in ("education_send", "public_health", "childrens_services"):
+        assert ranks(model, area).index("DEPRIVED_RURAL") <= ranks(
+            model, "highways_transport").index("DEPRIVED_RURAL")
 
 
 def test_child_need_counts_only_for_childrens_areas_and_when_both_councils_have_it():
@@ -189,3 +203,19 @@ def test_similarity_matrix_is_cheap_for_many_candidates():
     scores = model.similarities_for_rows(0, rows, "childrens_services")
     assert scores.shape == (20_000,)
     assert ((scores > 0) & (scores <= 1)).all()
+
+
+@pytest.mark.parametrize("area", [None, "childrens_services", "education_send", "waste"])
+def test_weighted_gaps_give_the_distances_behind_similarity(area):
+    """bench.weights compares weightings through gaps: they must be the model's own distances."""
+    places = [*spread_of_places(), place("NEED", need_indicators={"CIN": 300.0}),
+              place("NEED2", need_indicators={"CIN": 500.0})]
+    model = ContextModel.fit(places)
+    codes = [p.gss_code for p in places]
+    weights = {**DEFAULT_WEIGHTS, **AREA_WEIGHTS.get(area or "default", {})}
+    distances = combine_gaps(model.gaps(codes), weights)
+    similarities = np.array([model.similarities(code, codes, area) for code in codes])
+    apart = distances > 0
+    assert similarities[~apart] == pytest.approx(1.0)
+    ratio = -np.log2(similarities[apart]) / distances[apart]
+    assert ratio == pytest.approx(np.full(ratio.shape, ratio[0]))
