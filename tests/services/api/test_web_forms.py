@@ -1,4 +1,4 @@
-"""The council and supplier forms: same schemas as the API, error summary, submitted exactly once."""
+"""The council and supplier forms: the API's schemas, the error summary, one submission."""
 
 from __future__ import annotations
 
