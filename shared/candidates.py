@@ -13,9 +13,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from shared.context import ContextModel
-from shared.evidence import evidence_for
+from shared.evidence import evidence_for, improved_areas
 from shared.matching import MatchIndex
 from shared.models import Council, OutboxEvent, Profile, utcnow
+from shared.reasons import FICTIONAL, PUBLIC_DATA, SELF_RATED
 from shared.records import Candidate, MatchRequest
 from shared.register import place_of
 
@@ -40,7 +41,16 @@ def candidate_from(profile: Profile) -> Candidate:
         regions_served=tuple(fields.get("regions_served", ())),
         approved=profile.approved,
         evidence=evidence_for(council) if council else {},
+        rating_source=rating_source(profile),
+        improved=improved_areas(council) if council else (),
     )
+
+
+def rating_source(profile: Profile) -> str:
+    """Say who rated a profile: its owner, or (demo profiles) public data or fiction."""
+    if not profile.demo:
+        return SELF_RATED
+    return PUBLIC_DATA if profile.kind == "council" else FICTIONAL
 
 
 def request_from(profile: Profile) -> MatchRequest:
@@ -76,13 +86,14 @@ class CandidateIndex:
         query = select(Profile)
         if self.synced_at is not None:
             query = query.where(Profile.updated_at >= self.synced_at - SYNC_OVERLAP)
-        changed = 0
+        updated = []
         for profile in session.scalars(query):
             state = (profile.version, profile.approved)
             if self._seen.get(profile.id) != state:
-                self.index.upsert(candidate_from(profile))
+                updated.append(candidate_from(profile))
                 self._seen[profile.id] = state
-                changed += 1
+        self.index.extend(updated)  # in batches: texts are vectorised together
+        changed = len(updated)
         if self.synced_at is not None:
             changed += self._remove_deleted(session)
         self.synced_at = now

@@ -2,11 +2,13 @@
 
 For each service area the requester rates 1 or 2 (weakest first), every eligible candidate scores
 
-    strength x context x text x capacity x reciprocity x diversity, clipped to 0..1
+    strength x trajectory x context x text x capacity x reciprocity x diversity, clipped to 0..1
 
 - strength: rating 4 -> 0.5, 5 -> 1.0;
+- trajectory: 1.1 when the partner recently improved in the area from weak to strong (Ofsted
+  inadequate or requires improvement, then good or outstanding): it knows the way out;
 - context: ``ContextModel`` similarity for councils (0.5, a typical pair, when either place is
-  unknown); for suppliers 1.0 if they work everywhere or in the requester's region, else 0.6;
+  unknown); for suppliers 0.5 if they work everywhere or in the requester's region, else 0.3;
 - text: 0.75 + 0.25 x cosine of hashed, sublinear term frequencies (needs against strengths), so
   words nudge the ranking but never veto a partner; hashing keeps updates incremental;
 - capacity: available 1.0, limited 0.8; a profile with no capacity is not recommended at all, since
@@ -19,87 +21,83 @@ For each service area the requester rates 1 or 2 (weakest first), every eligible
 Eligibility is a hard rule: strong in the area, not the requester (by profile or by council), a kind
 the requester seeks, suppliers approved, councils of a type that delivers the area. Each council
 appears once per need (its best profile). Ties are broken by name, then profile id.
+
+The index is partitioned by service area: a profile is stored under the areas where it may be
+recommended, as flat numpy columns, so a match reads only those rows. Context is computed once per
+council (a few hundred), not per profile, and text cosines only for the rows whose score could
+still reach the top: text can lower a score by a quarter at most, so rows whose best case falls
+below the worst case of the k-th best council are skipped without changing the result.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from itertools import islice
 
 import numpy as np
-from sklearn.feature_extraction.text import HashingVectorizer
 
+from shared.columns import Columns
 from shared.context import ContextModel, context_reasons
+from shared.reasons import (
+    RATING_SOURCES,
+    capacity_reason,
+    rating_reason,
+    reciprocity_reason,
+    region_reasons,
+)
 from shared.records import Candidate, MatchRequest, NeedMatches, Partner, Place
 from shared.taxonomy import SERVICE_AREAS, STRONG_MIN, STRUGGLING_MAX, delivers
+from shared.textindex import TextIndex
 
-MODEL_VERSION = "context-strength-1"
+MODEL_VERSION = "context-strength-2"
 NEUTRAL_SIMILARITY = 0.5
 # A supplier has no place to compare, so it scores like a typical pair of councils (similarity
 # 0.5) when it works in the requester's region, less when it does not: otherwise suppliers would
 # crowd every council out of the list.
 SUPPLIER_IN_REGION_FACTOR = NEUTRAL_SIMILARITY
 OTHER_REGION_FACTOR = 0.3
+CAPACITIES = ("none", "limited", "available")
 CAPACITY_FACTORS = {"available": 1.0, "limited": 0.8}
+_CAPACITY_FACTOR = np.array([CAPACITY_FACTORS.get(c, 0.0) for c in CAPACITIES], dtype=np.float32)
 RECIPROCITY_BONUS = 1.1
+TRAJECTORY_BONUS = 1.1
 TEXT_FLOOR = 0.75
 DIVERSITY_RATE = 0.05
 DIVERSITY_FLOOR = 0.5
 KINDS = ("council", "supplier")
 AREAS = tuple(SERVICE_AREAS)
 _AREA = {area: i for i, area in enumerate(AREAS)}
-_NO_GROUP = np.iinfo(np.int64).min
+_BITS = (1 << np.arange(len(AREAS))).astype(np.uint16)
+_MAX_REGIONS = 64
+_NOT_A_COUNCIL = -1  # the group of suppliers in a partition: context comes from their regions
+_NO_GROUP = -2
+_BATCH = 8192
+_SLOT_COLUMNS = {
+    "alive": (bool, ()), "kind": (np.int8, ()), "ratings": (np.int8, (len(AREAS),)),
+    "capacity": (np.int8, ()), "group": (np.int32, ()), "diversity": (np.float32, ()),
+    "struggles": (np.uint16, ()), "improved": (np.uint16, ()), "indexed": (np.uint16, ()),
+    "serves": (np.uint64, ()), "serves_all": (bool, ()), "source": (np.int8, ()),
+}
+_PARTITION_COLUMNS = {
+    "slot": (np.int64, ()), "weight": (np.float32, ()), "group": (np.int32, ()),
+    "struggles": (np.uint16, ()),
+}
 
 
-class _Growable:
-    """A one-dimensional array with amortised O(1) append."""
+class _Partition:
+    """The profiles that may be recommended for one service area, in slot order.
 
-    def __init__(self, dtype: type) -> None:
-        self._data = np.empty(8, dtype=dtype)
-        self.size = 0
-
-    def append(self, value: float) -> None:
-        if self.size == len(self._data):
-            self._data = np.concatenate([self._data, np.empty_like(self._data)])
-        self._data[self.size] = value
-        self.size += 1
-
-    def view(self) -> np.ndarray:
-        return self._data[: self.size]
-
-
-class _TextIndex:
-    """An inverted index of l2-normalised, sublinear hashed term frequencies."""
+    ``weight`` is strength x trajectory x capacity x diversity (0 once the profile is gone);
+    ``group`` is the council's group, or ``_NOT_A_COUNCIL`` for suppliers, listed in ``suppliers``.
+    """
 
     def __init__(self) -> None:
-        self._vectoriser = HashingVectorizer(
-            n_features=2**20, alternate_sign=False, stop_words="english", ngram_range=(1, 2),
-            norm=None)
-        self._postings: dict[int, tuple[_Growable, _Growable]] = {}
+        self.rows = Columns(_PARTITION_COLUMNS)
+        self.suppliers = Columns({"row": (np.int64, ())})
 
-    def vector(self, text: str) -> tuple[np.ndarray, np.ndarray]:
-        """Return the hashed terms of a text and their weights."""
-        counts = self._vectoriser.transform([text or ""])
-        weights = 1.0 + np.log(counts.data)
-        norm = np.linalg.norm(weights)
-        return counts.indices, (weights / norm if norm else weights)
-
-    def add(self, slot: int, text: str) -> None:
-        for term, weight in zip(*self.vector(text), strict=True):
-            slots, weights = self._postings.setdefault(
-                int(term), (_Growable(np.int64), _Growable(np.float64)))
-            slots.append(slot)
-            weights.append(weight)
-
-    def cosines(self, text: str, size: int) -> np.ndarray:
-        """Return the cosine between a text and every slot's text."""
-        found = [(self._postings[int(t)], w) for t, w in zip(*self.vector(text), strict=True)
-                 if int(t) in self._postings]
-        if not found:
-            return np.zeros(size)
-        slots = np.concatenate([p[0].view() for p, _ in found])
-        weights = np.concatenate([p[1].view() * w for p, w in found])
-        return np.bincount(slots, weights=weights, minlength=size)[:size]
+    def position(self, slot: int) -> int:
+        return int(np.searchsorted(self.rows.view("slot"), slot))
 
 
 @dataclass(frozen=True)
@@ -113,41 +111,35 @@ class _Query:
     region_name: str | None
     group: int
     own_slot: int
-    region: int | None
-    kinds: np.ndarray  # allowed, indexed by kind code
-    can_help: np.ndarray  # areas where the requester is strong and delivers the service
-    cosines: np.ndarray
+    region_bit: int | None  # None when the requester's region is unknown
+    kinds: tuple[bool, bool]  # seeks councils, seeks suppliers
+    can_help: int  # bits of the areas where the requester is strong and delivers the service
+    text: tuple[np.ndarray, np.ndarray]
 
 
 class MatchIndex:
     """An incremental index of candidate profiles, matched against one request at a time."""
 
-    _PER_SLOT = ("_alive", "_kind", "_ratings", "_delivers", "_capacity", "_group", "_diversity",
-                 "_serves", "_serves_all")
-
     def __init__(self, context: ContextModel) -> None:
         self.context = context
         self._counts: dict[str, int] = {}
+        self._groups: dict[str, int] = {}
+        self._regions: dict[str, int] = {}
+        self._delivered: dict[str | None, np.ndarray] = {}
         self._reset()
 
     def _reset(self) -> None:
-        self._slots: list[Candidate | None] = []
+        self._slots = Columns(_SLOT_COLUMNS)
+        self._text = TextIndex()
+        self._partitions = [_Partition() for _ in AREAS]
+        self._ids: list[str | None] = []
+        self._names: list[str] = []
+        self._gss: list[str | None] = []
+        self._evidence: dict[int, dict[str, tuple[str, ...]]] = {}
+        self._served: dict[int, tuple[str, ...]] = {}
         self._slot_of: dict[str, int] = {}
-        self._groups: dict[str, int] = {}
         self._group_rows = np.empty(0, dtype=np.int64)
         self._seen_version = -1
-        self._regions: dict[str, int] = {}
-        self._area_slots = [_Growable(np.int64) for _ in AREAS]
-        self._text = _TextIndex()
-        self._alive = np.zeros(64, dtype=bool)
-        self._kind = np.zeros(64, dtype=np.int8)
-        self._ratings = np.zeros((64, len(AREAS)), dtype=np.int8)
-        self._delivers = np.zeros((64, len(AREAS)), dtype=bool)
-        self._capacity = np.zeros(64)
-        self._group = np.zeros(64, dtype=np.int64)
-        self._diversity = np.ones(64)
-        self._serves = np.zeros((64, 16), dtype=bool)
-        self._serves_all = np.zeros(64, dtype=bool)
 
     def __len__(self) -> int:
         return len(self._slot_of)
@@ -157,96 +149,197 @@ class MatchIndex:
 
     def upsert(self, candidate: Candidate) -> None:
         """Add a profile, or replace its previous version."""
-        self._tombstone(candidate.profile_id)
-        slot = len(self._slots)
-        if slot == len(self._alive):
-            self._grow_slots()
-        self._slots.append(candidate)
-        self._slot_of[candidate.profile_id] = slot
-        self._fill(slot, candidate)
-        self._text.add(slot, candidate.strengths_text)
+        self.extend([candidate])
+
+    def extend(self, candidates: Iterable[Candidate]) -> None:
+        """Add or replace many profiles, vectorising their texts in batches."""
+        for batch in batched(candidates):
+            latest = list({c.profile_id: c for c in batch}.values())
+            for candidate in latest:
+                self._tombstone(candidate.profile_id)
+            self._add(latest)
+        self._maybe_compact()
 
     def remove(self, profile_id: str) -> None:
         """Forget a profile (a no-op if it is not indexed)."""
         self._tombstone(profile_id)
+        self._maybe_compact()
 
     def record_recommended(self, profile_ids: Iterable[str]) -> None:
         """Count a recommendation of each profile, so later requests spread the load."""
         for profile_id in profile_ids:
             self._counts[profile_id] = self._counts.get(profile_id, 0) + 1
-            if profile_id in self._slot_of:
-                self._diversity[self._slot_of[profile_id]] = self._diversity_factor(profile_id)
+            slot = self._slot_of.get(profile_id)
+            if slot is not None:
+                self._slots.view("diversity")[slot] = self._diversity_factor(profile_id)
+                self._reweigh(slot)
+
+    def nbytes(self) -> int:
+        """Return the bytes held in numpy arrays (Python lists and dicts not included)."""
+        parts = sum(p.rows.nbytes() + p.suppliers.nbytes() for p in self._partitions)
+        return self._slots.nbytes() + self._text.nbytes() + parts
 
     def _diversity_factor(self, profile_id: str) -> float:
         return max(DIVERSITY_FLOOR, 1.0 / (1.0 + DIVERSITY_RATE * self._counts.get(profile_id, 0)))
+
+    def _areas_of(self, slot: int) -> list[int]:
+        bits = int(self._slots.view("indexed")[slot])
+        return [i for i in range(len(AREAS)) if bits >> i & 1]
+
+    def _reweigh(self, slot: int) -> None:
+        """Write a slot's current weight into each partition that holds it."""
+        for area in self._areas_of(slot):
+            partition = self._partitions[area]
+            weight = self._weights(np.array([slot]), area)[0]
+            partition.rows.view("weight")[partition.position(slot)] = weight
+
+    def _weights(self, slots: np.ndarray, area: int) -> np.ndarray:
+        """Return strength x trajectory x capacity x diversity of slots in an area (0 if gone)."""
+        columns = self._slots
+        strength = np.clip((columns.view("ratings")[slots, area] - 3.0) / 2, 0.0, 1.0)
+        improved = np.where(columns.view("improved")[slots] >> area & 1, TRAJECTORY_BONUS, 1.0)
+        weight = strength * _CAPACITY_FACTOR[columns.view("capacity")[slots]] * improved
+        weight *= columns.view("diversity")[slots]
+        return np.where(columns.view("alive")[slots], weight, 0.0)
 
     def _tombstone(self, profile_id: str) -> None:
         slot = self._slot_of.pop(profile_id, None)
         if slot is None:
             return
-        self._alive[slot] = False
-        self._slots[slot] = None
-        dead = len(self._slots) - len(self._slot_of)
+        self._slots.view("alive")[slot] = False
+        self._reweigh(slot)
+        self._ids[slot] = None
+        self._evidence.pop(slot, None)
+        self._served.pop(slot, None)
+
+    def _maybe_compact(self) -> None:
+        """Drop deleted rows once they outnumber the live profiles."""
+        dead = self._slots.size - len(self._slot_of)
         if dead > 1024 and dead > len(self._slot_of):
             self._compact()
 
     def _compact(self) -> None:
-        """Rebuild without tombstones once they outnumber the live profiles."""
-        live = [c for c in self._slots if c is not None]
-        self._reset()
-        for candidate in live:
-            self.upsert(candidate)
+        keep = np.flatnonzero(self._slots.view("alive"))
+        renumber = np.full(self._slots.size, -1, dtype=np.int64)
+        renumber[keep] = np.arange(len(keep))
+        self._slots.keep(keep)
+        self._text.keep(keep)
+        self._ids = [self._ids[s] for s in keep.tolist()]
+        self._names = [self._names[s] for s in keep.tolist()]
+        self._gss = [self._gss[s] for s in keep.tolist()]
+        self._evidence = {int(renumber[s]): e for s, e in self._evidence.items()}
+        self._served = {int(renumber[s]): r for s, r in self._served.items()}
+        self._slot_of = {pid: int(renumber[s]) for pid, s in self._slot_of.items()}
+        for partition in self._partitions:
+            self._compact_partition(partition, renumber)
 
-    def _grow_slots(self) -> None:
-        for name in self._PER_SLOT:
-            old = getattr(self, name)
-            new = np.zeros((2 * len(old), *old.shape[1:]), dtype=old.dtype)
-            new[: len(old)] = old
-            setattr(self, name, new)
+    @staticmethod
+    def _compact_partition(partition: _Partition, renumber: np.ndarray) -> None:
+        slots = partition.rows.view("slot")
+        kept = np.flatnonzero(renumber[slots] >= 0)
+        is_supplier = np.zeros(partition.rows.size, dtype=bool)
+        is_supplier[partition.suppliers.view("row")] = True
+        partition.rows.keep(kept)
+        partition.rows.view("slot")[:] = renumber[partition.rows.view("slot")]
+        partition.suppliers.keep(np.arange(0))
+        partition.suppliers.append({"row": np.flatnonzero(is_supplier[kept])})
 
-    def _region_code(self, region: str) -> int:
-        code = self._regions.setdefault(region, len(self._regions))
-        if code >= self._serves.shape[1]:
-            self._serves = np.hstack([self._serves, np.zeros_like(self._serves)])
-        return code
+    # -- adding profiles -----------------------------------------------------------------------
+
+    def _add(self, batch: list[Candidate]) -> None:
+        first = self._slots.size
+        types = [self._council_type(c) if c.kind == "council" else None for c in batch]
+        ratings = np.array([[c.ratings.get(a, 0) for a in AREAS] for c in batch], dtype=np.int8)
+        runs = np.array([self._delivered_by(t) for t in types]).reshape(len(batch), len(AREAS))
+        struggles = ((ratings >= 1) & (ratings <= STRUGGLING_MAX) & runs).astype(np.uint16) @ _BITS
+        indexable = (ratings >= STRONG_MIN) & np.array(
+            [[self._may_help(c)] for c in batch]) & (runs | self._suppliers_mask(batch))
+        groups = np.array([self._group_of(first + i, c) for i, c in enumerate(batch)],
+                          dtype=np.int32)
+        self._slots.append({
+            "alive": np.ones(len(batch), dtype=bool), "ratings": ratings,
+            "kind": [KINDS.index(c.kind) if c.kind in KINDS else len(KINDS) for c in batch],
+            "capacity": [CAPACITIES.index(c.capacity_to_support)
+                         if c.capacity_to_support in CAPACITIES else 0 for c in batch],
+            "group": groups, "struggles": struggles,
+            "diversity": [self._diversity_factor(c.profile_id) for c in batch],
+            "improved": [_bits(c.improved) for c in batch],
+            "indexed": indexable.astype(np.uint16) @ _BITS,
+            "serves": [self._serves(c.regions_served) for c in batch],
+            "serves_all": [not c.regions_served for c in batch],
+            "source": [RATING_SOURCES.index(c.rating_source)
+                       if c.rating_source in RATING_SOURCES else 0 for c in batch],
+        })
+        self._remember(first, batch)
+        self._text.add([c.strengths_text for c in batch])
+        self._index_partitions(first, batch, indexable, groups, struggles)
+
+    def _remember(self, first: int, batch: list[Candidate]) -> None:
+        for i, candidate in enumerate(batch):
+            self._slot_of[candidate.profile_id] = first + i
+            if candidate.evidence:
+                self._evidence[first + i] = candidate.evidence
+            if candidate.kind == "supplier" and candidate.regions_served:
+                self._served[first + i] = tuple(candidate.regions_served)
+        self._ids += [c.profile_id for c in batch]
+        self._names += [c.name for c in batch]
+        self._gss += [c.gss_code for c in batch]
+
+    def _index_partitions(self, first: int, batch: list[Candidate], indexable: np.ndarray,
+                          groups: np.ndarray, struggles: np.ndarray) -> None:
+        suppliers = np.array([c.kind == "supplier" for c in batch])
+        for area in np.flatnonzero(indexable.any(axis=0)).tolist():
+            rows = np.flatnonzero(indexable[:, area])
+            partition = self._partitions[area]
+            start = partition.rows.append({
+                "slot": first + rows,
+                "weight": self._weights(first + rows, area),
+                "group": np.where(suppliers[rows], _NOT_A_COUNCIL, groups[rows]),
+                "struggles": struggles[rows],
+            })
+            if suppliers[rows].any():
+                partition.suppliers.append({"row": start + np.flatnonzero(suppliers[rows])})
+
+    @staticmethod
+    def _may_help(candidate: Candidate) -> bool:
+        """Say whether a strong profile may be recommended at all (kind, approval, capacity)."""
+        if candidate.capacity_to_support not in CAPACITY_FACTORS:
+            return False
+        return candidate.approved if candidate.kind == "supplier" else candidate.kind == "council"
+
+    @staticmethod
+    def _suppliers_mask(batch: list[Candidate]) -> np.ndarray:
+        return np.array([[c.kind == "supplier"] for c in batch])
+
+    def _delivered_by(self, council_type: str | None) -> np.ndarray:
+        if council_type not in self._delivered:
+            self._delivered[council_type] = np.array(
+                [bool(council_type) and delivers(council_type, a) for a in AREAS])
+        return self._delivered[council_type]
+
+    def _serves(self, regions: Iterable[str]) -> int:
+        bits = 0
+        for region in regions:
+            code = self._regions.setdefault(region, len(self._regions))
+            if code < _MAX_REGIONS:
+                bits |= 1 << code
+        return bits
 
     def _council_type(self, candidate: Candidate) -> str | None:
         place = self._place(candidate.gss_code)
         return candidate.council_type or (place.council_type if place else None)
 
     def _group_of(self, slot: int, candidate: Candidate) -> int:
-        """Return the council's group (one per GSS code); suppliers are each their own group."""
-        if candidate.kind != "council" or not candidate.gss_code:
-            return -(slot + 1)
-        if candidate.gss_code not in self._groups:
-            self._groups[candidate.gss_code] = len(self._groups)
+        """Return the council's group (one per GSS code); suppliers have none."""
+        if candidate.kind != "council":
+            return _NOT_A_COUNCIL
+        key = candidate.gss_code or f"profile:{candidate.profile_id}"
+        if key not in self._groups:
+            self._groups[key] = len(self._groups)
             self._seen_version = -1
-        return self._groups[candidate.gss_code]
+        return self._groups[key]
 
-    def _fill(self, slot: int, candidate: Candidate) -> None:
-        ratings = [candidate.ratings.get(area, 0) for area in AREAS]
-        council_type = self._council_type(candidate) if candidate.kind == "council" else None
-        runs = [bool(council_type) and delivers(council_type, area) for area in AREAS]
-        self._alive[slot] = True
-        self._kind[slot] = KINDS.index(candidate.kind) if candidate.kind in KINDS else len(KINDS)
-        self._ratings[slot], self._delivers[slot] = ratings, runs
-        self._capacity[slot] = CAPACITY_FACTORS.get(candidate.capacity_to_support, 0.0)
-        self._group[slot] = self._group_of(slot, candidate)
-        self._diversity[slot] = self._diversity_factor(candidate.profile_id)
-        self._serves_all[slot] = not candidate.regions_served
-        for region in candidate.regions_served:
-            self._serves[slot, self._region_code(region)] = True
-        for i, rating in enumerate(ratings):
-            if rating >= STRONG_MIN and self._may_help_with(candidate, runs[i]):
-                self._area_slots[i].append(slot)
-
-    def _may_help_with(self, candidate: Candidate, runs_area: bool) -> bool:
-        """Say whether a strong profile may be recommended: the eligibility rules fixed per slot."""
-        if candidate.capacity_to_support not in CAPACITY_FACTORS:
-            return False
-        if candidate.kind == "supplier":
-            return candidate.approved
-        return candidate.kind == "council" and runs_area
+    # -- matching ------------------------------------------------------------------------------
 
     def match(self, request: MatchRequest, limit: int = 10) -> list[NeedMatches]:
         """Recommend up to ``limit`` partners for each area the requester struggles with."""
@@ -261,127 +354,145 @@ class MatchIndex:
         if request.kind != "council":
             council_type = None
         region = request.region or (place.region if place else None)
+        code = self._regions.get(region, _MAX_REGIONS) if region else None
         return _Query(
             request=request, place=place, row=self.context.row(request.gss_code),
             council_type=council_type, region_name=region,
             group=self._groups.get(request.gss_code or "", _NO_GROUP),
             own_slot=self._slot_of.get(request.profile_id, -1),
-            region=self._regions.get(region, len(self._regions)) if region else None,
-            kinds=np.array([kind in request.seeking for kind in (*KINDS, "other")]),
+            region_bit=None if code is None else (1 << code if code < _MAX_REGIONS else 0),
+            kinds=("council" in request.seeking, "supplier" in request.seeking),
             can_help=_can_help(request, council_type),
-            cosines=self._text.cosines(request.needs_text, len(self._slots)))
+            text=self._text.query(request.needs_text))
 
     def _place(self, gss_code: str | None) -> Place | None:
         return self.context.place(gss_code) if gss_code and gss_code in self.context else None
 
     def _refresh_group_rows(self) -> None:
         """Look up each council's context row again when the context model has changed."""
-        if self._seen_version == self.context.version:
+        if self._seen_version == self.context.version and len(self._group_rows) == len(
+                self._groups):
             return
         rows = np.full(len(self._groups), -1, dtype=np.int64)
-        for gss_code, group in self._groups.items():
-            row = self.context.row(gss_code)
+        for key, group in self._groups.items():
+            row = self.context.row(key)
             rows[group] = -1 if row is None else row
         self._group_rows, self._seen_version = rows, self.context.version
 
     def _partners(self, query: _Query, area: str, limit: int) -> tuple[Partner, ...]:
-        slots = self._eligible(query, area)
-        scores = self._scores(query, area, slots)
-        return tuple(self._partner(query, area, slot, score)
-                     for slot, score in self._top(slots, scores, limit))
+        partition = self._partitions[_AREA[area]]
+        scores = self._scores(query, area, partition)
+        chosen = self._top(query, partition, scores, limit)
+        return tuple(self._partner(query, area, slot, score) for slot, score in chosen)
 
-    def _eligible(self, query: _Query, area: str) -> np.ndarray:
-        slots = self._area_slots[_AREA[area]].view()
-        keep = self._alive[slots] & query.kinds[self._kind[slots]]
-        keep &= (self._group[slots] != query.group) & (slots != query.own_slot)
-        return slots[keep]
+    def _scores(self, query: _Query, area: str, partition: _Partition) -> np.ndarray:
+        """Return every row's score before text: negative where the row is not eligible."""
+        rows = partition.rows
+        factor = self._context_table(query, area)[rows.view("group")]
+        if query.kinds[1] and partition.suppliers.size:
+            suppliers = partition.suppliers.view("row")
+            factor[suppliers] = self._supplier_factor(query, rows.view("slot")[suppliers])
+        scores = rows.view("weight") * factor
+        if query.can_help:
+            scores[(rows.view("struggles") & query.can_help) != 0] *= RECIPROCITY_BONUS
+        return scores
 
-    def _scores(self, query: _Query, area: str, slots: np.ndarray) -> np.ndarray:
-        strength = np.clip((self._ratings[slots, _AREA[area]] - 3) / 2, 0.0, 1.0)
-        text = TEXT_FLOOR + (1 - TEXT_FLOOR) * query.cosines[slots]
-        reciprocity = np.where(self._reciprocal(query, slots), RECIPROCITY_BONUS, 1.0)
-        score = strength * self._context_factor(query, area, slots) * text
-        score *= self._capacity[slots] * reciprocity * self._diversity[slots]
-        return np.round(np.clip(score, 0.0, 1.0), 6)
+    def _context_table(self, query: _Query, area: str) -> np.ndarray:
+        """Return each council group's context factor, then one entry for suppliers (-1)."""
+        table = np.full(len(self._groups) + 1, NEUTRAL_SIMILARITY, dtype=np.float32)
+        known = np.flatnonzero(self._group_rows >= 0)
+        if query.row is not None and known.size:
+            table[known] = self.context.similarities_for_rows(
+                query.row, self._group_rows[known], area)
+        if not query.kinds[0]:
+            table[:-1] = -1.0
+        table[-1] = -1.0  # suppliers: overwritten per row when suppliers are sought
+        if 0 <= query.group < len(self._groups):
+            table[query.group] = -1.0
+        return table
 
-    def _context_factor(self, query: _Query, area: str, slots: np.ndarray) -> np.ndarray:
-        factor = np.where(self._serves_all[slots], SUPPLIER_IN_REGION_FACTOR, OTHER_REGION_FACTOR)
-        if query.region is None:
-            factor[:] = SUPPLIER_IN_REGION_FACTOR
-        elif query.region < self._serves.shape[1]:
-            factor[self._serves[slots, query.region]] = SUPPLIER_IN_REGION_FACTOR
-        councils = self._kind[slots] == 0
-        factor[councils] = NEUTRAL_SIMILARITY
-        groups = self._group[slots[councils]]
-        rows = np.full(len(groups), -1, dtype=np.int64)
-        rows[groups >= 0] = self._group_rows[groups[groups >= 0]]
-        if query.row is not None and (rows >= 0).any():
-            known = np.flatnonzero(councils)[rows >= 0]
-            factor[known] = self.context.similarities_for_rows(query.row, rows[rows >= 0], area)
-        return factor
+    def _supplier_factor(self, query: _Query, slots: np.ndarray) -> np.ndarray:
+        if query.region_bit is None:
+            return np.full(len(slots), SUPPLIER_IN_REGION_FACTOR, dtype=np.float32)
+        served = self._slots.view("serves_all")[slots] | (
+            (self._slots.view("serves")[slots] & np.uint64(query.region_bit)) != 0)
+        return np.where(served, SUPPLIER_IN_REGION_FACTOR, OTHER_REGION_FACTOR)
 
-    def _reciprocal(self, query: _Query, slots: np.ndarray) -> np.ndarray:
-        """Say, per slot, whether the requester could help that council in some area."""
-        if not query.can_help.any():
-            return np.zeros(len(slots), dtype=bool)
-        return (self._struggles(slots) & query.can_help).any(axis=1)
+    def _top(self, query: _Query, partition: _Partition, scores: np.ndarray,
+             limit: int) -> list[tuple[int, float]]:
+        """Return the best (slot, score) pairs after text, one per council."""
+        groups = partition.rows.view("group")
+        with_text = query.text[0].size > 0
+        floor = TEXT_FLOOR if with_text else 1.0
+        threshold = self._kth_best(partition, groups, scores, limit) * floor - 1e-6
+        pool = np.flatnonzero((scores > 0) & (scores >= threshold))
+        slots = partition.rows.view("slot")[pool]
+        cosines = self._text.cosines(query.text, slots) if with_text else 0.0
+        final = scores[pool] * (TEXT_FLOOR + (1 - TEXT_FLOOR) * cosines)
+        final = np.round(np.clip(final, 0.0, 1.0), 6)
+        return self._one_per_council(query, slots, groups[pool], final, limit)
 
-    def _struggles(self, slots: np.ndarray) -> np.ndarray:
-        ratings = self._ratings[slots]
-        return (ratings >= 1) & (ratings <= STRUGGLING_MAX) & self._delivers[slots]
+    def _kth_best(self, partition: _Partition, groups: np.ndarray, scores: np.ndarray,
+                  limit: int) -> float:
+        """Return the limit-th best score among councils (best profile each) and suppliers."""
+        best = np.zeros(len(self._groups) + 1, dtype=np.float32)
+        np.maximum.at(best, groups, scores)
+        entities = np.concatenate([best[:-1], scores[partition.suppliers.view("row")]])
+        entities = entities[entities > 0]
+        if entities.size <= limit:
+            return float(entities.min()) if entities.size else 0.0
+        return float(np.partition(entities, -limit)[-limit])
 
-    def _top(self, slots: np.ndarray, scores: np.ndarray, limit: int) -> list[tuple[int, float]]:
-        """Return the best (slot, score) pairs, one per council, ties by name then profile id."""
-        want = 4 * limit + 8
-        while True:
-            if want >= len(slots):
-                pool = np.arange(len(slots))
-            else:
-                pool = np.flatnonzero(scores >= np.partition(scores, -want)[-want])
-            chosen = self._one_per_council(slots[pool], scores[pool])
-            if len(chosen) >= limit or len(pool) == len(slots):
-                return chosen[:limit]
-            want *= 4
-
-    def _one_per_council(self, slots: np.ndarray, scores: np.ndarray) -> list[tuple[int, float]]:
-        ranked = sorted(zip(slots.tolist(), scores.tolist(), strict=True), key=self._rank_key)
+    def _one_per_council(self, query: _Query, slots: np.ndarray, groups: np.ndarray,
+                         final: np.ndarray, limit: int) -> list[tuple[int, float]]:
+        order = sorted(zip(final.tolist(), slots.tolist(), groups.tolist(), strict=True),
+                       key=lambda fsg: (-fsg[0], self._names[fsg[1]], self._ids[fsg[1]]))
         seen: set[int] = set()
         chosen = []
-        for slot, score in ranked:
-            if int(self._group[slot]) not in seen:
-                seen.add(int(self._group[slot]))
+        for score, slot, group in order:
+            entity = group if group >= 0 else -(slot + 1)
+            if entity not in seen and slot != query.own_slot:
+                seen.add(entity)
                 chosen.append((slot, score))
+                if len(chosen) == limit:
+                    break
         return chosen
 
-    def _rank_key(self, slot_score: tuple[int, float]) -> tuple[float, str, str]:
-        candidate = self._slots[slot_score[0]]
-        return -slot_score[1], candidate.name, candidate.profile_id
-
     def _partner(self, query: _Query, area: str, slot: int, score: float) -> Partner:
-        candidate = self._slots[slot]
+        kind = KINDS[self._slots.view("kind")[slot]]
         return Partner(
-            profile_id=candidate.profile_id, name=candidate.name, kind=candidate.kind,
-            gss_code=candidate.gss_code, score=score, strength_rating=candidate.ratings[area],
-            reasons=self._reasons(query, area, slot))
+            profile_id=self._ids[slot], name=self._names[slot], kind=kind,
+            gss_code=self._gss[slot], score=score,
+            strength_rating=int(self._slots.view("ratings")[slot, _AREA[area]]),
+            reasons=self._reasons(query, area, slot, kind))
 
-    def _reasons(self, query: _Query, area: str, slot: int) -> tuple[str, ...]:
-        candidate = self._slots[slot]
-        rating = candidate.ratings[area]
-        reasons = [
-            f"Rates itself {rating} out of 5 for {SERVICE_AREAS[area]}",
-            *candidate.evidence.get(area, ()),
-        ]
-        place = self._place(candidate.gss_code) if candidate.kind == "council" else None
+    def _reasons(self, query: _Query, area: str, slot: int, kind: str) -> tuple[str, ...]:
+        columns = self._slots
+        source = RATING_SOURCES[columns.view("source")[slot]]
+        reasons = [rating_reason(source, int(columns.view("ratings")[slot, _AREA[area]]), area),
+                   *self._evidence.get(slot, {}).get(area, ())]
+        place = self._place(self._gss[slot]) if kind == "council" else None
         if query.place and place:
             reasons += context_reasons(query.place, place)
-        reasons.append(_capacity_reason(candidate.capacity_to_support))
-        helpable = [a for a, ok in zip(AREAS, self._struggles(np.array([slot]))[0]
-                                       & query.can_help, strict=True) if ok]
-        if helpable:
-            reasons.append(f"You could help them with {_listed(helpable)}")
-        if candidate.kind == "supplier":
-            reasons += _region_reasons(candidate, query)
+        reasons.append(capacity_reason(CAPACITIES[columns.view("capacity")[slot]]))
+        helpable = int(columns.view("struggles")[slot]) & query.can_help
+        back = reciprocity_reason([a for i, a in enumerate(AREAS) if helpable >> i & 1])
+        if back:
+            reasons.append(back)
+        if kind == "supplier":
+            reasons += region_reasons(self._served.get(slot, ()), query.region_name)
         return tuple(reasons)
+
+
+def _bits(areas: Iterable[str]) -> int:
+    return sum(1 << _AREA[a] for a in set(areas) if a in _AREA)
+
+
+def batched(items: Iterable[Candidate], size: int = _BATCH) -> Iterator[list[Candidate]]:
+    """Yield lists of up to ``size`` items."""
+    iterator = iter(items)
+    while batch := list(islice(iterator, size)):
+        yield batch
 
 
 def _needs(request: MatchRequest, council_type: str | None) -> list[tuple[str, int]]:
@@ -396,28 +507,9 @@ def _needs(request: MatchRequest, council_type: str | None) -> list[tuple[str, i
     return sorted(needs, key=lambda ar: (ar[1], _AREA[ar[0]]))
 
 
-def _can_help(request: MatchRequest, council_type: str | None) -> np.ndarray:
-    """Mark the areas where a council requester is strong and which its type delivers."""
+def _can_help(request: MatchRequest, council_type: str | None) -> int:
+    """Return the bits of the areas where a council requester is strong and delivers the area."""
     if council_type is None:
-        return np.zeros(len(AREAS), dtype=bool)
-    return np.array([request.ratings.get(area, 0) >= STRONG_MIN
-                     and delivers(council_type, area) for area in AREAS])
-
-
-def _capacity_reason(capacity: str) -> str:
-    if capacity == "limited":
-        return "Has limited capacity to support other councils"
-    return "Has capacity to support other councils"
-
-
-def _listed(areas: list[str]) -> str:
-    names = [SERVICE_AREAS[a][0].lower() + SERVICE_AREAS[a][1:] for a in areas]
-    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
-
-
-def _region_reasons(candidate: Candidate, query: _Query) -> list[str]:
-    if not candidate.regions_served:
-        return ["Works in all regions"]
-    if query.region_name in candidate.regions_served:
-        return [f"Works in {query.region_name}"]
-    return []
+        return 0
+    return _bits(area for area in AREAS if request.ratings.get(area, 0) >= STRONG_MIN
+                 and delivers(council_type, area))

@@ -69,6 +69,12 @@ class Candidate:
     approved: bool = True
     # checkable facts per service area: {"childrens_services": ("Rated outstanding by Ofsted",)}
     evidence: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    # who set the ratings: "self" (the profile's owner), "public_data" (demo councils, rated from
+    # Ofsted and outcome data) or "fictional" (demo suppliers); the reasons say which
+    rating_source: str = "self"
+    # areas where the partner recently improved from weak to strong (e.g. Ofsted inadequate to
+    # good at its last inspection): it has made the journey the requester is making
+    improved: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

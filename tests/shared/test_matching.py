@@ -1,10 +1,12 @@
 """Recommending partners strong where a council is weak and alike in circumstances."""
 
+import numpy as np
 import pytest
 
 from shared.context import ContextModel
 from shared.matching import MODEL_VERSION, MatchIndex
 from shared.records import Candidate, MatchRequest, Place
+from shared.taxonomy import delivers
 
 
 def place(gss, council_type="UA", **overrides):
@@ -74,7 +76,7 @@ def ids(index, req, area, limit=10):
 
 
 def test_model_version_is_named():
-    assert MODEL_VERSION == "context-strength-1"
+    assert MODEL_VERSION == "context-strength-2"
 
 
 def test_strong_similar_council_ranks_above_strong_dissimilar_one(index):
@@ -281,3 +283,145 @@ def test_council_added_to_context_later_is_matched_on_circumstances():
     after = partners(index, request({"waste": 1}), "waste")[0].score
     assert before == pytest.approx(0.5 * 0.75)
     assert after == pytest.approx(1.0 * 0.75)
+
+
+def test_council_that_recently_improved_ranks_higher_and_says_so(index):
+    journey = ("Improved from inadequate (2019) to good (2023) – has made the journey others "
+               "are making",)
+    index.upsert(council("steady", "TWIN", {"childrens_services": 4}, name="Aardvark"))
+    index.upsert(council("improved", "TWIN2", {"childrens_services": 4}, name="Zebra",
+                         improved=("childrens_services",),
+                         evidence={"childrens_services": journey}))
+    found = partners(index, request({"childrens_services": 1}), "childrens_services")
+    assert [p.profile_id for p in found] == ["improved", "steady"]
+    assert found[0].score == pytest.approx(1.1 * found[1].score, abs=2e-6)
+    assert journey[0] in found[0].reasons
+
+
+def test_improvement_in_one_area_earns_no_bonus_in_another(index):
+    index.upsert(council("steady", "TWIN", {"waste": 4}, name="Aardvark"))
+    index.upsert(council("improved", "TWIN2", {"waste": 4}, name="Zebra",
+                         improved=("childrens_services",)))
+    found = partners(index, request({"waste": 1}), "waste")
+    assert [p.profile_id for p in found] == ["steady", "improved"]
+    assert found[0].score == pytest.approx(found[1].score)
+
+
+@pytest.mark.parametrize(("source", "wording"), [
+    ("self", "Rates itself 5 out of 5 for Waste"),
+    ("public_data", "Rated 5 out of 5 for Waste from public data"),
+    ("fictional", "Demo rating 5 out of 5 for Waste (fictional supplier)"),
+])
+def test_reasons_say_who_rated_the_partner(index, source, wording):
+    index.upsert(council("twin", "TWIN", {"waste": 5}, rating_source=source))
+    assert partners(index, request({"waste": 1}), "waste")[0].reasons[0] == wording
+
+
+def random_candidates(rng, count):
+    """Return councils (several profiles each) and suppliers with random ratings and texts."""
+    words = ["recycling", "foster", "carers", "reablement", "potholes", "housing", "leavers"]
+    areas = ["waste", "housing", "childrens_services", "adult_social_care"]
+    found = []
+    for i in range(count):
+        ratings = {a: int(rng.integers(1, 6)) for a in rng.choice(areas, 2, replace=False)}
+        fields = {
+            "strengths_text": " ".join(rng.choice(words, int(rng.integers(0, 5)))),
+            "capacity_to_support": str(rng.choice(["available", "limited", "none"])),
+            "improved": tuple(a for a in areas if rng.random() < 0.2),
+            "name": f"Name {int(rng.integers(0, 5))}",
+        }
+        if rng.random() < 0.15:
+            regions = tuple(rng.choice(["North West", "London"], int(rng.integers(0, 2))))
+            found.append(supplier(f"s{i}", ratings, regions_served=regions, **fields))
+        else:
+            gss = PLACES[int(rng.integers(1, len(PLACES)))].gss_code
+            found.append(council(f"c{i}", gss, ratings, **fields))
+    return found
+
+
+def brute_force(context, candidates, req, area, counts, limit):
+    """Score every eligible candidate with the documented formula, without any shortcut."""
+    from shared.textindex import TextIndex
+
+    vectors = TextIndex().vectors([req.needs_text, *(c.strengths_text for c in candidates)])
+    cosines = (vectors[1:] @ vectors[0].T).toarray().ravel()
+    scored = []
+    for candidate, cosine in zip(candidates, cosines, strict=True):
+        rating = candidate.ratings.get(area, 0)
+        if rating < 4 or candidate.capacity_to_support == "none" or (
+                candidate.kind == "council" and candidate.gss_code == req.gss_code):
+            continue
+        if candidate.kind not in req.seeking:
+            continue
+        if candidate.kind == "council" and not delivers(candidate.council_type, area):
+            continue
+        if candidate.kind == "council":
+            fit = context.similarity(req.gss_code, candidate.gss_code, area)
+        else:
+            served = not candidate.regions_served or req.region in candidate.regions_served
+            fit = 0.5 if served else 0.3
+        struggles = {a for a, r in candidate.ratings.items() if r <= 2
+                     and (candidate.kind == "council" and delivers(candidate.council_type, a))}
+        can_help = {a for a, r in req.ratings.items() if r >= 4}
+        score = (rating - 3) / 2 * fit * (0.75 + 0.25 * cosine)
+        score *= {"available": 1.0, "limited": 0.8}[candidate.capacity_to_support]
+        score *= 1.1 if area in candidate.improved else 1.0
+        score *= 1.1 if struggles & can_help else 1.0
+        score *= max(0.5, 1 / (1 + 0.05 * counts.get(candidate.profile_id, 0)))
+        scored.append((round(min(score, 1.0), 6), candidate))
+    scored.sort(key=lambda sc: (-sc[0], sc[1].name, sc[1].profile_id))
+    seen, best = set(), []
+    for score, candidate in scored:
+        entity = candidate.gss_code if candidate.kind == "council" else candidate.profile_id
+        if entity not in seen:
+            seen.add(entity)
+            best.append((candidate.profile_id, score))
+    return best[:limit]
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_the_index_ranks_exactly_as_the_formula_says(context, seed):
+    """Partitions, per-council context and skipped text cosines never change the ranking."""
+    from shared.taxonomy import SERVICE_AREAS
+
+    rng = np.random.default_rng(seed)
+    candidates = random_candidates(rng, 400)
+    index = MatchIndex(context)
+    index.extend(candidates)
+    counts = {}
+    for profile_id in rng.choice([c.profile_id for c in candidates], 60):
+        index.record_recommended([str(profile_id)])
+        counts[str(profile_id)] = counts.get(str(profile_id), 0) + 1
+    for needs_text, seeking in (("", ("council", "supplier")), ("recycling potholes", (
+            "council", "supplier")), ("foster carers and care leavers", ("supplier",))):
+        req = request({"waste": 1, "childrens_services": 2, "housing": 5}, needs_text=needs_text,
+                      seeking=seeking)
+        for need in index.match(req, limit=5):
+            assert need.service_area in SERVICE_AREAS
+            expected = brute_force(context, candidates, req, need.service_area, counts, 5)
+            got = [(p.profile_id, p.score) for p in need.partners]
+            assert [g[0] for g in got] == [e[0] for e in expected]
+            assert [g[1] for g in got] == pytest.approx([e[1] for e in expected], abs=2e-6)
+
+
+def test_adding_in_bulk_matches_adding_one_at_a_time(context):
+    candidates = random_candidates(np.random.default_rng(9), 300)
+    bulk, single = MatchIndex(context), MatchIndex(context)
+    bulk.extend(candidates)
+    for candidate in candidates:
+        single.upsert(candidate)
+    req = request({"waste": 1, "adult_social_care": 2}, needs_text="reablement recycling")
+    assert bulk.match(req) == single.match(req)
+
+
+def test_compacting_after_many_removals_keeps_the_survivors(context):
+    candidates = random_candidates(np.random.default_rng(5), 3000)
+    index = MatchIndex(context)
+    index.extend(candidates)
+    expected = MatchIndex(context)
+    expected.extend(candidates[2500:])
+    for candidate in candidates[:2500]:
+        index.remove(candidate.profile_id)
+    assert len(index) == 500
+    req = request({"waste": 1, "housing": 2}, needs_text="housing recycling")
+    assert index.match(req, limit=20) == expected.match(req, limit=20)

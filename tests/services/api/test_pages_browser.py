@@ -43,7 +43,7 @@ def test_profile_page_lists_partners_with_reasons_at_a_clean_address(app, live_s
     assert page.locator("h1").inner_text() == "Leeds"
     assert page.get_by_role("heading", name="Children's services").count() == 1
     first = page.locator("ol.pm-partners").first.locator("> li").first
-    assert "Rates itself" in first.inner_text()
+    assert "out of 5 for Children's services" in first.inner_text()
     assert_accessible(page)
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.locator("#recommendations").scroll_into_view_if_needed()

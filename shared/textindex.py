@@ -1,0 +1,83 @@
+"""Texts as hashed term vectors, stored row per slot, for cosines against a needs text.
+
+Term frequencies are sublinear (1 + log count) and l2-normalised; a hashing vectoriser needs no
+vocabulary, so adding a profile never refits anything. Rows live in two flat arrays (terms and
+weights) with each slot's start and end, so a batch appends in one step and the cosines of a few
+thousand slots are a gather and a ``bincount``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from sklearn.feature_extraction.text import HashingVectorizer
+
+from shared.columns import Columns
+
+HASHED_TERMS = 2**20
+
+
+class TextIndex:
+    """The strengths texts of the indexed profiles, one row per slot."""
+
+    def __init__(self) -> None:
+        self._vectoriser = HashingVectorizer(
+            n_features=HASHED_TERMS, alternate_sign=False, stop_words="english",
+            ngram_range=(1, 2), norm=None, dtype=np.float32)
+        self._rows = Columns({"start": (np.int64, ()), "end": (np.int64, ())})
+        self._terms = Columns({"term": (np.int32, ()), "weight": (np.float32, ())})
+
+    def vectors(self, texts: Sequence[str]):
+        """Return the texts' sublinear, l2-normalised hashed term vectors (a CSR matrix)."""
+        matrix = self._vectoriser.transform([text or "" for text in texts])
+        matrix.sort_indices()
+        matrix.data = 1.0 + np.log(matrix.data)
+        owners = np.repeat(np.arange(matrix.shape[0]), np.diff(matrix.indptr))
+        norms = np.sqrt(np.bincount(owners, weights=matrix.data**2, minlength=matrix.shape[0]))
+        matrix.data /= norms[owners]
+        return matrix
+
+    def query(self, text: str) -> tuple[np.ndarray, np.ndarray]:
+        """Return a text's terms (sorted) and weights."""
+        matrix = self.vectors([text])
+        return matrix.indices.astype(np.int32), matrix.data
+
+    def add(self, texts: Sequence[str]) -> None:
+        """Append one row per text, for the next slots in order."""
+        matrix = self.vectors(texts)
+        offset = self._terms.size
+        if matrix.nnz:
+            self._terms.append({"term": matrix.indices, "weight": matrix.data})
+        self._rows.append({"start": offset + matrix.indptr[:-1], "end": offset + matrix.indptr[1:]})
+
+    def cosines(self, query: tuple[np.ndarray, np.ndarray], slots: np.ndarray) -> np.ndarray:
+        """Return the cosine between the query and each slot's text."""
+        terms, weights = query
+        starts = self._rows.view("start")[slots]
+        lengths = self._rows.view("end")[slots] - starts
+        total = int(lengths.sum())
+        if total == 0 or terms.size == 0:
+            return np.zeros(len(slots))
+        owner = np.repeat(np.arange(len(slots)), lengths)
+        positions = np.arange(total) + np.repeat(starts - (np.cumsum(lengths) - lengths), lengths)
+        found = self._terms.view("term")[positions]
+        at = np.minimum(np.searchsorted(terms, found), terms.size - 1)
+        products = np.where(terms[at] == found, self._terms.view("weight")[positions] * weights[at],
+                            0.0)
+        return np.bincount(owner, weights=products, minlength=len(slots))
+
+    def keep(self, slots: np.ndarray) -> None:
+        """Keep only these slots' rows, renumbered in this order."""
+        starts = self._rows.view("start")[slots]
+        lengths = self._rows.view("end")[slots] - starts
+        positions = np.arange(int(lengths.sum())) + np.repeat(
+            starts - (np.cumsum(lengths) - lengths), lengths)
+        self._terms.keep(positions)
+        ends = np.cumsum(lengths)
+        self._rows.keep(np.arange(len(slots)))
+        self._rows.view("start")[:] = ends - lengths
+        self._rows.view("end")[:] = ends
+
+    def nbytes(self) -> int:
+        return self._rows.nbytes() + self._terms.nbytes()
