@@ -58,6 +58,9 @@ def celery_config(settings: Settings) -> dict[str, object]:
         "worker_prefetch_multiplier": 1,
         "worker_max_tasks_per_child": 1000,
         "worker_cancel_long_running_tasks_on_connection_loss": False,
+        # A replacement pool process that is slow to start on a loaded machine must not be
+        # killed as dead (the default is 4 s), or the pool can spiral (celery #2011).
+        "worker_proc_alive_timeout": 30,
         "worker_hijack_root_logger": False,
         "task_send_sent_event": True,
         "worker_send_task_events": True,

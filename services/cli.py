@@ -124,6 +124,31 @@ def run(host: str, port: int, demo: bool) -> None:
     run_embedded(host, port, env, var_dir)
 
 
+@main.group("ops-user")
+def ops_user() -> None:
+    """Operations logins."""
+
+
+@ops_user.command("add")
+@click.argument("name")
+@click.password_option(help="Prompted for when not given.")
+def ops_user_add(name: str, password: str) -> None:
+    """Create an ops login (or set a new password); the password is stored hashed."""
+    from werkzeug.security import generate_password_hash
+
+    from shared.db import make_engine, make_sessionmaker, transaction
+    from shared.models import OpsUser
+
+    if len(password) < 12:
+        raise click.BadParameter("use at least 12 characters", param_hint="password")
+    sessions = make_sessionmaker(make_engine(load_settings().DATABASE_URL))
+    with transaction(sessions) as session:
+        user = session.get(OpsUser, name) or OpsUser(name=name)
+        user.password_hash = generate_password_hash(password)
+        session.add(user)
+    click.echo(f"ops user {name} saved")
+
+
 def _require_redis(url: str) -> None:
     if not url:
         raise click.UsageError("REDIS_URL is required (only `partnermatch run` starts its own).")

@@ -59,8 +59,13 @@ def recommendation_emails(smtp) -> Counter:
                    if "recommendations" in m["Subject"])
 
 
-def assert_one_email_each(smtp, settle: float) -> None:
-    smtp.wait_for(lambda m: "recommendations" in m["Subject"], count=len(COUNCILS), timeout=60)
+def assert_one_email_each(smtp, settle: float, *workers: CeleryProcess) -> None:
+    try:
+        smtp.wait_for(lambda m: "recommendations" in m["Subject"], count=len(COUNCILS),
+                      timeout=60)
+    except AssertionError as error:
+        logs = "\n".join(w.log.read_text(errors="replace")[-6000:] for w in workers)
+        raise AssertionError(f"{error}\n--- worker logs ---\n{logs}") from None
     time.sleep(settle)  # let redelivered and re-published duplicates arrive, if any would
     sent = recommendation_emails(smtp)
     assert sorted(sent) == sorted(f"lead@{d}" for d in COUNCILS.values())
@@ -87,7 +92,7 @@ def test_sigkill_of_the_pool_process_mid_match_still_sends_one_email_each(
         time.sleep(0.5)
         for pid in worker.pool_pids():
             os.kill(pid, signal.SIGKILL)
-        assert_one_email_each(smtp, settle=12)
+        assert_one_email_each(smtp, 12, worker)
     finally:
         worker.stop()
 
@@ -101,7 +106,7 @@ def test_sigkill_of_the_whole_worker_mid_match_then_a_new_one(
     first.kill(signal.SIGKILL)
     second = CeleryProcess.worker(fault_env, tmp_path / "w2.log", name="second")
     try:
-        assert_one_email_each(smtp, settle=12)
+        assert_one_email_each(smtp, 12, first, second)
     finally:
         second.stop()
 
@@ -115,7 +120,7 @@ def test_redis_restarted_with_tasks_queued_loses_nothing(
     worker = CeleryProcess.worker(fault_env, tmp_path / "w.log")
     beat = CeleryProcess.beat(fault_env, tmp_path / "beat.log", tmp_path / "var")
     try:
-        assert_one_email_each(smtp, settle=5)
+        assert_one_email_each(smtp, 5, worker)
     finally:
         beat.stop()
         worker.stop()
@@ -129,7 +134,7 @@ def test_worker_resumes_consuming_after_redis_restarts(
         wait_ready_worker(worker)
         redis_server.restart()
         submit_all(fault_api)
-        assert_one_email_each(smtp, settle=3)
+        assert_one_email_each(smtp, 3, worker)
         assert worker.process.poll() is None  # the same worker process did the work
     finally:
         worker.stop()

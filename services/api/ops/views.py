@@ -1,0 +1,191 @@
+"""The /ops pages: dashboard, dead letters, supplier approvals, CSV export, the file outbox."""
+
+from __future__ import annotations
+
+import csv
+import email
+import io
+from email import policy
+
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from sqlalchemy import select
+
+from services.api.ops.auth import check_login, current_actor, ops_required, people_only
+from services.api.ops.charts import bars
+from services.api.ops.queues import read as read_queues
+from services.api.runtime import runtime
+from shared import ops, repair
+from shared.db import transaction
+from shared.email.senders import file_name
+from shared.models import DeadLetter, MatchRun, Profile, Recommendation
+
+bp = Blueprint("ops", __name__, url_prefix="/ops", template_folder="templates")
+bp.add_app_template_filter(bars, "bars")
+CSV_COLUMNS = ("generated_at", "match_run_id", "profile_id", "service_area", "rank",
+               "partner_name", "partner_kind", "partner_gss_code", "score", "reasons")
+
+
+def snapshot() -> dict:
+    """Read every figure once: database, Redis and workers."""
+    rt = runtime()
+    with rt.sessions() as db:
+        figures = ops.figures(db)
+    publisher = rt.publisher
+    queues = read_queues(rt.settings.REDIS_URL, publisher.celery if publisher else None)
+    raised = ops.alerts(figures, rt.settings.ALERT_OUTBOX_LAG_SECONDS,
+                        rt.settings.ALERT_DEAD_LETTERS)
+    return {"figures": figures, "queues": queues, "alerts": raised}
+
+
+@bp.get("")
+@ops_required
+def dashboard():
+    """Show the dashboard; it refreshes itself."""
+    with runtime().sessions() as db:
+        letters = db.scalars(select(DeadLetter).where(DeadLetter.resolved_at.is_(None))
+                             .order_by(DeadLetter.created_at.desc()).limit(50)).all()
+        suppliers = db.scalars(select(Profile).where(
+            Profile.kind == "supplier", Profile.approved.is_(False))
+            .order_by(Profile.created_at)).all()
+    return render_template("ops/dashboard.html", **snapshot(), letters=letters,
+                           suppliers=suppliers, actor=current_actor())
+
+
+@bp.get("/figures.json")
+@ops_required
+def figures_json():
+    """The dashboard's figures for scripts."""
+    current = snapshot()
+    figures, queues = current["figures"], current["queues"]
+    return jsonify(
+        queue_depths=queues.depths, unacked=queues.unacked, workers_online=queues.workers_online,
+        workers_busy=queues.workers_busy, outbox_lag_seconds=figures.outbox_lag_seconds,
+        outbox_unconsumed=figures.outbox_unconsumed, dead_letters=figures.dead_letters,
+        deliveries=figures.deliveries, feedback=figures.feedback,
+        suppliers_awaiting_approval=figures.suppliers_awaiting_approval,
+        matches_last_hour=figures.matches_last_hour,
+        latency_p50_seconds=figures.latency_p50_seconds,
+        latency_p95_seconds=figures.latency_p95_seconds,
+        alerts=[a.name for a in current["alerts"]],
+    )
+
+
+@bp.post("/dead-letters/<letter_id>/<action>")
+@people_only
+def dead_letter(letter_id: str, action: str):
+    """Retry or discard a dead letter."""
+    if action not in ("retry", "discard"):
+        abort(404)
+    with transaction(runtime().sessions) as db:
+        letter = db.get(DeadLetter, letter_id)
+        if letter is None or letter.resolved_at is not None:
+            abort(404)
+        if action == "retry":
+            repair.replay_dead_letter(db, letter, session["ops_user"])
+        else:
+            repair.discard_dead_letter(db, letter, session["ops_user"])
+    flash(f"Dead letter {'queued again' if action == 'retry' else 'discarded'}.")
+    return redirect(url_for("ops.dashboard"), code=303)
+
+
+@bp.post("/suppliers/<profile_id>/approve")
+@people_only
+def approve_supplier(profile_id: str):
+    """Make a supplier eligible for recommendations."""
+    with transaction(runtime().sessions) as db:
+        supplier = db.get(Profile, profile_id)
+        if supplier is None or supplier.kind != "supplier":
+            abort(404)
+        repair.approve_supplier(db, supplier, session["ops_user"])
+    flash("Supplier approved: it can now be recommended.")
+    return redirect(url_for("ops.dashboard"), code=303)
+
+
+def csv_cell(value: object) -> str:
+    """Make a value safe for a spreadsheet: no formulas, no control characters."""
+    text = "" if value is None else str(value)
+    text = "".join(ch if ch.isprintable() else " " for ch in text)
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r", "|", "%") else text
+
+
+@bp.get("/recommendations.csv")
+@ops_required
+def recommendations_csv():
+    """Export every recommendation for audit."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(CSV_COLUMNS)
+    with runtime().sessions() as db:
+        rows = db.execute(select(MatchRun, Recommendation).join(
+            Recommendation, Recommendation.match_run_id == MatchRun.id)
+            .order_by(MatchRun.generated_at, Recommendation.service_area, Recommendation.rank))
+        for run, rec in rows:
+            writer.writerow([csv_cell(v) for v in (
+                run.generated_at.isoformat(), run.id, run.profile_id, rec.service_area,
+                rec.rank, rec.partner_name, rec.partner_kind, rec.partner_gss_code,
+                f"{rec.score:.4f}", "; ".join(rec.reasons))])
+    repair_actor = current_actor()
+    with transaction(runtime().sessions) as db:
+        repair.audit(db, repair_actor, "recommendations.exported", None)
+    return Response(out.getvalue(), mimetype="text/csv", headers={
+        "Content-Disposition": "attachment; filename=recommendations.csv"})
+
+
+@bp.get("/emails")
+@ops_required
+def emails():
+    """List the emails the file sender wrote (when SMTP_HOST is unset)."""
+    outbox = runtime().settings.outbox_dir
+    files = sorted(outbox.glob("*.eml"), key=lambda p: p.stat().st_mtime, reverse=True)
+    listing = []
+    for path in files[:200]:
+        message = email.message_from_bytes(path.read_bytes(), policy=policy.default)
+        listing.append({"name": path.name, "subject": message["Subject"], "to": message["To"],
+                        "date": message["Date"]})
+    return render_template("ops/emails.html", emails=listing)
+
+
+@bp.get("/emails/<name>")
+@ops_required
+def email_file(name: str):
+    """Show one email's plain-text part."""
+    path = runtime().settings.outbox_dir / name
+    if file_name(name.removesuffix(".eml")) + ".eml" != name or not path.is_file():
+        abort(404)
+    message = email.message_from_bytes(path.read_bytes(), policy=policy.default)
+    body = message.get_body(preferencelist=("plain",))
+    return Response(body.get_content() if body else "", mimetype="text/plain")
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    """Log an ops user in."""
+    error = None
+    if request.method == "POST":
+        name = request.form.get("name", "")[:80]
+        if check_login(name, request.form.get("password", "")[:200]):
+            session.clear()
+            session["ops_user"] = name
+            with transaction(runtime().sessions) as db:
+                repair.audit(db, name, "ops.login", None)
+            return redirect(url_for("ops.dashboard"), code=303)
+        error = "The name or password is not right."
+    return render_template("ops/login.html", error=error), 401 if error else 200
+
+
+@bp.post("/logout")
+def logout():
+    """Log out."""
+    session.pop("ops_user", None)
+    return redirect(url_for("ops.login"), code=303)
