@@ -279,7 +279,7 @@ def council_fields(
 ) -> dict[str, Any]:
     """Return the editable fields of a council's demo profile."""
     ratings = _ratings(council, area_scores, standings)
-    strengths, needs = _ofsted_lines(ofsted_history(council))
+    strengths, needs = ofsted_lines(ofsted_history(council))
     top, bottom = _quartile_lines(council.outcomes, standings)
     return {
         "contact_name": DEMO_CONTACT_NAME,
@@ -313,7 +313,7 @@ def _ratings(
     council: Council, area_scores: dict[str, float], standings: Standings
 ) -> dict[str, int]:
     ratings = {}
-    grade = _latest_graded(ofsted_history(council))
+    grade = latest_graded(ofsted_history(council))
     if grade is not None:
         ratings["childrens_services"] = OFSTED_RATINGS[grade.overall]
     for key, score in area_scores.items():
@@ -322,7 +322,8 @@ def _ratings(
     return {area: rating for area, rating in ratings.items() if area in delivered}
 
 
-def _latest_graded(history: list[OfstedJudgement]) -> OfstedJudgement | None:
+def latest_graded(history: list[OfstedJudgement]) -> OfstedJudgement | None:
+    """Return the newest inspection with an overall grade, if any."""
     return next((j for j in history if j.overall in OFSTED_RATINGS), None)
 
 
@@ -330,11 +331,11 @@ def _year(judgement: OfstedJudgement) -> str:
     return (judgement.published or "")[:4] or "date unknown"
 
 
-def _ofsted_lines(history: list[OfstedJudgement]) -> tuple[list[str], list[str]]:
+def ofsted_lines(history: list[OfstedJudgement]) -> tuple[list[str], list[str]]:
     """Return (strengths, needs) from the latest overall grade and the newest sub-judgements."""
     strengths: list[str] = []
     needs: list[str] = []
-    graded = _latest_graded(history)
+    graded = latest_graded(history)
     if graded is not None:
         line = f"Rated {graded.overall} by Ofsted ({_year(graded)})"
         (strengths if OFSTED_RATINGS[graded.overall] >= STRONG_MIN else needs).append(line)
