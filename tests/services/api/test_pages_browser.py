@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from shared import links
 from shared.candidates import CandidateIndex
 from shared.db import transaction
@@ -12,7 +14,8 @@ from shared.profiles import create_profile
 from tests.services.api.browser import SCREENSHOTS, assert_accessible, needs_chromium
 from tests.services.api.helpers import council_body
 
-pytestmark = needs_chromium
+pytestmark = [needs_chromium,
+              pytest.mark.parametrize("seeded_database", ["sqlite"], indirect=True)]
 
 
 def matched_profile(app) -> Profile:

@@ -10,7 +10,9 @@ from shared.demo import seed_demo
 from tests.services.api.browser import SCREENSHOTS, assert_accessible, needs_chromium
 from tests.services.api.web_helpers import html_part, link_in, run_worker
 
-pytestmark = needs_chromium
+# The pages behave alike on both databases (the form tests run on both); the browser runs once.
+pytestmark = [needs_chromium,
+              pytest.mark.parametrize("seeded_database", ["sqlite"], indirect=True)]
 EMAIL = "sam.officer@leeds.gov.uk"
 
 
@@ -137,8 +139,7 @@ def test_the_same_journey_with_the_keyboard_only(app, live_server, browser, demo
     tab_to(page, "form button.govuk-button")
     page.keyboard.press("Enter")  # without a name: the mistake
 
-    page.locator(".govuk-error-summary").wait_for()
-    assert page.evaluate("document.activeElement.classList.contains('govuk-error-summary')")
+    page.wait_for_function("document.activeElement.classList.contains('govuk-error-summary')")
     page.keyboard.press("Tab")
     assert page.evaluate("document.activeElement.textContent.trim()") == "Enter your full name"
     page.keyboard.press("Enter")

@@ -28,9 +28,10 @@ def csrf_token(page_text: str) -> str:
     return re.search(r'name="csrf_token" value="([^"]+)"', page_text).group(1)
 
 
-def post_form(client, path: str, data: dict[str, Any] | list[tuple[str, str]], **kwargs):
-    """Open a page, then post its form with the page's CSRF token, as a browser would."""
-    token = csrf_token(client.get(path).get_data(as_text=True))
+def post_form(client, path: str, data: dict[str, Any] | list[tuple[str, str]],
+              page: str | None = None, **kwargs):
+    """Open a page (the form's own unless told), then post with its CSRF token, like a browser."""
+    token = csrf_token(client.get(page or path).get_data(as_text=True))
     items = list(data.items()) if isinstance(data, dict) else list(data)
     return client.post(path, data=MultiDict([("csrf_token", token), *items]), **kwargs)
 
