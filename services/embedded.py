@@ -51,6 +51,7 @@ def start_redis(data_dir: Path, port: int | None = None,
          "--appendonly", "yes" if appendonly else "no", "--dir", str(data_dir),
          "--maxmemory-policy", "noeviction", "--daemonize", "no", "--loglevel", "warning"],
         stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,  # never hold the caller's pipes open after it exits
     )
     url = f"redis://127.0.0.1:{port}/0"
     wait_for_redis(url, process)
