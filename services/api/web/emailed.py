@@ -32,6 +32,10 @@ def _linked_profile(db, payload: dict) -> Profile:
     return profile
 
 
+def _summary(error: str | None, field: str) -> list[dict[str, str]]:
+    return [{"text": error, "href": f"#{field}"}] if error else []
+
+
 @bp.route("/open/<token>", methods=["GET", "POST"])
 def open_profile(token: str):
     """Open a profile from its private link, then continue at a clean address."""
@@ -98,7 +102,7 @@ def feedback(token: str):
                 request.method == "POST" else None
             chosen = answer or ("yes" if payload.get("u") == 1 else "no")
             return page("feedback.html", 400 if error else 200, name=name, chosen=chosen,
-                        error=error)
+                        error=error, summary=_summary(error, "useful"))
         if not record_feedback(db, payload.get("r"), payload.get("p"), answer == "yes"):
             abort(404, "This recommendation no longer exists.")
     return page("feedback_thanks.html")
@@ -120,7 +124,8 @@ def introduction(token: str):
         if asked.status != introductions.REQUESTED or request.method == "GET":
             return page("introduction.html", error=None, **context)
         if decision not in ("accept", "decline"):
-            return page("introduction.html", 400, error="Select whether to accept the "
-                        "introduction", **context)
+            error = "Select whether to accept the introduction"
+            return page("introduction.html", 400, error=error,
+                        summary=_summary(error, "decision"), **context)
         introductions.decide(db, asked, decision == "accept")
     return page("introduction_done.html", accepted=decision == "accept", **context)

@@ -123,7 +123,8 @@ def request_link():
         address = EmailAddress().deserialize(address)
     except ValidationError:
         error = {"email": "Enter an email address in the correct format, like name@council.gov.uk"}
-        return page("request_link.html", 400, expired=expired, errors=error, address=address)
+        return page("request_link.html", 400, expired=expired, errors=error, address=address,
+                    summary=[{"text": error["email"], "href": "#email"}])
     with transaction(sessions()) as db:
         owe_profile_links(db, address)
     return redirect(url_for("web.link_sent"), code=303)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from playwright.sync_api import expect
 
 from shared import links
 from shared.candidates import CandidateIndex
@@ -43,7 +44,7 @@ def test_profile_page_lists_partners_with_reasons_at_a_clean_address(app, live_s
     assert_accessible(page)
     page.get_by_role("button", name="Open my profile").click()
     page.wait_for_url(f"{live_server}/profile")
-    assert page.locator("h1").inner_text() == "Leeds"
+    expect(page.locator("h1")).to_have_text("Leeds")
     assert page.get_by_role("heading", name="Children's services").count() == 1
     first = page.locator("ol.pm-partners").first.locator("> li").first
     assert "out of 5 for Children's services" in first.inner_text()
@@ -66,7 +67,7 @@ def test_tampered_or_reused_profile_links_are_refused(app, live_server, browser)
     stranger = browser.browser.new_context(bypass_csp=True).new_page()
     stranger.goto(live_server + link)
     stranger.get_by_role("button", name="Open my profile").click()
-    assert stranger.locator("h1").inner_text() == "This link has already been used"
+    expect(stranger.locator("h1")).to_have_text("This link has already been used")
     assert stranger.goto(f"{live_server}/profile").url.endswith("/profile/link?expired=1")
     assert_accessible(stranger)
     stranger.context.close()

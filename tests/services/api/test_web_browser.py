@@ -4,6 +4,7 @@ keyboard only, and without JavaScript; axe-core checks every page on the way."""
 from __future__ import annotations
 
 import pytest
+from playwright.sync_api import expect
 
 from shared.db import transaction
 from shared.demo import seed_demo
@@ -44,7 +45,7 @@ def test_a_council_officer_fixes_a_mistake_confirms_and_sees_recommendations(
     page.get_by_role("option", name="Leeds").click()
     page.get_by_role("button", name="Continue").click()
 
-    assert page.get_by_role("group", name="Adult social care").count() == 1
+    expect(page.get_by_role("group", name="Adult social care")).to_have_count(1)
     assert_accessible(page)
     rating(page, "Children's services", "1").check()
     rating(page, "Adult social care", "2").check()
@@ -69,13 +70,13 @@ def test_a_council_officer_fixes_a_mistake_confirms_and_sees_recommendations(
     page.keyboard.type(EMAIL)
     page.get_by_role("button", name="Continue").click()
 
-    assert page.locator("h1").inner_text() == "Check your answers before sending your profile"
-    assert "Leeds (Metropolitan borough)" in page.locator(".govuk-summary-list").inner_text()
+    expect(page.locator("h1")).to_have_text("Check your answers before sending your profile")
+    expect(page.locator(".govuk-summary-list")).to_contain_text("Leeds (Metropolitan borough)")
     assert_accessible(page)
     page.get_by_role("button", name="Accept and send").click()
 
     page.wait_for_url(f"{live_server}/submitted")
-    assert "Profile sent" in page.locator(".govuk-panel").inner_text()
+    expect(page.locator(".govuk-panel")).to_contain_text("Profile sent")
     assert page.locator("#recommendations").get_attribute("data-status") == "pending"
     assert_accessible(page)
     confirmation = worker(app, tmp_path, live_server)
