@@ -322,6 +322,22 @@ class ContextModel:
             blocks["child_need"] = np.where(shared > 0, np.nansum(diff**2, axis=2) / shared, 0.0)
         return Gaps(tuple(gss_codes), blocks, shared > 0)
 
+    def embedding(self, service_area: str | None = None) -> np.ndarray:
+        """Return one row per place whose Euclidean distances are this area's weighted distances.
+
+        Categories become one-hot columns scaled so a mismatch adds its weight; child need is
+        imputed with the median. For places with every need indicator, the distance between two
+        rows over ``sqrt(total weight)`` is the model's distance; the bench gives this matrix to
+        scikit-learn's nearest neighbours as the baseline.
+        """
+        key = self._key(service_area)
+        ws = self._sets[key]
+        types = np.eye(len(self._codes["council_type"]))[self._type_codes]
+        regions = np.eye(len(self._codes["region"]))[self._region_codes]
+        need = np.nan_to_num(self._need_z) * np.sqrt(ws.child_need / max(1, len(self._need_keys)))
+        return np.hstack([self._weighted[key], types * np.sqrt(ws.council_type / 2),
+                          regions * np.sqrt(ws.region / 2), need])
+
     def upsert(self, place: Place) -> None:
         """Add or replace one place, standardised with the fitted centre and spread (no refit)."""
         row = self._rows.get(place.gss_code)

@@ -73,6 +73,8 @@ _MAX_REGIONS = 64
 _NOT_A_COUNCIL = -1  # the group of suppliers in a partition: context comes from their regions
 _NO_GROUP = -2
 _BATCH = 8192
+_ALIKE_CACHE = 200_000  # pairs of councils whose likeness reasons are remembered
+_FIRST_TEXT_BLOCK = 1024  # rows whose text is scored before checking whether to stop
 _SLOT_COLUMNS = {
     "alive": (bool, ()), "kind": (np.int8, ()), "ratings": (np.int8, (len(AREAS),)),
     "capacity": (np.int8, ()), "group": (np.int32, ()), "diversity": (np.float32, ()),
@@ -126,6 +128,7 @@ class MatchIndex:
         self._groups: dict[str, int] = {}
         self._regions: dict[str, int] = {}
         self._delivered: dict[str | None, np.ndarray] = {}
+        self._alike: dict[tuple[str, str | None, int], tuple[str, ...]] = {}
         self._reset()
 
     def _reset(self) -> None:
@@ -395,6 +398,9 @@ class MatchIndex:
         scores = rows.view("weight") * factor
         if query.can_help:
             scores[(rows.view("struggles") & query.can_help) != 0] *= RECIPROCITY_BONUS
+        own = partition.position(query.own_slot)
+        if query.own_slot >= 0 and own < rows.size and rows.view("slot")[own] == query.own_slot:
+            scores[own] = -1.0
         return scores
 
     def _context_table(self, query: _Query, area: str) -> np.ndarray:
@@ -422,41 +428,58 @@ class MatchIndex:
              limit: int) -> list[tuple[int, float]]:
         """Return the best (slot, score) pairs after text, one per council."""
         groups = partition.rows.view("group")
-        with_text = query.text[0].size > 0
-        floor = TEXT_FLOOR if with_text else 1.0
-        threshold = self._kth_best(partition, groups, scores, limit) * floor - 1e-6
-        pool = np.flatnonzero((scores > 0) & (scores >= threshold))
-        slots = partition.rows.view("slot")[pool]
-        cosines = self._text.cosines(query.text, slots) if with_text else 0.0
-        final = scores[pool] * (TEXT_FLOOR + (1 - TEXT_FLOOR) * cosines)
+        best = _best_per_council(groups, scores)
+        kth = _kth_best(best, scores[groups < 0], limit)
+        if kth <= 0:
+            return []
+        floor = TEXT_FLOOR if query.text[0].size else 1.0
+        # a row is kept if its best case reaches the worst case of the limit-th council, and of
+        # its own council's best row (a council is represented by one row)
+        bound = np.maximum(kth, np.where(groups >= 0, best[groups], 0.0)) * floor - 1e-6
+        pool = np.flatnonzero(scores >= bound)
+        pool = pool[np.argsort(-scores[pool], kind="stable")]
+        rows, final = self._finals(query, partition, scores, pool, limit)
         final = np.round(np.clip(final, 0.0, 1.0), 6)
-        return self._one_per_council(query, slots, groups[pool], final, limit)
+        return self._one_per_council(query, partition, rows, final, limit)
 
-    def _kth_best(self, partition: _Partition, groups: np.ndarray, scores: np.ndarray,
-                  limit: int) -> float:
-        """Return the limit-th best score among councils (best profile each) and suppliers."""
-        best = np.zeros(len(self._groups) + 1, dtype=np.float32)
-        np.maximum.at(best, groups, scores)
-        entities = np.concatenate([best[:-1], scores[partition.suppliers.view("row")]])
-        entities = entities[entities > 0]
-        if entities.size <= limit:
-            return float(entities.min()) if entities.size else 0.0
-        return float(np.partition(entities, -limit)[-limit])
+    def _finals(self, query: _Query, partition: _Partition, scores: np.ndarray,
+                pool: np.ndarray, limit: int) -> tuple[np.ndarray, np.ndarray]:
+        """Score pool rows after text, best first, until no later row can reach the top.
 
-    def _one_per_council(self, query: _Query, slots: np.ndarray, groups: np.ndarray,
+        Text multiplies a score by 0.75 to 1, so once the next row's score (its best case) is
+        below the limit-th best final score, no row after it can enter the list.
+        """
+        if not query.text[0].size:
+            return pool, scores[pool] * TEXT_FLOOR
+        groups, slots = partition.rows.view("group"), partition.rows.view("slot")
+        done, size, kth, parts = 0, _FIRST_TEXT_BLOCK, -np.inf, []
+        while done < len(pool) and scores[pool[done]] >= kth - 1e-6:
+            rows = pool[done: done + size]
+            cosines = self._text.cosines(query.text, slots[rows])
+            parts.append(scores[rows] * (TEXT_FLOOR + (1 - TEXT_FLOOR) * cosines))
+            done, size = done + len(rows), 2 * size
+            finals, seen = np.concatenate(parts), groups[pool[:done]]
+            kth = _kth_best(_best_per_council(seen, finals), finals[seen < 0], limit)
+        return pool[:done], np.concatenate(parts)
+
+    def _one_per_council(self, query: _Query, partition: _Partition, rows: np.ndarray,
                          final: np.ndarray, limit: int) -> list[tuple[int, float]]:
-        order = sorted(zip(final.tolist(), slots.tolist(), groups.tolist(), strict=True),
+        """Pick each council's best row, best first; ties by name, then profile id."""
+        groups = partition.rows.view("group")[rows]
+        best = _best_per_council(groups, final)
+        near = final >= _kth_best(best, final[groups < 0], limit) - 1e-6
+        near &= (groups < 0) | (final >= best[groups])  # a council's rows below its best cannot win
+        slots = partition.rows.view("slot")[rows[near]].tolist()
+        order = sorted(zip(final[near].tolist(), slots, groups[near].tolist(), strict=True),
                        key=lambda fsg: (-fsg[0], self._names[fsg[1]], self._ids[fsg[1]]))
         seen: set[int] = set()
         chosen = []
         for score, slot, group in order:
             entity = group if group >= 0 else -(slot + 1)
-            if entity not in seen and slot != query.own_slot:
+            if entity not in seen:
                 seen.add(entity)
                 chosen.append((slot, score))
-                if len(chosen) == limit:
-                    break
-        return chosen
+        return chosen[:limit]
 
     def _partner(self, query: _Query, area: str, slot: int, score: float) -> Partner:
         kind = KINDS[self._slots.view("kind")[slot]]
@@ -466,14 +489,23 @@ class MatchIndex:
             strength_rating=int(self._slots.view("ratings")[slot, _AREA[area]]),
             reasons=self._reasons(query, area, slot, kind))
 
+    def _context_reasons(self, place: Place, gss_code: str | None) -> tuple[str, ...]:
+        """Return how two councils are alike, remembered per pair (places change rarely)."""
+        key = (place.gss_code, gss_code, self.context.version)
+        if key not in self._alike:
+            partner = self._place(gss_code)
+            if len(self._alike) > _ALIKE_CACHE:
+                self._alike.clear()
+            self._alike[key] = context_reasons(place, partner) if partner else ()
+        return self._alike[key]
+
     def _reasons(self, query: _Query, area: str, slot: int, kind: str) -> tuple[str, ...]:
         columns = self._slots
         source = RATING_SOURCES[columns.view("source")[slot]]
         reasons = [rating_reason(source, int(columns.view("ratings")[slot, _AREA[area]]), area),
                    *self._evidence.get(slot, {}).get(area, ())]
-        place = self._place(self._gss[slot]) if kind == "council" else None
-        if query.place and place:
-            reasons += context_reasons(query.place, place)
+        if query.place and kind == "council":
+            reasons += self._context_reasons(query.place, self._gss[slot])
         reasons.append(capacity_reason(CAPACITIES[columns.view("capacity")[slot]]))
         helpable = int(columns.view("struggles")[slot]) & query.can_help
         back = reciprocity_reason([a for i, a in enumerate(AREAS) if helpable >> i & 1])
@@ -482,6 +514,23 @@ class MatchIndex:
         if kind == "supplier":
             reasons += region_reasons(self._served.get(slot, ()), query.region_name)
         return tuple(reasons)
+
+
+def _best_per_council(groups: np.ndarray, scores: np.ndarray) -> np.ndarray:
+    """Return each council group's best score (0 if none); suppliers (group -1) are left out."""
+    councils = groups >= 0
+    best = np.zeros(int(groups.max(initial=0)) + 1, dtype=scores.dtype)
+    np.maximum.at(best, groups[councils], scores[councils])
+    return best
+
+
+def _kth_best(best: np.ndarray, supplier_scores: np.ndarray, limit: int) -> float:
+    """Return the limit-th best positive score among councils' bests and suppliers."""
+    entities = np.concatenate([best, supplier_scores])
+    entities = entities[entities > 0]
+    if entities.size <= limit:
+        return float(entities.min()) if entities.size else 0.0
+    return float(np.partition(entities, -limit)[-limit])
 
 
 def _bits(areas: Iterable[str]) -> int:

@@ -1,9 +1,11 @@
 """Texts as hashed term vectors, stored row per slot, for cosines against a needs text.
 
-Term frequencies are sublinear (1 + log count) and l2-normalised; a hashing vectoriser needs no
-vocabulary, so adding a profile never refits anything. Rows live in two flat arrays (terms and
-weights) with each slot's start and end, so a batch appends in one step and the cosines of a few
-thousand slots are a gather and a ``bincount``.
+Term frequencies of single words (stop words dropped) are sublinear (1 + log count) and
+l2-normalised; a hashing vectoriser needs no vocabulary, so adding a profile never refits anything.
+Word pairs were dropped: they doubled the memory and the cost of every cosine for a signal that
+only nudges the ranking. Rows live in two flat arrays (terms and weights) with each slot's start
+and end, so a batch appends in one step and the cosines of a few thousand slots are a gather and a
+``bincount``. Not thread-safe: each query is written into one shared lookup array.
 """
 
 from __future__ import annotations
@@ -24,9 +26,10 @@ class TextIndex:
     def __init__(self) -> None:
         self._vectoriser = HashingVectorizer(
             n_features=HASHED_TERMS, alternate_sign=False, stop_words="english",
-            ngram_range=(1, 2), norm=None, dtype=np.float32)
+            ngram_range=(1, 1), norm=None, dtype=np.float32)
         self._rows = Columns({"start": (np.int64, ()), "end": (np.int64, ())})
         self._terms = Columns({"term": (np.int32, ()), "weight": (np.float32, ())})
+        self._lookup = np.zeros(HASHED_TERMS, dtype=np.float32)  # the query, set per call
 
     def vectors(self, texts: Sequence[str]):
         """Return the texts' sublinear, l2-normalised hashed term vectors (a CSR matrix)."""
@@ -61,10 +64,12 @@ class TextIndex:
             return np.zeros(len(slots))
         owner = np.repeat(np.arange(len(slots)), lengths)
         positions = np.arange(total) + np.repeat(starts - (np.cumsum(lengths) - lengths), lengths)
-        found = self._terms.view("term")[positions]
-        at = np.minimum(np.searchsorted(terms, found), terms.size - 1)
-        products = np.where(terms[at] == found, self._terms.view("weight")[positions] * weights[at],
-                            0.0)
+        self._lookup[terms] = weights
+        try:
+            products = self._terms.view("weight")[positions] * self._lookup[
+                self._terms.view("term")[positions]]
+        finally:
+            self._lookup[terms] = 0.0
         return np.bincount(owner, weights=products, minlength=len(slots))
 
     def keep(self, slots: np.ndarray) -> None:

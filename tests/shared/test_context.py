@@ -2,6 +2,7 @@
 
 import math
 import re
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -219,3 +220,17 @@ def test_weighted_gaps_give_the_distances_behind_similarity(area):
     assert similarities[~apart] == pytest.approx(1.0)
     ratio = -np.log2(similarities[apart]) / distances[apart]
     assert ratio == pytest.approx(np.full(ratio.shape, ratio[0]))
+
+
+def test_embedding_distances_are_the_model_distances_for_places_with_full_data():
+    places = [replace(p, need_indicators={"CIN": 100.0 + 37 * i % 300, "LAC": 40.0 + 9 * i})
+              for i, p in enumerate(spread_of_places())]
+    model = ContextModel.fit(places)
+    codes = [p.gss_code for p in places]
+    for area in ("childrens_services", "waste"):
+        rows = model.embedding(area)
+        euclidean = np.linalg.norm(rows[:, None, :] - rows[None, :, :], axis=2)
+        weights = {**DEFAULT_WEIGHTS, **AREA_WEIGHTS.get(area, {})}
+        total = sum(weights.values())  # every pair shares need indicators here
+        distances = combine_gaps(model.gaps(codes), weights)
+        assert euclidean / np.sqrt(total) == pytest.approx(distances)
