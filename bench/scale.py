@@ -1,0 +1,178 @@
+"""Scale benchmark: one match over N candidate profiles, beside scikit-learn's brute force.
+
+For each N (default 400, 10k, 100k and 1M synthetic profiles, ``bench.synthetic``) a fresh
+process builds a ``MatchIndex`` and measures: build time, match latency (p50, p95 over requests
+with one to three needs, ten partners each), incremental update time (a new version of an indexed
+profile), the index's memory (resident set growth while building, and the process's peak), and
+then scikit-learn ``NearestNeighbors(metric="cosine", algorithm="brute")`` over the same feature
+matrix (each profile's context embedding, ``ContextModel.embedding``), queried once per need of
+each match with the same k. The ratio is scikit-learn's p50 over ours, measured in the same process.
+Figures are printed, never asserted.
+
+Run: ``python -m bench.scale`` (all sizes) or ``python -m bench.scale --sizes 400,10000``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import time
+from dataclasses import replace
+from itertools import islice
+from pathlib import Path
+
+import numpy as np
+
+from bench.reference import context_model, councils, data_dir
+from bench.stats import table
+from bench.synthetic import Profiles
+from shared.matching import MatchIndex, batched
+
+SIZES = (400, 10_000, 100_000, 1_000_000)
+LIMIT = 10
+UPDATES = 200
+WARM_UP = 5
+
+
+def rss_mb() -> float:
+    """Return this process's resident set size now, in MiB (Linux), else its peak."""
+    status = Path("/proc/self/status")
+    if status.is_file():
+        for line in status.read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return peak_mb()
+
+
+def peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def percentiles(seconds: list[float]) -> tuple[float, float]:
+    p50, p95 = np.percentile(np.array(seconds) * 1000, [50, 95])
+    return float(p50), float(p95)
+
+
+def build(index: MatchIndex, profiles: Profiles, size: int,
+          place_rows: np.ndarray) -> tuple[float, list[str]]:
+    """Add ``size`` profiles in batches; return the time spent indexing and some of their ids."""
+    spent, sample = 0.0, []
+    every = max(1, size // UPDATES)
+    for batch in batched(profiles.candidates(size, place_rows)):
+        started = time.perf_counter()
+        index.extend(batch)
+        spent += time.perf_counter() - started
+        sample += [c.profile_id for c in batch[:: every]][: UPDATES - len(sample)]
+    return spent, sample
+
+
+def timed_matches(index: MatchIndex, requests: list) -> list[float]:
+    for request in requests[:WARM_UP]:
+        index.match(request, LIMIT)
+    seconds = []
+    for request in requests:
+        started = time.perf_counter()
+        index.match(request, LIMIT)
+        seconds.append(time.perf_counter() - started)
+    return seconds
+
+
+def timed_updates(index: MatchIndex, profiles: Profiles, ids: list[str]) -> list[float]:
+    """Upsert a new version of indexed profiles one at a time, as the worker does."""
+    fresh = Profiles(profiles.places, seed=profiles.seed + 1).candidates(len(ids))
+    seconds = []
+    for profile_id, candidate in zip(ids, islice(fresh, len(ids)), strict=True):
+        updated = replace(candidate, profile_id=profile_id)
+        started = time.perf_counter()
+        index.upsert(updated)
+        seconds.append(time.perf_counter() - started)
+    return seconds
+
+
+def sklearn_matches(context, place_rows: np.ndarray, requests: list) -> tuple[list[float], float]:
+    """Time scikit-learn's brute-force cosine neighbours, one query per need of each match."""
+    from sklearn.neighbors import NearestNeighbors
+
+    from shared.matching import _needs
+
+    places = context.embedding()
+    features = np.vstack([places, np.zeros((1, places.shape[1]))])[place_rows]  # -1: supplier
+    search = NearestNeighbors(metric="cosine", algorithm="brute").fit(features)
+    seconds = []
+    for number, request in enumerate([*requests[:WARM_UP], *requests]):
+        query = places[[context.row(request.gss_code)]]
+        started = time.perf_counter()
+        for _ in _needs(request, request.council_type):
+            search.kneighbors(query, n_neighbors=LIMIT)
+        if number >= WARM_UP:
+            seconds.append(time.perf_counter() - started)
+    return seconds, features.nbytes / 2**20
+
+
+def measure(size: int) -> dict[str, float]:
+    """Measure one size in this process and return the figures."""
+    folder = data_dir()
+    context = context_model(folder)
+    profiles = Profiles([r.place for r in councils(folder)])
+    requests = profiles.requests(100 if size >= 1_000_000 else 200)
+    place_rows = np.empty(size, dtype=np.int64)
+    before = rss_mb()
+    index = MatchIndex(context)
+    build_seconds, sample = build(index, profiles, size, place_rows)
+    grown = rss_mb() - before
+    matches = percentiles(timed_matches(index, requests))
+    updates = percentiles(timed_updates(index, profiles, sample))
+    peak = peak_mb()
+    arrays = index.nbytes() / 2**20
+    del index
+    baseline, feature_mb = sklearn_matches(context, place_rows, requests)
+    sklearn = percentiles(baseline)
+    return {"size": size, "build_s": build_seconds, "p50_ms": matches[0], "p95_ms": matches[1],
+            "update_p50_ms": updates[0], "update_p95_ms": updates[1], "index_mb": grown,
+            "arrays_mb": arrays, "peak_rss_mb": peak, "sklearn_p50_ms": sklearn[0],
+            "sklearn_p95_ms": sklearn[1], "sklearn_matrix_mb": feature_mb}
+
+
+def row(figures: dict[str, float]) -> list[str]:
+    return [
+        f"{int(figures['size']):,}", f"{figures['p50_ms']:.2f}", f"{figures['p95_ms']:.2f}",
+        f"{figures['sklearn_p50_ms']:.2f}", f"{figures['sklearn_p95_ms']:.2f}",
+        f"{figures['sklearn_p50_ms'] / figures['p50_ms']:.1f}x",
+        f"{figures['build_s']:.1f}", f"{figures['update_p50_ms']:.2f}",
+        f"{figures['index_mb']:.0f}", f"{figures['arrays_mb']:.0f}",
+        f"{figures['peak_rss_mb']:.0f}",
+    ]
+
+
+HEADER = ["profiles", "match p50 ms", "match p95 ms", "sklearn p50 ms", "sklearn p95 ms",
+          "sklearn/ours p50", "build s", "update p50 ms", "index MiB", "of which arrays",
+          "peak RSS MiB"]
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default=",".join(map(str, SIZES)),
+                        help="comma-separated numbers of profiles")
+    parser.add_argument("--one", type=int, help=argparse.SUPPRESS)  # a child process's size
+    args = parser.parse_args(argv)
+    if args.one:
+        print(json.dumps(measure(args.one)))
+        return
+    rows = []
+    for size in (int(s) for s in args.sizes.split(",")):
+        child = subprocess.run([sys.executable, "-m", "bench.scale", "--one", str(size)],
+                               capture_output=True, text=True, check=True)
+        rows.append(row(json.loads(child.stdout.splitlines()[-1])))
+        print(f"  measured {size:,} profiles", file=sys.stderr)
+    print(f"Matching at scale (one process per size; {LIMIT} partners per need; "
+          "scikit-learn queried once per need of the same matches)\n")
+    print(table(HEADER, rows))
+    print("\nindex MiB: resident memory grown while building (arrays, ids, names); peak RSS: "
+          "the whole process, interpreter and libraries included, before scikit-learn runs.")
+
+
+if __name__ == "__main__":
+    main()
