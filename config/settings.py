@@ -53,6 +53,8 @@ class Settings:
     EMAIL_RETRY_MAX_SECONDS: float = 300.0
     RELAY_INTERVAL_SECONDS: float = 5.0
     RELAY_GRACE_SECONDS: float = 10.0
+    LOG_LEVEL: str = "INFO"
+    LOG_FORMAT: str = "json"  # or "text"
     # Fault-injection for the reliability tests; ignored unless PARTNERMATCH_ENV=test.
     TEST_MATCH_DELAY_SECONDS: float = 0.0
 

@@ -8,7 +8,7 @@ from flask import Flask
 from flask_wtf.csrf import CSRFProtect
 
 from config.settings import load_settings
-from services.api import errors, health, metrics, ops, profiles, reference, web
+from services.api import errors, health, metrics, ops, profiles, reference, request_log, web
 from services.api import runtime as runtime_module
 
 MAX_BODY_BYTES = 64 * 1024
@@ -48,6 +48,7 @@ def create_app(test_config: Mapping[str, object] | None = None) -> Flask:
     app.register_blueprint(ops.bp)
     app.register_blueprint(metrics.bp)
     metrics.init_app(app)
+    request_log.init_app(app)
     csrf = CSRFProtect(app)
     for blueprint in (profiles.blp, reference.blp, health.blp):
         csrf.exempt(blueprint)  # the JSON API authenticates with bearer tokens, not cookies

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from celery import Celery
+from celery.signals import setup_logging
 
 from config.celery import celery_config
+from config.logging import configure_logging
 from config.settings import Settings, load_settings
 
 
@@ -15,6 +17,13 @@ def create_celery(settings: Settings | None = None) -> Celery:
     celery.conf.update(celery_config(settings))
     celery.conf.partnermatch_settings = settings
     return celery
+
+
+@setup_logging.connect
+def _logging(**_kwargs) -> None:
+    """Use the project's structured logs instead of Celery's own set-up."""
+    settings = app.conf.partnermatch_settings
+    configure_logging(settings.LOG_LEVEL, settings.LOG_FORMAT)
 
 
 app = create_celery()
