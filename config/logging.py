@@ -58,3 +58,7 @@ def configure_logging(level: str = "INFO", fmt: str = "json") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+    # A line per task received and succeeded (the relay runs every few seconds) drowns what
+    # matters; outcomes are counted on /ops and /metrics, and failures still log as errors.
+    for chatty in ("celery.app.trace", "celery.worker.strategy", "celery.beat"):
+        logging.getLogger(chatty).setLevel(max(logging.WARNING, root.level))

@@ -120,7 +120,8 @@ def run(host: str, port: int, demo: bool) -> None:
 
             seed_demo(session)
     engine.dispose()
-    env = {"SECRET_KEY": settings.SECRET_KEY, "DATABASE_URL": settings.DATABASE_URL}
+    env = {"SECRET_KEY": settings.SECRET_KEY, "DATABASE_URL": settings.DATABASE_URL,
+           "LOG_FORMAT": os.environ.get("LOG_FORMAT", "text")}
     run_embedded(host, port, env, var_dir)
 
 
