@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import click
 
@@ -42,7 +44,7 @@ def seed(data_dir: str | None, demo: bool) -> None:
     if not data_dir:
         raise click.UsageError("Set REFERENCE_DATA_DIR or pass --data-dir.")
     sessions = make_sessionmaker(make_engine(settings.DATABASE_URL))
-    with transaction(sessions) as session:
+    with _reference_errors(), transaction(sessions) as session:
         count = load_register(session, data_dir)
     click.echo(f"register: {count} councils loaded from {data_dir}")
     if demo:
@@ -111,7 +113,7 @@ def run(host: str, port: int, demo: bool) -> None:
     upgrade(settings.DATABASE_URL)
     engine = make_engine(settings.DATABASE_URL)
     sessions = make_sessionmaker(engine)
-    with transaction(sessions) as session:
+    with _reference_errors(), transaction(sessions) as session:
         if register_size(session) == 0:
             click.echo(f"loading the council register from {settings.REFERENCE_DATA_DIR}")
             load_register(session, settings.REFERENCE_DATA_DIR)
@@ -148,6 +150,15 @@ def ops_user_add(name: str, password: str) -> None:
         user.password_hash = generate_password_hash(password)
         session.add(user)
     click.echo(f"ops user {name} saved")
+
+
+@contextmanager
+def _reference_errors() -> Iterator[None]:
+    """Turn a missing reference data file into a one-line message instead of a traceback."""
+    try:
+        yield
+    except FileNotFoundError as error:
+        raise click.ClickException(str(error)) from error
 
 
 def _require_redis(url: str) -> None:
