@@ -92,10 +92,10 @@ def details(kind: str):
             return details_page(kind, council, draft.answers, {})
         answers = details_answers(kind, request.form)
         document = {"kind": kind, **draft.answers, **answers}
-        _, errors = validate(db, document)
+        fields, errors = validate(db, document)
         if errors:
             return details_page(kind, council, answers, errors, status=400)
-        drafts.save_answers(draft, answers)
+        drafts.save_answers(draft, {name: fields[name] for name in answers if name in fields})
     return redirect(url_for("web.check"), code=303)
 
 

@@ -183,3 +183,21 @@ def test_without_javascript_the_council_list_is_a_select_and_the_page_refreshes_
     worker(app, tmp_path, live_server)
     page.get_by_role("heading", name="Your recommendations").wait_for(timeout=8_000)
     context.close()
+
+
+def test_the_pages_run_under_their_content_security_policy(app, live_server, chromium, demo):
+    context = chromium.new_context()  # no bypass: what a real browser enforces
+    page = context.new_page()
+    refused = []
+    page.on("console", lambda message: refused.append(message.text)
+            if "Content Security Policy" in message.text else None)
+    page.goto(f"{live_server}/council/new")
+    page.get_by_label("Which council do you work for?").fill("Leed")
+    page.get_by_role("option", name="Leeds").click()
+    page.get_by_role("button", name="Continue").click()
+    page.get_by_label("What do you struggle with?").fill("Recruiting social workers")
+    expect(page.locator(".govuk-character-count__status").first).to_contain_text(
+        "characters remaining")
+    assert page.evaluate("document.body.classList.contains('govuk-frontend-supported')")
+    assert refused == []
+    context.close()

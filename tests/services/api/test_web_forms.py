@@ -224,3 +224,24 @@ def test_a_second_form_in_the_same_browser_starts_afresh(client, app):
     token = csrf_token(page)
     response = client.post("/council/details", data={"csrf_token": token, "contact_name": "x"})
     assert response.headers["Location"] == "/council/new"
+
+
+@pytest.mark.parametrize(("typed", "shown"), [
+    ("\u202eSam Officer", "Sam Officer"),
+    ("Sam\u200b Officer", "Sam Officer"),
+    ("Se\u0301verine", "S\u00e9verine"),  # NFD becomes NFC
+])
+def test_invisible_and_decomposed_characters_are_normalised(client, typed, shown):
+    fill_council_form(client, contact_name=typed)
+    page = client.get("/check").get_data(as_text=True)
+    assert re.search(r'summary-list__value">\s*' + re.escape(shown) + r"\s*<", page)
+
+
+def test_redirects_stay_on_this_site_whatever_the_host_header(client):
+    response = client.get("/profile?next=//evil.example", headers={"Host": "evil.example"})
+    assert response.headers["Location"] == "/profile/link?expired=1"
+
+
+def test_a_get_to_a_state_changing_address_is_405(client):
+    for path in ("/profile/introductions", "/profile/sign-out"):
+        assert client.get(path).status_code == 405
