@@ -14,4 +14,12 @@ forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
 # No access log: paths can hold signed links. The app logs each request by its route pattern.
 accesslog = None
 max_requests = 2000
+
+
+def child_exit(_server, worker) -> None:
+    """Let prometheus-client's multiprocess mode forget a gunicorn worker that exited."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)
 max_requests_jitter = 200

@@ -95,7 +95,11 @@ def api_command(host: str, port: int, workers: int = 2) -> list[str]:
 def run_embedded(host: str, port: int, settings_env: dict[str, str], var_dir: Path) -> None:
     """Start redis, worker, beat and API; print the URL and ops token; stop all on Ctrl-C."""
     redis_process, redis_url = start_redis(var_dir / "redis")
-    env = {**os.environ, **settings_env, "REDIS_URL": redis_url}
+    metrics_dir = var_dir / "prometheus"
+    shutil.rmtree(metrics_dir, ignore_errors=True)
+    metrics_dir.mkdir(parents=True)
+    env = {**os.environ, **settings_env, "REDIS_URL": redis_url,
+           "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir)}
     env.setdefault("OPS_TOKEN", secrets.token_urlsafe(24))
     env.setdefault("PUBLIC_BASE_URL", f"http://{host}:{port}")
     children = [

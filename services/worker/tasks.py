@@ -13,6 +13,7 @@ from datetime import timedelta
 from celery import Task, shared_task
 from sqlalchemy.exc import IntegrityError, OperationalError
 
+from services.worker import metrics  # noqa: F401 - connects the task counters
 from services.worker.runtime import WorkerRuntime, worker_runtime
 from shared import attempts, mailing, matchmaking, outbox
 from shared.db import transaction

@@ -104,3 +104,30 @@ def _sample(text: str, name: str) -> float:
     match = re.search(rf"^{re.escape(name)} ([0-9.e+-]+)$", text, re.MULTILINE)
     assert match, f"{name} not in metrics"
     return float(match.group(1))
+
+
+def test_task_counters_from_the_prefork_pool_reach_metrics(service_env, tmp_path, monkeypatch):
+    from services.api.app import create_app
+    from tests.processes import CeleryProcess
+
+    metrics_dir = tmp_path / "prometheus"
+    metrics_dir.mkdir()
+    settings = {**service_env, "OPS_TOKEN": OPS_TOKEN}
+    env = {**settings, "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir)}
+    worker = CeleryProcess.worker(env, tmp_path / "worker.log")
+    try:
+        app = create_app(settings)
+        client = app.test_client()
+        assert client.post("/api/v1/profiles", json=council_body()).status_code == 201
+        monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(metrics_dir))
+        name = 'partnermatch_tasks_total{state="succeeded",task="partnermatch.match_profile"}'
+
+        def counted():
+            text = client.get("/metrics", headers={"Authorization": f"Bearer {OPS_TOKEN}"})
+            match = re.search(rf"^{re.escape(name)} ([0-9.]+)$", text.get_data(as_text=True),
+                              re.MULTILINE)
+            return match and float(match.group(1)) >= 1
+
+        wait_until(counted)
+    finally:
+        worker.stop()
