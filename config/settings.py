@@ -37,6 +37,7 @@ class Settings:
     ALLOWED_EMAIL_DOMAINS: tuple[str, ...] = ("gov.uk", "gov.scot", "gov.wales", "llyw.cymru")
     RATE_LIMIT_SUBMIT: str = "30/minute"
     TRUSTED_PROXY_COUNT: int = 0
+    ALLOWED_HOSTS: tuple[str, ...] = ()
     FORCE_HTTPS: bool = False
     RETENTION_DAYS: int = 730
     ALERT_OUTBOX_LAG_SECONDS: int = 60

@@ -8,7 +8,17 @@ from flask import Flask
 from flask_wtf.csrf import CSRFProtect
 
 from config.settings import load_settings
-from services.api import errors, health, metrics, ops, profiles, reference, request_log, web
+from services.api import (
+    errors,
+    health,
+    metrics,
+    ops,
+    profiles,
+    reference,
+    request_log,
+    security,
+    web,
+)
 from services.api import runtime as runtime_module
 
 MAX_BODY_BYTES = 64 * 1024
@@ -38,6 +48,7 @@ def create_app(test_config: Mapping[str, object] | None = None) -> Flask:
         },
     )
     runtime_module.init_app(app, settings)
+    talisman = security.init_app(app, settings)
     api = errors.PartnermatchApi(app)
     api.spec.components.schema("ErrorSchema", schema=_error_schema())
     errors.init_app(app)
@@ -53,6 +64,7 @@ def create_app(test_config: Mapping[str, object] | None = None) -> Flask:
     for blueprint in (profiles.blp, reference.blp, health.blp):
         csrf.exempt(blueprint)  # the JSON API authenticates with bearer tokens, not cookies
     csrf.exempt(web.emailed.unsubscribe_page)  # checks CSRF itself unless RFC 8058 one-click
+    security.relax_for_docs_and_probes(app, talisman)
     return app
 
 

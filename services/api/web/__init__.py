@@ -6,10 +6,9 @@ without the crown or the GDS Transport font, since this service is not on GOV.UK
 
 from __future__ import annotations
 
-import secrets
 from urllib.parse import quote
 
-from flask import Blueprint, Flask, g, request
+from flask import Blueprint, Flask, has_request_context, request
 from flask_wtf.csrf import CSRFError
 from jinja2 import ChoiceLoader, PackageLoader, PrefixLoader
 from sqlalchemy.exc import DBAPIError
@@ -38,14 +37,11 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
 
 
-@bp.before_request
-def _nonce() -> None:
-    g.csp_nonce = secrets.token_urlsafe(16)
-
-
 @bp.app_context_processor
 def _template_globals() -> dict[str, object]:
-    return {"cspNonce": g.get("csp_nonce", ""), "area_names": SERVICE_AREAS, "mailto": _mailto}
+    # Flask-Talisman (services/api/security.py) makes the nonce and puts it in the CSP header.
+    nonce = getattr(request, "csp_nonce", "") if has_request_context() else ""
+    return {"cspNonce": nonce, "area_names": SERVICE_AREAS, "mailto": _mailto}
 
 
 def _mailto(address: str) -> str:
@@ -55,15 +51,7 @@ def _mailto(address: str) -> str:
 
 @bp.after_request
 def _headers(response):
-    """Keep pages private and out of frames; allow only this site's scripts and styles."""
-    nonce = g.get("csp_nonce", "")
-    response.headers.setdefault("Content-Security-Policy", (
-        f"default-src 'self'; script-src 'self' 'nonce-{nonce}'; style-src 'self'; "
-        "img-src 'self' data:; object-src 'none'; base-uri 'none'; form-action 'self'; "
-        "frame-ancestors 'none'"))
-    response.headers["Referrer-Policy"] = "no-referrer"  # links from emails carry tokens
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["X-Frame-Options"] = "DENY"
+    """Keep pages out of caches (the CSP and other headers come from services/api/security.py)."""
     response.headers["Cache-Control"] = "no-store"
     return response
 
