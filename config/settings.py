@@ -36,6 +36,7 @@ class Settings:
     REQUIRE_EMAIL_CONFIRMATION: bool = True
     ALLOWED_EMAIL_DOMAINS: tuple[str, ...] = ("gov.uk", "gov.scot", "gov.wales", "llyw.cymru")
     RATE_LIMIT_SUBMIT: str = "30/minute"
+    RATE_LIMIT_LINK: str = "10/hour"
     TRUSTED_PROXY_COUNT: int = 0
     ALLOWED_HOSTS: tuple[str, ...] = ()
     FORCE_HTTPS: bool = False

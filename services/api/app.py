@@ -14,6 +14,7 @@ from services.api import (
     metrics,
     ops,
     profiles,
+    ratelimit,
     reference,
     request_log,
     security,
@@ -65,6 +66,7 @@ def create_app(test_config: Mapping[str, object] | None = None) -> Flask:
         csrf.exempt(blueprint)  # the JSON API authenticates with bearer tokens, not cookies
     csrf.exempt(web.emailed.unsubscribe_page)  # checks CSRF itself unless RFC 8058 one-click
     security.relax_for_docs_and_probes(app, talisman)
+    ratelimit.init_app(app, settings)
     return app
 
 
