@@ -37,18 +37,26 @@ UPDATES = 200
 WARM_UP = 5
 
 
-def rss_mb() -> float:
-    """Return this process's resident set size now, in MiB (Linux), else its peak."""
+def _status_mb(field: str) -> float | None:
     status = Path("/proc/self/status")
     if status.is_file():
         for line in status.read_text().splitlines():
-            if line.startswith("VmRSS:"):
+            if line.startswith(field + ":"):
                 return int(line.split()[1]) / 1024
-    return peak_mb()
+    return None
+
+
+def rss_mb() -> float:
+    """Return this process's resident set size now, in MiB (Linux), else its peak."""
+    return _status_mb("VmRSS") or peak_mb()
 
 
 def peak_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    """Return this process's peak resident set size in MiB.
+
+    VmHWM starts afresh at exec; ``ru_maxrss`` would carry the parent's peak across the fork.
+    """
+    return _status_mb("VmHWM") or resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def percentiles(seconds: list[float]) -> tuple[float, float]:

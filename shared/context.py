@@ -253,6 +253,10 @@ class ContextModel:
     def _key(self, service_area: str | None) -> tuple:
         return self._set_for_area.get(service_area or "default", self._set_for_area["default"])
 
+    def weights_key(self, service_area: str | None) -> tuple:
+        """Return a key shared by the service areas that use the same weights."""
+        return self._key(service_area)
+
     def row(self, gss_code: str | None) -> int | None:
         """Return the row of a council in this model, or None if unknown."""
         return self._rows.get(gss_code) if gss_code else None

@@ -32,7 +32,7 @@ below the worst case of the k-th best council are skipped without changing the r
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import islice
 
 import numpy as np
@@ -82,7 +82,7 @@ _SLOT_COLUMNS = {
     "serves": (np.uint64, ()), "serves_all": (bool, ()), "source": (np.int8, ()),
 }
 _PARTITION_COLUMNS = {
-    "slot": (np.int64, ()), "weight": (np.float32, ()), "group": (np.int32, ()),
+    "slot": (np.int64, ()), "weight": (np.float32, ()), "group": (np.int64, ()),
     "struggles": (np.uint16, ()),
 }
 
@@ -117,6 +117,7 @@ class _Query:
     kinds: tuple[bool, bool]  # seeks councils, seeks suppliers
     can_help: int  # bits of the areas where the requester is strong and delivers the service
     text: tuple[np.ndarray, np.ndarray]
+    tables: dict = field(default_factory=dict)  # context tables, one per weight set
 
 
 class MatchIndex:
@@ -397,14 +398,24 @@ class MatchIndex:
             factor[suppliers] = self._supplier_factor(query, rows.view("slot")[suppliers])
         scores = rows.view("weight") * factor
         if query.can_help:
-            scores[(rows.view("struggles") & query.can_help) != 0] *= RECIPROCITY_BONUS
+            np.multiply(scores, RECIPROCITY_BONUS, out=scores,
+                        where=(rows.view("struggles") & query.can_help) != 0)
         own = partition.position(query.own_slot)
         if query.own_slot >= 0 and own < rows.size and rows.view("slot")[own] == query.own_slot:
             scores[own] = -1.0
         return scores
 
     def _context_table(self, query: _Query, area: str) -> np.ndarray:
-        """Return each council group's context factor, then one entry for suppliers (-1)."""
+        """Return each council group's context factor, then one entry for suppliers (-1).
+
+        Areas that share weights share a table, computed once per request.
+        """
+        key = self.context.weights_key(area)
+        if key not in query.tables:
+            query.tables[key] = self._new_context_table(query, area)
+        return query.tables[key]
+
+    def _new_context_table(self, query: _Query, area: str) -> np.ndarray:
         table = np.full(len(self._groups) + 1, NEUTRAL_SIMILARITY, dtype=np.float32)
         known = np.flatnonzero(self._group_rows >= 0)
         if query.row is not None and known.size:
@@ -428,15 +439,16 @@ class MatchIndex:
              limit: int) -> list[tuple[int, float]]:
         """Return the best (slot, score) pairs after text, one per council."""
         groups = partition.rows.view("group")
-        best = _best_per_council(groups, scores)
-        kth = _kth_best(best, scores[groups < 0], limit)
+        best = _best_per_council(groups, scores, len(self._groups))
+        kth = _kth_best(best, scores[partition.suppliers.view("row")], limit)
         if kth <= 0:
             return []
         floor = TEXT_FLOOR if query.text[0].size else 1.0
         # a row is kept if its best case reaches the worst case of the limit-th council, and of
         # its own council's best row (a council is represented by one row)
-        bound = np.maximum(kth, np.where(groups >= 0, best[groups], 0.0)) * floor - 1e-6
-        pool = np.flatnonzero(scores >= bound)
+        bound = np.append(best, 0.0)[groups]  # suppliers (-1) take the appended 0
+        np.maximum(bound, kth, out=bound)
+        pool = np.flatnonzero(scores >= bound * floor - 1e-6)
         pool = pool[np.argsort(-scores[pool], kind="stable")]
         rows, final = self._finals(query, partition, scores, pool, limit)
         final = np.round(np.clip(final, 0.0, 1.0), 6)
@@ -459,16 +471,17 @@ class MatchIndex:
             parts.append(scores[rows] * (TEXT_FLOOR + (1 - TEXT_FLOOR) * cosines))
             done, size = done + len(rows), 2 * size
             finals, seen = np.concatenate(parts), groups[pool[:done]]
-            kth = _kth_best(_best_per_council(seen, finals), finals[seen < 0], limit)
+            kth = _kth_best(_best_per_council(seen, finals, len(self._groups)),
+                            finals[seen < 0], limit)
         return pool[:done], np.concatenate(parts)
 
     def _one_per_council(self, query: _Query, partition: _Partition, rows: np.ndarray,
                          final: np.ndarray, limit: int) -> list[tuple[int, float]]:
         """Pick each council's best row, best first; ties by name, then profile id."""
         groups = partition.rows.view("group")[rows]
-        best = _best_per_council(groups, final)
+        best = _best_per_council(groups, final, len(self._groups))
         near = final >= _kth_best(best, final[groups < 0], limit) - 1e-6
-        near &= (groups < 0) | (final >= best[groups])  # a council's rows below its best cannot win
+        near &= (groups < 0) | (final >= np.append(best, 0.0)[groups])  # below its best: no
         slots = partition.rows.view("slot")[rows[near]].tolist()
         order = sorted(zip(final[near].tolist(), slots, groups[near].tolist(), strict=True),
                        key=lambda fsg: (-fsg[0], self._names[fsg[1]], self._ids[fsg[1]]))
@@ -516,12 +529,11 @@ class MatchIndex:
         return tuple(reasons)
 
 
-def _best_per_council(groups: np.ndarray, scores: np.ndarray) -> np.ndarray:
-    """Return each council group's best score (0 if none); suppliers (group -1) are left out."""
-    councils = groups >= 0
-    best = np.zeros(int(groups.max(initial=0)) + 1, dtype=scores.dtype)
-    np.maximum.at(best, groups[councils], scores[councils])
-    return best
+def _best_per_council(groups: np.ndarray, scores: np.ndarray, count: int) -> np.ndarray:
+    """Return each of ``count`` council groups' best score (0 if none); suppliers left out."""
+    best = np.zeros(count + 1, dtype=scores.dtype)
+    np.maximum.at(best, groups, scores)  # suppliers (-1) land in the extra last entry
+    return best[:-1]
 
 
 def _kth_best(best: np.ndarray, supplier_scores: np.ndarray, limit: int) -> float:
