@@ -100,6 +100,15 @@ class CeleryProcess:
         var_dir.mkdir(parents=True, exist_ok=True)
         return cls(beat_command(var_dir), env, log)
 
+    def wait_for_log(self, text: str, timeout: float = 30) -> None:
+        """Wait until the process has logged a line containing some text."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if text in self.log.read_text(errors="replace"):
+                return
+            time.sleep(0.05)
+        raise AssertionError(f"{text!r} never appeared in {self.log}")
+
     def pool_pids(self) -> list[int]:
         """Return the pids of the prefork pool's child processes."""
         out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(self.process.pid)],

@@ -40,6 +40,7 @@ def match_profile(self: Task, event_id: str) -> str:
     count = attempts.bump_attempt(rt.sessions, key)
     if count > rt.settings.TASK_MAX_ATTEMPTS:
         return _give_up_match(rt, event_id, key, count, "too many attempts (crashed each time?)")
+    log.info("match started", extra={"event_id": event_id, "attempt": count})
     _injected_delay(rt)
     try:
         with transaction(rt.sessions) as session:

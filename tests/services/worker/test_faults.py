@@ -72,23 +72,13 @@ def assert_one_email_each(smtp, settle: float, *workers: CeleryProcess) -> None:
     assert set(sent.values()) == {1}, sent
 
 
-def wait_busy(worker: CeleryProcess, timeout: float = 20) -> None:
-    """Wait until the worker log shows a match has started (the injected delay is running)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if "partnermatch.match_profile" in worker.log.read_text(errors="replace"):
-            return
-        time.sleep(0.05)
-    raise AssertionError("no match started")
-
-
 def test_sigkill_of_the_pool_process_mid_match_still_sends_one_email_each(
     fault_api, fault_env, smtp, beat, tmp_path
 ):
     worker = CeleryProcess.worker(fault_env, tmp_path / "w1.log")
     try:
         submit_all(fault_api)
-        wait_busy(worker)
+        worker.wait_for_log("match started")
         time.sleep(0.5)
         for pid in worker.pool_pids():
             os.kill(pid, signal.SIGKILL)
@@ -102,7 +92,7 @@ def test_sigkill_of_the_whole_worker_mid_match_then_a_new_one(
 ):
     first = CeleryProcess.worker(fault_env, tmp_path / "w1.log", name="first")
     submit_all(fault_api)
-    wait_busy(first)
+    first.wait_for_log("match started")
     first.kill(signal.SIGKILL)
     second = CeleryProcess.worker(fault_env, tmp_path / "w2.log", name="second")
     try:
@@ -131,7 +121,7 @@ def test_worker_resumes_consuming_after_redis_restarts(
 ):
     worker = CeleryProcess.worker(fault_env, tmp_path / "w.log")
     try:
-        wait_ready_worker(worker)
+        worker.wait_for_log(" ready.")
         redis_server.restart()
         submit_all(fault_api)
         assert_one_email_each(smtp, 3, worker)
@@ -139,11 +129,3 @@ def test_worker_resumes_consuming_after_redis_restarts(
     finally:
         worker.stop()
 
-
-def wait_ready_worker(worker: CeleryProcess, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if " ready." in worker.log.read_text(errors="replace"):
-            return
-        time.sleep(0.1)
-    raise AssertionError("worker did not start")
