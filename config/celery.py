@@ -8,6 +8,7 @@ dead-letter queue, so dead letters live in the database.
 
 from __future__ import annotations
 
+from celery.schedules import crontab
 from kombu import Exchange, Queue
 
 from config.settings import Settings
@@ -19,7 +20,9 @@ ROUTES = {
     "partnermatch.handle_event": {"queue": "events"},
     "partnermatch.relay_outbox": {"queue": "events"},
     "partnermatch.noop": {"queue": "events"},
+    "partnermatch.erase_expired_profiles": {"queue": "events"},
 }
+RETENTION_HOUR_UTC = 3  # a quiet hour: erasing many profiles at once re-indexes the matcher
 
 
 def celery_config(settings: Settings) -> dict[str, object]:
@@ -69,6 +72,11 @@ def celery_config(settings: Settings) -> dict[str, object]:
                 "task": "partnermatch.relay_outbox",
                 "schedule": settings.RELAY_INTERVAL_SECONDS,
                 "options": {"expires": settings.RELAY_INTERVAL_SECONDS * 3},
+            },
+            "erase-expired-profiles": {
+                "task": "partnermatch.erase_expired_profiles",
+                "schedule": crontab(minute=17, hour=RETENTION_HOUR_UTC),
+                "options": {"expires": 3600},
             },
         },
         "timezone": "UTC",

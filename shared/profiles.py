@@ -12,11 +12,11 @@ from marshmallow import ValidationError
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from shared import erasure
 from shared.models import (
     ContactAddress,
     Council,
     CouncilCode,
-    EmailDelivery,
     OutboxEvent,
     Profile,
     ProfileVersion,
@@ -109,12 +109,12 @@ def rotate_token(profile: Profile) -> str:
 
 
 def erase_profile(session: Session, profile: Profile) -> None:
-    """Erase a profile, its versions, results and contact details; cancel its unsent email."""
-    session.execute(
-        delete(EmailDelivery).where(
-            EmailDelivery.profile_id == profile.id, EmailDelivery.status != "sent"
-        )
-    )
+    """Erase a profile, its versions, results and contact details; cancel its unsent email.
+
+    Afterwards only the "profile.deleted" event holds its id (shared/erasure.py lists the rest).
+    """
+    erasure.forget_emails(session, profile.id)
+    erasure.forget_as_partner(session, profile.id)
     address = profile.contact_email
     session.delete(profile)
     session.flush()

@@ -15,7 +15,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 
 from services.worker import metrics  # noqa: F401 - connects the task counters
 from services.worker.runtime import WorkerRuntime, worker_runtime
-from shared import attempts, mailing, matchmaking, outbox
+from shared import attempts, mailing, matchmaking, outbox, retention
 from shared.db import transaction
 from shared.email import AmbiguousEmailError, PermanentEmailError, TransientEmailError
 from shared.models import utcnow
@@ -152,3 +152,19 @@ def _mark_orphans_ambiguous(rt: WorkerRuntime, session) -> None:
 @shared_task(name="partnermatch.noop", ignore_result=False)
 def noop() -> None:
     """Do nothing: the ceiling for benchmarks of the queue itself."""
+
+
+@shared_task(bind=True, name="partnermatch.erase_expired_profiles")
+def erase_expired_profiles(self: Task) -> int:
+    """Erase profiles not updated for RETENTION_DAYS, one batch per transaction."""
+    rt = _runtime(self)
+    if rt.settings.RETENTION_DAYS <= 0:
+        log.warning("retention is off (RETENTION_DAYS=%d)", rt.settings.RETENTION_DAYS)
+        return 0
+    erased, batch = 0, retention.BATCH
+    while batch == retention.BATCH:
+        with transaction(rt.sessions) as session:
+            batch = retention.erase_expired(session, utcnow(), rt.settings.RETENTION_DAYS)
+        erased += batch
+    log.info("retention: erased %d profiles", erased)
+    return erased

@@ -1,4 +1,4 @@
-"""Rate limits: per client, shared by the API and the form, in Redis, and open when Redis is down."""
+"""Rate limits: per client, shared by API and form, in Redis, and open when Redis is down."""
 
 from __future__ import annotations
 

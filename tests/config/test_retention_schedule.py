@@ -1,0 +1,22 @@
+"""Beat runs the retention task daily, on the events queue."""
+
+from __future__ import annotations
+
+from celery.schedules import crontab
+
+from config.celery import celery_config
+from config.settings import load_settings
+
+
+def test_beat_erases_expired_profiles_once_a_day():
+    config = celery_config(load_settings({"SECRET_KEY": "x"}))
+    entry = config["beat_schedule"]["erase-expired-profiles"]
+    assert entry["task"] == "partnermatch.erase_expired_profiles"
+    assert isinstance(entry["schedule"], crontab) and entry["schedule"].hour == {3}
+    assert config["task_routes"][entry["task"]] == {"queue": "events"}
+
+
+def test_the_scheduled_name_is_the_tasks_name():
+    from services.worker.tasks import erase_expired_profiles
+
+    assert erase_expired_profiles.name == "partnermatch.erase_expired_profiles"
