@@ -349,7 +349,7 @@ class MatchIndex:
         """Recommend up to ``limit`` partners for each area the requester struggles with."""
         query = self._query(request)
         return [NeedMatches(area, rating, self._partners(query, area, limit))
-                for area, rating in _needs(request, query.council_type)]
+                for area, rating in struggling_areas(request, query.council_type)]
 
     def _query(self, request: MatchRequest) -> _Query:
         self._refresh_group_rows()
@@ -556,7 +556,7 @@ def batched(items: Iterable[Candidate], size: int = _BATCH) -> Iterator[list[Can
         yield batch
 
 
-def _needs(request: MatchRequest, council_type: str | None) -> list[tuple[str, int]]:
+def struggling_areas(request: MatchRequest, council_type: str | None) -> list[tuple[str, int]]:
     """Return the areas the requester struggles with, weakest first.
 
     A council's rating for a service its tier does not run is not a need (a district rating
