@@ -102,19 +102,20 @@ def run_embedded(host: str, port: int, settings_env: dict[str, str], var_dir: Pa
            "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir)}
     env.setdefault("OPS_TOKEN", secrets.token_urlsafe(24))
     env.setdefault("PUBLIC_BASE_URL", f"http://{host}:{port}")
-    children = [
-        subprocess.Popen(worker_command(), env=env),
-        subprocess.Popen(beat_command(var_dir), env=env),
-        subprocess.Popen(api_command(host, port), env=env),
-    ]
+    commands = {"worker": worker_command(), "beat": beat_command(var_dir),
+                "api": api_command(host, port)}
     print(f"\npartnermatch is running at http://{host}:{port}/\n"
           f"  ops token: {env['OPS_TOKEN']}\n"
           f"  emails are written to {var_dir / 'outbox'}\n"
           f"  Redis: {redis_url}   Ctrl-C stops everything.\n", flush=True)
-    _supervise(children + [redis_process])
+    try:
+        _supervise(commands, env)
+    finally:
+        _stop([redis_process])
 
 
-def _supervise(processes: list[subprocess.Popen]) -> None:
+def _supervise(commands: dict[str, list[str]], env: dict[str, str]) -> None:
+    """Keep the worker, beat and API running (restarting one that dies) until asked to stop."""
     stop = {"now": False}
 
     def _request_stop(_signum, _frame) -> None:
@@ -122,8 +123,18 @@ def _supervise(processes: list[subprocess.Popen]) -> None:
 
     signal.signal(signal.SIGINT, _request_stop)
     signal.signal(signal.SIGTERM, _request_stop)
-    while not stop["now"] and all(p.poll() is None for p in processes):
+    children = {name: subprocess.Popen(command, env=env) for name, command in commands.items()}
+    while not stop["now"]:
+        for name, child in children.items():
+            if child.poll() is not None and not stop["now"]:
+                print(f"{name} exited ({child.returncode}); restarting it", flush=True)
+                time.sleep(1)
+                children[name] = subprocess.Popen(commands[name], env=env)
         time.sleep(0.3)
+    _stop(list(children.values()))
+
+
+def _stop(processes: list[subprocess.Popen]) -> None:
     for process in processes:
         if process.poll() is None:
             process.terminate()

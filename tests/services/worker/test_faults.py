@@ -122,6 +122,7 @@ def test_worker_resumes_consuming_after_redis_restarts(
     worker = CeleryProcess.worker(fault_env, tmp_path / "w.log")
     try:
         worker.wait_for_log(" ready.")
+        time.sleep(2)  # a steady worker, as in production, not one still opening connections
         redis_server.restart()
         submit_all(fault_api)
         assert_one_email_each(smtp, 3, worker)
