@@ -8,6 +8,12 @@
 
 ARG PYTHON_IMAGE=python:3.11-slim
 
+# ---- assets: GOV.UK Frontend and accessible-autocomplete from the pinned npm lock file, compiled
+FROM node:20-slim AS assets
+WORKDIR /src/services/api/frontend
+COPY services/api/frontend/ ./
+RUN bash build.sh
+
 # ---- build: a virtualenv with the pinned runtime dependencies and the project, no dev extras
 FROM ${PYTHON_IMAGE} AS build
 
@@ -37,6 +43,7 @@ RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml
 COPY README.md ./
 COPY config ./config
 COPY services ./services
+COPY --from=assets /src/services/api/static/vendor ./services/api/static/vendor
 COPY shared ./shared
 RUN pip install --no-deps . \
     && pip check

@@ -42,7 +42,8 @@ REQUIRED_VARIABLES = {"SECRET_KEY", "OPS_TOKEN"}
 # Read by gunicorn (config/gunicorn.py, or gunicorn itself), not by partnermatch's settings.
 GUNICORN_VARIABLES = {"FORWARDED_ALLOW_IPS", "GUNICORN_CMD_ARGS"}
 # What the image may be built from; the reference data is mounted at run time instead.
-IMAGE_SOURCES = {"pyproject.toml", "README.md", "config", "services", "shared"}
+IMAGE_SOURCES = {"pyproject.toml", "README.md", "config", "services", "shared",
+                 "services/api/frontend/"}
 REFERENCE_MOUNT = "/data/reference"
 LONG_RUNNING_RESTART = {"always", "unless-stopped", "on-failure"}
 # Inside its container the API listens on every interface; only nginx can reach that port.
@@ -437,11 +438,10 @@ def parse_dockerfile(text: str) -> list[tuple[str, str]]:
 def test_image_is_python_3_11_slim(dockerfile):
     defaults = dict(arg.split("=", 1) for instruction, arg in dockerfile
                     if instruction == "ARG" and "=" in arg)
-    for instruction, argument in dockerfile:
-        if instruction == "FROM":
-            image = argument.split()[0]
-            image = re.sub(r"\$\{(\w+)\}", lambda m: defaults[m.group(1)], image)
-            assert image == "python:3.11-slim"
+    images = [re.sub(r"\$\{(\w+)\}", lambda m: defaults[m.group(1)], argument.split()[0])
+              for instruction, argument in dockerfile if instruction == "FROM"]
+    assert images[-1] == "python:3.11-slim"  # what runs; node only builds the page assets
+    assert set(images) <= {"python:3.11-slim", "node:20-slim"}
 
 
 def test_image_runs_as_a_user_other_than_root(dockerfile):
