@@ -56,6 +56,7 @@ def create_app(test_config: Mapping[str, object] | None = None) -> Flask:
     api.register_blueprint(profiles.blp)
     api.register_blueprint(reference.blp)
     api.register_blueprint(health.blp)
+    _document_profiles(api.spec)
     web.init_app(app)
     app.register_blueprint(ops.bp)
     app.register_blueprint(metrics.bp)
@@ -68,6 +69,12 @@ def create_app(test_config: Mapping[str, object] | None = None) -> Flask:
     security.relax_for_docs_and_probes(app, talisman)
     ratelimit.init_app(app, settings)
     return app
+
+
+def _document_profiles(spec) -> None:
+    from services.api.schemas import document_profiles as document
+
+    document(spec)
 
 
 def _error_schema():

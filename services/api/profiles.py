@@ -35,10 +35,16 @@ ERRORS = {400: "Malformed", 409: "Conflict", 413: "Too large", 415: "Not JSON", 
 AUTH_ERRORS = {401: "Missing or malformed token", 404: "No such profile, or not your token"}
 
 
+RETRY_AFTER = {"Retry-After": {"description": "Seconds to wait before trying again",
+                               "schema": {"type": "integer", "minimum": 1}}}
+
+
 def _document_errors(codes: dict[int, str]):
     def decorate(view):
         for code, description in codes.items():
-            view = blp.alt_response(code, schema="ErrorSchema", description=description)(view)
+            headers = RETRY_AFTER if code in (429, 503) else None
+            view = blp.alt_response(code, schema="ErrorSchema", description=description,
+                                    headers=headers)(view)
         return view
     return decorate
 

@@ -133,3 +133,39 @@ class SimilarCouncilSchema(Schema):
 
 class SimilarSchema(Schema):
     items = fields.List(fields.Nested(SimilarCouncilSchema), required=True)
+
+
+def document_profiles(spec) -> None:
+    """Describe a profile body as what it is: a council or a supplier, told apart by `kind`.
+
+    ProfileSchema dispatches on `kind` in code, which apispec cannot see; without this the
+    document would say that only `{}` is a valid profile.
+    """
+    from shared.schemas import CouncilProfileSchema, SupplierProfileSchema
+
+    refs = {}
+    for kind, schema in (("council", CouncilProfileSchema), ("supplier", SupplierProfileSchema)):
+        name = f"{kind.capitalize()}Profile"
+        spec.components.schema(name, schema=schema)
+        _tighten(spec.components.schemas[name]["properties"])
+        refs[kind] = f"#/components/schemas/{name}"
+    spec.components.schemas["Profile"] = {
+        "oneOf": [{"$ref": ref} for ref in refs.values()],
+        "discriminator": {"propertyName": "kind", "mapping": refs},
+    }
+
+
+def _tighten(properties: dict) -> None:
+    """Say in the document what apispec leaves out: rating keys, the email, the code's case."""
+    from shared.taxonomy import SERVICE_AREAS
+
+    rating = properties["ratings"]["additionalProperties"]
+    properties["ratings"].update(
+        properties={area: dict(rating) for area in SERVICE_AREAS}, additionalProperties=False,
+        minProperties=1)
+    properties["ratings"].pop("minLength", None)
+    properties["contact_email"].update(format="email", maxLength=254)
+    if "seeking" in properties:
+        properties["seeking"]["uniqueItems"] = True
+    if "gss_code" in properties:
+        properties["gss_code"]["pattern"] = "^[ENSWKenswk][0-9]{8}$"  # no inline (?i) in ECMA
