@@ -59,12 +59,16 @@ def install_collector(
 
     @event.listens_for(sessions, "after_commit")
     def _publish(session: Session) -> None:
+        if session.in_nested_transaction():  # a savepoint: the work is not committed yet
+            return
         work = session.info.pop("new_work", [])
         if work:
             publish(work)
 
     @event.listens_for(sessions, "after_rollback")
     def _forget(session: Session) -> None:
+        if session.in_nested_transaction():  # the rest of the transaction may still commit
+            return
         session.info.pop("new_work", None)
 
 

@@ -1,0 +1,57 @@
+"""Work is handed to the publisher after the whole transaction commits, never at a savepoint."""
+
+from __future__ import annotations
+
+import pytest
+
+from shared.db import make_engine, make_sessionmaker, transaction
+from shared.models import EmailDelivery, OutboxEvent
+from shared.outbox import install_collector
+
+
+@pytest.fixture
+def collected(database_url):
+    engine = make_engine(database_url)
+    sessions = make_sessionmaker(engine)
+    handed_over: list = []
+    install_collector(sessions, handed_over.extend)
+    yield sessions, handed_over
+    engine.dispose()
+
+
+def delivery(key: str) -> EmailDelivery:
+    return EmailDelivery(dedupe_key=key, purpose="link", to_address="a@b.gov.uk", message_id="")
+
+
+def test_work_added_in_a_savepoint_waits_for_the_outer_commit(collected):
+    sessions, handed_over = collected
+    with transaction(sessions) as session:
+        session.add(OutboxEvent(topic="profile.deleted"))
+        session.flush()
+        with session.begin_nested():
+            session.add(delivery("in-a-savepoint"))
+        assert handed_over == []
+    assert sorted(w.task for w in handed_over) == ["partnermatch.handle_event",
+                                                    "partnermatch.send_email"]
+
+
+def test_a_savepoint_rolled_back_keeps_the_rest_of_the_transactions_work(collected):
+    sessions, handed_over = collected
+    with transaction(sessions) as session:
+        session.add(OutboxEvent(topic="profile.deleted"))
+        session.flush()
+        with pytest.raises(RuntimeError), session.begin_nested():
+            session.add(delivery("rolled-back"))
+            session.flush()
+            raise RuntimeError
+    assert "partnermatch.handle_event" in [w.task for w in handed_over]
+
+
+def test_nothing_is_handed_over_when_the_transaction_rolls_back(collected):
+    sessions, handed_over = collected
+    with pytest.raises(RuntimeError), transaction(sessions) as session:
+        session.add(OutboxEvent(topic="profile.deleted"))
+        session.flush()
+        raise RuntimeError
+    assert handed_over == []
+
