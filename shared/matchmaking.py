@@ -27,6 +27,7 @@ class MatchOutcome:
     status: str  # matched | already | stale | gone
     match_run_id: str | None = None
     partner_ids: tuple[str, ...] = ()
+    delivery_id: str | None = None  # the recommendation email this transaction owed
 
 
 def match_event(session: Session, index: CandidateIndex, event_id: str) -> MatchOutcome:
@@ -41,14 +42,14 @@ def match_event(session: Session, index: CandidateIndex, event_id: str) -> Match
     if profile is None or profile.version != event.profile_version:
         return MatchOutcome("stale")
     run = _existing_run(session, profile)
-    outcome = MatchOutcome("already", run.id if run else None)
+    status, partner_ids = "already", ()
     if run is None:
         index.refresh(session)
         needs = index.index.match(request_from(profile), limit=PARTNERS_KEPT_PER_NEED)
         run = store_run(session, profile, needs, event.id)
-        outcome = MatchOutcome("matched", run.id, _top_partner_ids(needs))
-    owe_recommendations(session, profile, run)
-    return outcome
+        status, partner_ids = "matched", _top_partner_ids(needs)
+    delivery = owe_recommendations(session, profile, run)
+    return MatchOutcome(status, run.id, partner_ids, delivery.id if delivery else None)
 
 
 def _existing_run(session: Session, profile: Profile) -> MatchRun | None:

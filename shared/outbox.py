@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from shared.models import EmailDelivery, OutboxEvent
 
 MATCH_TOPICS = ("profile.submitted", "profile.updated")
+SEND_EMAIL = "partnermatch.send_email"
 RELAY_BATCH = 500
 
 
@@ -40,7 +41,17 @@ def work_for_event(outbox_event: OutboxEvent) -> Work:
 def work_for_delivery(delivery: EmailDelivery) -> Work:
     """Return the task that sends an email delivery."""
     task_id = f"email-{delivery.id}-{delivery.attempts}"
-    return Work("partnermatch.send_email", (delivery.id,), task_id)
+    return Work(SEND_EMAIL, (delivery.id,), task_id)
+
+
+def send_here(session: Session, delivery_id: str) -> None:
+    """Do not publish a delivery that this process sends itself as soon as the commit is done.
+
+    A published copy would race it for the claim and, after a temporary failure, send again at
+    once instead of after the backoff. If the process dies before sending, the relay publishes
+    the delivery after the grace period, as it does any work whose message was lost.
+    """
+    session.info.setdefault("sent_here", set()).add(delivery_id)
 
 
 def install_collector(
@@ -61,7 +72,9 @@ def install_collector(
     def _publish(session: Session) -> None:
         if session.in_nested_transaction():  # a savepoint: the work is not committed yet
             return
-        work = session.info.pop("new_work", [])
+        here = session.info.pop("sent_here", ())
+        work = [w for w in session.info.pop("new_work", [])
+                if not (w.task == SEND_EMAIL and w.args[0] in here)]
         if work:
             publish(work)
 
@@ -70,6 +83,7 @@ def install_collector(
         if session.in_nested_transaction():  # the rest of the transaction may still commit
             return
         session.info.pop("new_work", None)
+        session.info.pop("sent_here", None)
 
 
 def due_events(session: Session, now: datetime, grace: timedelta) -> list[OutboxEvent]:

@@ -45,6 +45,8 @@ def match_profile(self: Task, event_id: str) -> str:
     try:
         with transaction(rt.sessions) as session:
             outcome = matchmaking.match_event(session, rt.index(), event_id)
+            if outcome.delivery_id:
+                outbox.send_here(session, outcome.delivery_id)
     except IntegrityError:
         return "already"  # a concurrent duplicate committed the same run first
     except OperationalError as error:
@@ -54,6 +56,8 @@ def match_profile(self: Task, event_id: str) -> str:
             return _give_up_match(rt, event_id, key, count, repr(error))
         raise self.retry(countdown=_backoff(count), exc=error) from error
     rt.index().index.record_recommended(outcome.partner_ids)
+    if outcome.delivery_id:  # sent from here, one broker hop sooner; the claim keeps it once
+        _send(rt, outcome.delivery_id)
     return outcome.status
 
 
@@ -73,7 +77,11 @@ def _give_up_match(rt: WorkerRuntime, event_id: str, key: str, count: int, error
 @shared_task(bind=True, name="partnermatch.send_email", max_retries=None)
 def send_email(self: Task, delivery_id: str) -> str:
     """Send one email delivery, effectively once."""
-    rt = _runtime(self)
+    return _send(_runtime(self), delivery_id)
+
+
+def _send(rt: WorkerRuntime, delivery_id: str) -> str:
+    """Claim a delivery, send it and record the outcome."""
     with transaction(rt.sessions) as session:
         delivery = mailing.claim(session, delivery_id)
         if delivery is None:

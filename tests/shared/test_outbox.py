@@ -6,7 +6,7 @@ import pytest
 
 from shared.db import make_engine, make_sessionmaker, transaction
 from shared.models import EmailDelivery, OutboxEvent
-from shared.outbox import install_collector
+from shared.outbox import install_collector, send_here
 
 
 @pytest.fixture
@@ -55,3 +55,12 @@ def test_nothing_is_handed_over_when_the_transaction_rolls_back(collected):
         raise RuntimeError
     assert handed_over == []
 
+
+def test_a_delivery_sent_by_this_process_is_not_published(collected):
+    sessions, handed_over = collected
+    with transaction(sessions) as session:
+        mine, other = delivery("sent-here"), delivery("published")
+        session.add_all([mine, other])
+        session.flush()
+        send_here(session, mine.id)
+    assert [w.args for w in handed_over] == [(other.id,)]
