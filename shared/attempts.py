@@ -8,10 +8,13 @@ own, and gives up into the dead letters once past the limit.
 from __future__ import annotations
 
 from sqlalchemy import select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from shared.models import DeadLetter, TaskAttempt, utcnow
+
+_UPSERTS = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
 
 
 def bump_attempt(sessions: sessionmaker[Session], task_key: str) -> int:
@@ -26,6 +29,14 @@ def bump_attempt(sessions: sessionmaker[Session], task_key: str) -> int:
 
 
 def _bump(session: Session, task_key: str) -> int:
+    upsert = _UPSERTS.get(session.get_bind().dialect.name)
+    if upsert is not None:  # one statement, one round trip: every task start counts here
+        now = utcnow()
+        statement = upsert(TaskAttempt).values(task_key=task_key, attempts=1, updated_at=now)
+        return session.scalar(statement.on_conflict_do_update(
+            index_elements=[TaskAttempt.task_key],
+            set_={"attempts": TaskAttempt.attempts + 1, "updated_at": now},
+        ).returning(TaskAttempt.attempts))
     updated = session.execute(
         update(TaskAttempt)
         .where(TaskAttempt.task_key == task_key)

@@ -7,6 +7,7 @@ out of timestamp order) are upserted, and deleted ones removed. A match never re
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
@@ -21,6 +22,7 @@ from shared.records import Candidate, MatchRequest
 from shared.register import place_of
 
 SYNC_OVERLAP = timedelta(seconds=30)
+LOAD_BATCH = 500
 
 
 def candidate_from(profile: Profile) -> Candidate:
@@ -83,11 +85,12 @@ class CandidateIndex:
     def refresh(self, session: Session) -> int:
         """Bring the index up to date with the database; return how many profiles changed."""
         now = utcnow()
-        query = select(Profile)
-        if self.synced_at is not None:
-            query = query.where(Profile.updated_at >= self.synced_at - SYNC_OVERLAP)
+        if self.synced_at is None:
+            profiles = session.scalars(select(Profile))
+        else:
+            profiles = self._load(session, self._changed_ids(session))
         updated = []
-        for profile in session.scalars(query):
+        for profile in profiles:
             state = (profile.version, profile.approved)
             if self._seen.get(profile.id) != state:
                 updated.append(candidate_from(profile))
@@ -98,6 +101,25 @@ class CandidateIndex:
             changed += self._remove_deleted(session)
         self.synced_at = now
         return changed
+
+    def _changed_ids(self, session: Session) -> list[str]:
+        """Return ids changed since the last look, reading only ids and versions.
+
+        The overlap means every profile changed in the last SYNC_OVERLAP comes back each time
+        (all of a launch's submissions, say); whole rows are read only for the ones not seen yet.
+        """
+        recent = session.execute(
+            select(Profile.id, Profile.version, Profile.approved)
+            .where(Profile.updated_at >= self.synced_at - SYNC_OVERLAP)
+        )
+        return [id_ for id_, version, approved in recent
+                if self._seen.get(id_) != (version, approved)]
+
+    @staticmethod
+    def _load(session: Session, profile_ids: list[str]) -> Iterator[Profile]:
+        for start in range(0, len(profile_ids), LOAD_BATCH):
+            batch = profile_ids[start:start + LOAD_BATCH]
+            yield from session.scalars(select(Profile).where(Profile.id.in_(batch)))
 
     def _remove_deleted(self, session: Session) -> int:
         deleted = session.scalars(

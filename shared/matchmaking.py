@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from shared.candidates import CandidateIndex, request_from
@@ -67,16 +67,16 @@ def store_run(session: Session, profile: Profile, needs: list[NeedMatches],
                    model_version=MODEL_VERSION, event_id=event_id, generated_at=utcnow())
     session.add(run)
     session.flush()
-    for need in needs:
-        for rank, partner in enumerate(need.partners, start=1):
-            session.add(Recommendation(
-                match_run_id=run.id, service_area=need.service_area, need_rating=need.rating,
-                rank=rank, partner_profile_id=partner.profile_id, partner_kind=partner.kind,
-                partner_name=partner.name, partner_gss_code=partner.gss_code,
-                score=partner.score, strength_rating=partner.strength_rating,
-                reasons=list(partner.reasons),
-            ))
-    session.flush()
+    rows = [
+        {"match_run_id": run.id, "service_area": need.service_area, "need_rating": need.rating,
+         "rank": rank, "partner_profile_id": partner.profile_id, "partner_kind": partner.kind,
+         "partner_name": partner.name, "partner_gss_code": partner.gss_code,
+         "score": partner.score, "strength_rating": partner.strength_rating,
+         "reasons": list(partner.reasons)}
+        for need in needs for rank, partner in enumerate(need.partners, start=1)
+    ]
+    if rows:  # in bulk, with no ORM object each: a run holds up to 50 partners per need
+        session.execute(insert(Recommendation), rows)
     return run
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from shared.candidates import CandidateIndex, candidate_from, request_from
 from shared.db import make_engine, make_sessionmaker, transaction
@@ -115,3 +115,23 @@ def judgement(overall, published):
 def test_recent_improvement_is_from_weak_to_strong_at_the_last_two_graded_inspections(
         history, improved):
     assert (recent_improvement(history) is not None) is improved
+
+
+def test_a_refresh_reads_whole_rows_only_for_profiles_it_has_not_indexed(sessions):
+    with transaction(sessions) as session:
+        for gss in (LEEDS, MANCHESTER):
+            create_profile(session, council_fields(gss, {"waste": 5}))
+    with sessions() as session:
+        index = CandidateIndex(session)
+    statements: list[str] = []
+    engine = sessions.kw["bind"]
+    event.listen(engine, "before_cursor_execute",
+                 lambda _c, _k, statement, *_rest: statements.append(statement))
+    with sessions() as session:  # both profiles are inside the overlap, and already indexed
+        assert index.refresh(session) == 0
+    assert not [s for s in statements if "profiles.fields" in s]
+    with transaction(sessions) as session:
+        create_profile(session, council_fields(LEEDS, {"waste": 4}))
+    with sessions() as session:
+        assert index.refresh(session) == 1
+    assert len([s for s in statements if "profiles.fields" in s]) == 1
