@@ -28,7 +28,7 @@ from shared.email import (
 from shared.email import render_recommendations as render_recommendation_email
 from shared.introductions import AVAILABLE, areas_asked_about, contact_options
 from shared.models import EmailDelivery, Introduction, MatchRun, Profile, utcnow
-from shared.results import needs_of
+from shared.results import top_needs
 
 PARTNERS_PER_NEED_IN_EMAIL = 5
 
@@ -54,9 +54,7 @@ def claim(session: Session, delivery_id: str) -> EmailDelivery | None:
     )
     if taken.rowcount != 1:
         return None
-    delivery = session.get(EmailDelivery, delivery_id)
-    session.refresh(delivery)
-    return delivery
+    return session.get(EmailDelivery, delivery_id, populate_existing=True)
 
 
 def compose(session: Session, delivery: EmailDelivery, mail: MailSettings) -> EmailMessage:
@@ -95,7 +93,7 @@ def _confirmation(session: Session, profile: Profile, delivery: EmailDelivery,
 def _recommendations(session: Session, profile: Profile, delivery: EmailDelivery,
                      mail: MailSettings) -> tuple[RenderedEmail, str]:
     run = session.get(MatchRun, delivery.match_run_id)
-    needs = needs_of(run, PARTNERS_PER_NEED_IN_EMAIL)
+    needs = top_needs(session, run, PARTNERS_PER_NEED_IN_EMAIL)
     unsubscribe_url = _url(mail, "unsubscribe", links.UNSUBSCRIBE, {"e": delivery.to_address})
     feedback = {
         p.profile_id: tuple(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from itertools import groupby
 from typing import Any
 
@@ -23,7 +24,18 @@ def latest_run(session: Session, profile: Profile) -> MatchRun | None:
 
 def needs_of(run: MatchRun, limit: int = 50) -> list[NeedMatches]:
     """Group a run's recommendations by need, weakest need first, best partner first."""
-    ordered = sorted(run.recommendations, key=lambda r: (r.need_rating, r.service_area, r.rank))
+    return _grouped(run.recommendations, limit)
+
+
+def top_needs(session: Session, run: MatchRun, limit: int) -> list[NeedMatches]:
+    """Like needs_of, reading only the best `limit` partners of each need from the database."""
+    rows = session.scalars(select(Recommendation).where(
+        Recommendation.match_run_id == run.id, Recommendation.rank <= limit))
+    return _grouped(rows, limit)
+
+
+def _grouped(rows: Iterable[Recommendation], limit: int) -> list[NeedMatches]:
+    ordered = sorted(rows, key=lambda r: (r.need_rating, r.service_area, r.rank))
     return [
         NeedMatches(
             service_area=area,

@@ -21,10 +21,13 @@ _MESSAGE_ID = re.compile(r"<[^<>@\s]+@[^<>@\s]+>")
 _LINK = re.compile(r"(?:https?|mailto):[^<>,\s]+")
 # Control characters, invisible formatting (bidi overrides, zero-width) and lone surrogates.
 _DROPPED = frozenset({"Cc", "Cf", "Cs"})
+_PLAIN = re.compile(r"[!-~]+(?: [!-~]+)*")  # printable ASCII words, single spaces between
 
 
 def one_line(value: str) -> str:
     """Drop control and invisible formatting characters and collapse whitespace to single spaces."""
+    if _PLAIN.fullmatch(value):  # already one line (most names and every link): nothing to drop
+        return value
     kept = (ch for ch in value if ch.isspace() or unicodedata.category(ch) not in _DROPPED)
     return " ".join("".join(kept).split())
 

@@ -8,7 +8,7 @@ from email.message import EmailMessage
 
 import pytest
 
-from shared.email.message import build_message, clean_header, make_message_id
+from shared.email.message import build_message, clean_header, make_message_id, one_line
 from shared.email.render import RenderedEmail, render_recommendations
 from shared.records import NeedMatches, Partner
 
@@ -122,3 +122,15 @@ def test_non_ascii_content_is_sent_as_seven_bit() -> None:
     back = parsed(message)
     assert str(back["Subject"]) == "Ynys Môn"
     assert text_of(back, "plain") == "Cyngor Sir Ynys Môn\n"
+
+
+@pytest.mark.parametrize("value, expected", [
+    ("Leeds City Council", "Leeds City Council"),
+    ("http://localhost/open/a.b-c_d?x=1", "http://localhost/open/a.b-c_d?x=1"),
+    (" Leeds  City\tCouncil\n", "Leeds City Council"),
+    ("Leeds\u202e City\u200b", "Leeds City"),
+    ("Caerffili \u2013 Sir Fynwy", "Caerffili \u2013 Sir Fynwy"),
+    ("", ""),
+])
+def test_one_line_keeps_plain_text_as_it_is_and_cleans_the_rest(value, expected) -> None:
+    assert one_line(value) == expected
