@@ -45,8 +45,10 @@ def token_matches(profile: Profile, token: str) -> bool:
 
 def resolve_council(session: Session, code: str) -> Council | None:
     """Find a current council by its GSS code or any former or newer code."""
-    gss = session.scalar(select(CouncilCode.gss_code).where(CouncilCode.code == code.upper()))
-    return session.get(Council, gss) if gss else None
+    return session.scalar(
+        select(Council).join(CouncilCode, CouncilCode.gss_code == Council.gss_code)
+        .where(CouncilCode.code == code.upper())
+    )
 
 
 def check_profile(session: Session, fields: dict[str, Any], allowed_domains: Iterable[str]) -> None:
