@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterator
 
@@ -97,3 +98,17 @@ def confirm(client, path: str) -> None:
     token = re.search(r'name="csrf_token" value="([^"]+)"', page.get_data(as_text=True)).group(1)
     response = client.post(path, data={"csrf_token": token})
     assert response.status_code == 303, response.get_data(as_text=True)
+
+
+def pytest_collection_modifyitems(config, items):
+    """Run the slow fault tests once: on PostgreSQL (production's database) when it is there.
+
+    The end-to-end pipeline tests still run on both SQLite and PostgreSQL.
+    """
+    if not os.environ.get("TEST_DATABASE_URL"):
+        return
+    once = [item for item in items
+            if "test_faults.py" in item.nodeid and "[sqlite" in item.nodeid]
+    if once:
+        config.hook.pytest_deselected(items=once)
+        items[:] = [item for item in items if item not in once]
