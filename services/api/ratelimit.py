@@ -24,6 +24,8 @@ from services.api.errors import envelope
 
 SUBMISSIONS = {"profiles.Profiles": ["POST"], "web.check": ["POST"]}
 LINK_REQUESTS = {"web.request_link": ["POST"]}
+OPS_LOGINS = {"ops.login": ["POST"]}
+OPS_LOGIN_LIMIT = "10/minute"  # slows password guessing; people rarely mistype ten times
 # Short timeouts: a hung Redis must cost a request half a second, not hang it.
 REDIS_OPTIONS = {"socket_connect_timeout": 0.5, "socket_timeout": 0.5}
 DEFAULT_RETRY_AFTER = 60
@@ -44,6 +46,8 @@ def init_app(app: Flask, settings: Settings) -> Limiter:
                                      methods=["POST"]), SUBMISSIONS)
     _apply(app, limiter.shared_limit(lambda: settings.RATE_LIMIT_LINK, scope="link",
                                      methods=["POST"]), LINK_REQUESTS)
+    _apply(app, limiter.shared_limit(OPS_LOGIN_LIMIT, scope="ops-login", methods=["POST"]),
+           OPS_LOGINS)
     app.register_error_handler(RateLimitExceeded, lambda error: too_many(limiter))
     return limiter
 

@@ -152,3 +152,11 @@ def test_discarding_a_dead_letter_is_audited(client, app, ops_user):
     with sessions() as session:
         assert session.get(DeadLetter, letter_id).resolution == "discarded"
         assert "dead_letter.discarded" in session.scalars(select(AuditEntry.action)).all()
+
+
+def test_password_guessing_is_slowed_down(client, ops_user):
+    token = csrf(client, "/ops/login")
+    codes = [client.post("/ops/login", data={"name": ops_user, "password": f"guess{n}",
+                                             "csrf_token": token}).status_code
+             for n in range(11)]
+    assert codes[:10] == [401] * 10 and codes[10] == 429
