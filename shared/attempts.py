@@ -31,12 +31,12 @@ def bump_attempt(sessions: sessionmaker[Session], task_key: str) -> int:
 def _bump(session: Session, task_key: str) -> int:
     upsert = _UPSERTS.get(session.get_bind().dialect.name)
     if upsert is not None:  # one statement, one round trip: every task start counts here
-        now = utcnow()
-        statement = upsert(TaskAttempt).values(task_key=task_key, attempts=1, updated_at=now)
-        return session.scalar(statement.on_conflict_do_update(
-            index_elements=[TaskAttempt.task_key],
-            set_={"attempts": TaskAttempt.attempts + 1, "updated_at": now},
-        ).returning(TaskAttempt.attempts))
+        now, table = utcnow(), TaskAttempt.__table__
+        statement = upsert(table).values(task_key=task_key, attempts=1, updated_at=now)
+        return session.execute(statement.on_conflict_do_update(
+            index_elements=[table.c.task_key],
+            set_={"attempts": table.c.attempts + 1, "updated_at": now},
+        ).returning(table.c.attempts)).scalar_one()
     updated = session.execute(
         update(TaskAttempt)
         .where(TaskAttempt.task_key == task_key)

@@ -10,7 +10,7 @@ from collections.abc import Iterable
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, lazyload
 
 from shared.models import Introduction, Profile, utcnow
 from shared.notifications import (
@@ -34,7 +34,9 @@ def contact_options(session: Session, requester: Profile,
                     needs: Iterable[NeedMatches]) -> dict[str, str]:
     """Return, for each recommended partner, whether its contact is shared or can be asked for."""
     ids = {p.profile_id for need in needs for p in need.partners}
-    partners = {p.id: p for p in session.scalars(select(Profile).where(Profile.id.in_(ids)))}
+    # Without their councils: each would bring the council's public data, unread here.
+    query = select(Profile).where(Profile.id.in_(ids)).options(lazyload(Profile.council))
+    partners = {p.id: p for p in session.scalars(query)}
     asked = {
         i.partner_profile_id: i.status
         for i in session.scalars(select(Introduction).where(

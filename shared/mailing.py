@@ -13,7 +13,7 @@ from datetime import timedelta
 from email.message import EmailMessage
 
 from sqlalchemy import select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, lazyload
 
 from shared import links
 from shared.email import (
@@ -156,7 +156,8 @@ COMPOSERS = {
 def shared_contacts(session: Session, needs) -> dict[str, tuple[str, str]]:
     """Return contact details of the partners that agreed to share them."""
     ids = {p.profile_id for need in needs for p in need.partners}
-    partners = session.scalars(select(Profile).where(Profile.id.in_(ids), Profile.demo.is_(False)))
+    partners = session.scalars(select(Profile).where(Profile.id.in_(ids), Profile.demo.is_(False))
+                               .options(lazyload(Profile.council)))
     return {
         p.id: (p.fields["contact_name"], p.contact_email)
         for p in partners if p.fields.get("share_contact")

@@ -75,8 +75,8 @@ def store_run(session: Session, profile: Profile, needs: list[NeedMatches],
          "reasons": list(partner.reasons)}
         for need in needs for rank, partner in enumerate(need.partners, start=1)
     ]
-    if rows:  # in bulk, with no ORM object each: a run holds up to 50 partners per need
-        session.execute(insert(Recommendation), rows)
+    if rows:  # one executemany through Core: a run holds up to 50 partners per need
+        session.execute(insert(Recommendation.__table__), rows)
     return run
 
 
