@@ -25,6 +25,7 @@ from itertools import islice
 from pathlib import Path
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from bench.reference import context_model, councils, data_dir
 from bench.stats import table
@@ -35,6 +36,7 @@ SIZES = (400, 10_000, 100_000, 1_000_000)
 LIMIT = 10
 UPDATES = 200
 WARM_UP = 5
+BLOCK = 25
 
 
 def _status_mb(field: str) -> float | None:
@@ -100,23 +102,23 @@ def sklearn_search(context, place_rows: np.ndarray):
 
 def timed_pairs(index: MatchIndex, search, places: np.ndarray,
                 requests: list) -> tuple[list[float], list[float]]:
-    """Time each request by both, alternately, so drift in the machine's load hits both alike.
+    """Time the requests by both in alternating blocks, so drift in the machine's load hits both.
 
-    scikit-learn answers one nearest-neighbour query per need, as the index does one ranking.
+    Blocks (rather than request by request) keep each method's data warm in the caches, as a
+    worker matching one request after another would. scikit-learn answers one nearest-neighbour
+    query per need, as the index makes one ranking per need.
     """
     ours, theirs = [], []
-    for number, request in enumerate([*requests[:WARM_UP], *requests]):
-        query = places[[index.context.row(request.gss_code)]]
-        needs = struggling_areas(request, request.council_type)
-        run_ours = _timed(index.match, request, LIMIT)
-        run_theirs = _timed(_kneighbours, search, query, needs)
-        if number % 2:
-            their_seconds, our_seconds = run_theirs(), run_ours()
-        else:
-            our_seconds, their_seconds = run_ours(), run_theirs()
-        if number >= WARM_UP:
-            ours.append(our_seconds)
-            theirs.append(their_seconds)
+    for start in range(0, len(requests), BLOCK):
+        block = requests[start: start + BLOCK]
+        for request in block[:WARM_UP]:
+            index.match(request, LIMIT)
+        ours += [_timed(index.match, request, LIMIT) for request in block]
+        queries = [(places[[index.context.row(r.gss_code)]],
+                    struggling_areas(r, r.council_type)) for r in block]
+        for query, needs in queries[:WARM_UP]:
+            _kneighbours(search, query, needs)
+        theirs += [_timed(_kneighbours, search, query, needs) for query, needs in queries]
     return ours, theirs
 
 
@@ -125,16 +127,13 @@ def _kneighbours(search, query: np.ndarray, needs: list) -> None:
         search.kneighbors(query, n_neighbors=LIMIT)
 
 
-def _timed(function, *args):
-    def run() -> float:
-        started = time.perf_counter()
-        function(*args)
-        return time.perf_counter() - started
-
-    return run
+def _timed(function, *args) -> float:
+    started = time.perf_counter()
+    function(*args)
+    return time.perf_counter() - started
 
 
-def measure(size: int) -> dict[str, float]:
+def measure(size: int, sklearn_threads: int | None = 1) -> dict[str, float]:
     """Measure one size in this process and return the figures."""
     folder = data_dir()
     context = context_model(folder)
@@ -149,8 +148,9 @@ def measure(size: int) -> dict[str, float]:
     for request in requests[:WARM_UP]:
         index.match(request, LIMIT)
     peak = peak_mb()
-    search, places = sklearn_search(context, place_rows)
-    ours, theirs = timed_pairs(index, search, places, requests)
+    with threadpool_limits(limits=sklearn_threads):
+        search, places = sklearn_search(context, place_rows)
+        ours, theirs = timed_pairs(index, search, places, requests)
     (p50, p95), (sklearn_p50, sklearn_p95) = percentiles(ours), percentiles(theirs)
     return {"size": size, "build_s": build_seconds, "p50_ms": p50, "p95_ms": p95,
             "update_p50_ms": updates[0], "update_p95_ms": updates[1], "index_mb": grown,
@@ -178,19 +178,25 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default=",".join(map(str, SIZES)),
                         help="comma-separated numbers of profiles")
+    parser.add_argument("--sklearn-threads", type=int, default=1,
+                        help="BLAS/OpenMP threads for scikit-learn (0: its default, all cores); "
+                             "the index uses one core, as each worker process does")
     parser.add_argument("--one", type=int, help=argparse.SUPPRESS)  # a child process's size
     args = parser.parse_args(argv)
+    threads = args.sklearn_threads or None
     if args.one:
-        print(json.dumps(measure(args.one)))
+        print(json.dumps(measure(args.one, threads)))
         return
     rows = []
     for size in (int(s) for s in args.sizes.split(",")):
-        child = subprocess.run([sys.executable, "-m", "bench.scale", "--one", str(size)],
+        child = subprocess.run([sys.executable, "-m", "bench.scale", "--one", str(size),
+                                "--sklearn-threads", str(args.sklearn_threads)],
                                capture_output=True, text=True, check=True)
         rows.append(row(json.loads(child.stdout.splitlines()[-1])))
         print(f"  measured {size:,} profiles", file=sys.stderr)
-    print(f"Matching at scale (one process per size; {LIMIT} partners per need; "
-          "scikit-learn queried once per need of the same requests, timed alternately)\n")
+    cores = f"{args.sklearn_threads} thread(s)" if args.sklearn_threads else "all cores"
+    print(f"Matching at scale (one process per size; {LIMIT} partners per need; scikit-learn "
+          f"on {cores}, queried once per need of the same requests; timed in alternating blocks)\n")
     print(table(HEADER, rows))
     print("\nindex MiB: resident memory grown while building (arrays, ids, names); peak RSS: "
           "the whole process, interpreter and libraries included, before scikit-learn's "

@@ -21,6 +21,7 @@ class Columns:
         self._data = {name: np.zeros((_START, *shape), dtype=dtype)
                       for name, (dtype, shape) in self._spec.items()}
         self.size = 0
+        self._views: dict[str, np.ndarray] = {}
 
     def append(self, batch: Mapping[str, np.ndarray]) -> int:
         """Append rows given as one array per column; return the first new row's number."""
@@ -30,10 +31,15 @@ class Columns:
         for name, values in batch.items():
             self._data[name][first: first + count] = values
         self.size += count
+        self._views = {}
         return first
 
     def view(self, name: str) -> np.ndarray:
-        return self._data[name][: self.size]
+        """Return the filled rows of a column (a view, remembered until the next change)."""
+        found = self._views.get(name)
+        if found is None:
+            found = self._views[name] = self._data[name][: self.size]
+        return found
 
     def keep(self, rows: np.ndarray) -> None:
         """Keep only these rows, in this order (used to compact away deleted rows)."""
@@ -43,6 +49,7 @@ class Columns:
                                         dtype=kept.dtype)
             self._data[name][: len(rows)] = kept
         self.size = len(rows)
+        self._views = {}
 
     def nbytes(self) -> int:
         return sum(array.nbytes for array in self._data.values())

@@ -386,8 +386,7 @@ class MatchIndex:
     def _partners(self, query: _Query, area: str, limit: int) -> tuple[Partner, ...]:
         partition = self._partitions[_AREA[area]]
         scores = self._scores(query, area, partition)
-        chosen = self._top(query, partition, scores, limit)
-        return tuple(self._partner(query, area, slot, score) for slot, score in chosen)
+        return self._partner_list(query, area, self._top(query, partition, scores, limit))
 
     def _scores(self, query: _Query, area: str, partition: _Partition) -> np.ndarray:
         """Return every row's score before text: negative where the row is not eligible."""
@@ -444,12 +443,10 @@ class MatchIndex:
         if kth <= 0:
             return []
         floor = TEXT_FLOOR if query.text[0].size else 1.0
-        # a row is kept if its best case reaches the worst case of the limit-th council, and of
-        # its own council's best row (a council is represented by one row)
-        bound = np.append(best, 0.0)[groups]  # suppliers (-1) take the appended 0
-        np.maximum(bound, kth, out=bound)
-        pool = np.flatnonzero(scores >= bound * floor - 1e-6)
-        pool = pool[np.argsort(-scores[pool], kind="stable")]
+        # a row is kept if its best case reaches the worst case of the limit-th council
+        pool = np.flatnonzero(scores >= kth * floor - 1e-6)
+        if len(pool) > _FIRST_TEXT_BLOCK:  # worth scoring text best first, to stop early
+            pool = pool[np.argsort(-scores[pool], kind="stable")]
         rows, final = self._finals(query, partition, scores, pool, limit)
         final = np.round(np.clip(final, 0.0, 1.0), 6)
         return self._one_per_council(query, partition, rows, final, limit)
@@ -494,13 +491,25 @@ class MatchIndex:
                 chosen.append((slot, score))
         return chosen[:limit]
 
-    def _partner(self, query: _Query, area: str, slot: int, score: float) -> Partner:
-        kind = KINDS[self._slots.view("kind")[slot]]
-        return Partner(
-            profile_id=self._ids[slot], name=self._names[slot], kind=kind,
-            gss_code=self._gss[slot], score=score,
-            strength_rating=int(self._slots.view("ratings")[slot, _AREA[area]]),
-            reasons=self._reasons(query, area, slot, kind))
+    def _partner_list(self, query: _Query, area: str,
+                      chosen: list[tuple[int, float]]) -> tuple[Partner, ...]:
+        """Return the chosen rows as partners with their reasons, reading each column once."""
+        slots = np.array([slot for slot, _ in chosen], dtype=np.int64)
+        columns, column = self._slots, _AREA[area]
+        facts = zip(columns.view("kind")[slots].tolist(),
+                    columns.view("ratings")[slots, column].tolist(),
+                    columns.view("source")[slots].tolist(),
+                    columns.view("capacity")[slots].tolist(),
+                    (columns.view("struggles")[slots] & query.can_help).tolist(), strict=True)
+        partners = []
+        for (slot, score), (kind, rating, source, capacity, helpable) in zip(
+                chosen, facts, strict=True):
+            partners.append(Partner(
+                profile_id=self._ids[slot], name=self._names[slot], kind=KINDS[kind],
+                gss_code=self._gss[slot], score=score, strength_rating=rating,
+                reasons=self._reasons(query, area, slot, KINDS[kind], (
+                    RATING_SOURCES[source], rating, CAPACITIES[capacity], helpable))))
+        return tuple(partners)
 
     def _context_reasons(self, place: Place, gss_code: str | None) -> tuple[str, ...]:
         """Return how two councils are alike, remembered per pair (places change rarely)."""
@@ -512,18 +521,16 @@ class MatchIndex:
             self._alike[key] = context_reasons(place, partner) if partner else ()
         return self._alike[key]
 
-    def _reasons(self, query: _Query, area: str, slot: int, kind: str) -> tuple[str, ...]:
-        columns = self._slots
-        source = RATING_SOURCES[columns.view("source")[slot]]
-        reasons = [rating_reason(source, int(columns.view("ratings")[slot, _AREA[area]]), area),
-                   *self._evidence.get(slot, {}).get(area, ())]
+    def _reasons(self, query: _Query, area: str, slot: int, kind: str,
+                 facts: tuple[str, int, str, int]) -> tuple[str, ...]:
+        source, rating, capacity, helpable = facts
+        reasons = [rating_reason(source, rating, area), *self._evidence.get(slot, {}).get(area, ())]
         if query.place and kind == "council":
             reasons += self._context_reasons(query.place, self._gss[slot])
-        reasons.append(capacity_reason(CAPACITIES[columns.view("capacity")[slot]]))
-        helpable = int(columns.view("struggles")[slot]) & query.can_help
-        back = reciprocity_reason([a for i, a in enumerate(AREAS) if helpable >> i & 1])
-        if back:
-            reasons.append(back)
+        reasons.append(capacity_reason(capacity))
+        if helpable:
+            areas = [a for i, a in enumerate(AREAS) if helpable >> i & 1]
+            reasons.append(reciprocity_reason(areas))
         if kind == "supplier":
             reasons += region_reasons(self._served.get(slot, ()), query.region_name)
         return tuple(reasons)

@@ -73,15 +73,20 @@ class TextIndex:
         total = int(lengths.sum())
         if total == 0 or terms.size == 0:
             return np.zeros(len(slots))
-        owner = np.repeat(np.arange(len(slots)), lengths)
-        positions = np.arange(total) + np.repeat(starts - (np.cumsum(lengths) - lengths), lengths)
+        offsets = np.cumsum(lengths) - lengths
+        positions = np.arange(total) + np.repeat(starts - offsets, lengths)
         self._lookup[terms] = weights
         try:
             products = self._terms.view("weight")[positions] * self._lookup[
                 self._terms.view("term")[positions]]
         finally:
             self._lookup[terms] = 0.0
-        return np.bincount(owner, weights=products, minlength=len(slots))
+        # each slot's products are contiguous: sum them segment by segment (empty texts have no
+        # segment of their own, so they are left at zero)
+        sums = np.zeros(len(slots))
+        filled = lengths > 0
+        sums[filled] = np.add.reduceat(products, offsets[filled])
+        return sums
 
     def keep(self, slots: np.ndarray) -> None:
         """Keep only these slots' rows, renumbered in this order."""
