@@ -6,7 +6,9 @@ Tasks receive ids only. Each is idempotent by its id: a replay finds the work do
 from __future__ import annotations
 
 import logging
+import os
 import random
+import signal
 import time
 from datetime import timedelta
 
@@ -18,7 +20,7 @@ from services.worker.runtime import WorkerRuntime, worker_runtime
 from shared import attempts, mailing, matchmaking, outbox, retention
 from shared.db import transaction
 from shared.email import AmbiguousEmailError, PermanentEmailError, TransientEmailError
-from shared.models import utcnow
+from shared.models import Profile, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +44,7 @@ def match_profile(self: Task, event_id: str) -> str:
         return _give_up_match(rt, event_id, key, count, "too many attempts (crashed each time?)")
     log.info("match started", extra={"event_id": event_id, "attempt": count})
     _injected_delay(rt)
+    _injected_poison(rt, event_id)
     try:
         with transaction(rt.sessions) as session:
             outcome = matchmaking.match_event(session, rt.index(), event_id)
@@ -66,8 +69,26 @@ def _injected_delay(rt: WorkerRuntime) -> None:
         time.sleep(rt.settings.TEST_MATCH_DELAY_SECONDS)
 
 
+def _injected_poison(rt: WorkerRuntime, event_id: str) -> None:
+    """Test-only fault (F15): kill this process when the profile's needs_text equals
+    TEST_POISON_NEEDS_TEXT, read from the environment only when PARTNERMATCH_ENV=test."""
+    poison = os.environ.get("TEST_POISON_NEEDS_TEXT")
+    if rt.settings.PARTNERMATCH_ENV != "test" or not poison:
+        return
+    with rt.sessions() as session:
+        event = session.get(outbox.OutboxEvent, event_id)
+        profile = session.get(Profile, event.profile_id) if event else None
+        if profile is not None and profile.fields.get("needs_text") == poison:
+            os.kill(os.getpid(), signal.SIGKILL)
+
+
 def _give_up_match(rt: WorkerRuntime, event_id: str, key: str, count: int, error: str) -> str:
     with transaction(rt.sessions) as session:
+        # A duplicate delivery of finished work (or a racing give-up) has nothing to dead-letter;
+        # the row lock makes concurrent give-ups write one dead letter, not two.
+        event = session.get(outbox.OutboxEvent, event_id, with_for_update=True)
+        if event is not None and event.consumed_at is not None:
+            return "already"
         attempts.dead_letter(session, "partnermatch.match_profile", key, [event_id], error, count)
         matchmaking.fail_event(session, event_id)
     log.error("match for event %s dead-lettered after %d attempts", event_id, count)

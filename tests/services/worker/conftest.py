@@ -108,7 +108,8 @@ def pytest_collection_modifyitems(config, items):
     if not os.environ.get("TEST_DATABASE_URL"):
         return
     once = [item for item in items
-            if "test_faults.py" in item.nodeid and "[sqlite" in item.nodeid]
+            if ("test_faults.py" in item.nodeid or "test_faults_more.py" in item.nodeid)
+            and "[sqlite" in item.nodeid]
     if once:
         config.hook.pytest_deselected(items=once)
         items[:] = [item for item in items if item not in once]
