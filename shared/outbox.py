@@ -12,10 +12,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import event, func, or_, select, update
+from sqlalchemy import event, func, literal, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from shared.models import EmailDelivery, OutboxEvent
+from shared.models import EmailDelivery, OutboxEvent, TaskAttempt
 
 MATCH_TOPICS = ("profile.submitted", "profile.updated")
 SEND_EMAIL = "partnermatch.send_email"
@@ -86,12 +86,22 @@ def install_collector(
         session.info.pop("sent_here", None)
 
 
-def due_events(session: Session, now: datetime, grace: timedelta) -> list[OutboxEvent]:
-    """Return events not yet consumed whose last publication is older than the grace period."""
+def due_events(session: Session, now: datetime, grace: timedelta,
+               running_for: timedelta = timedelta(0)) -> list[OutboxEvent]:
+    """Return events not yet consumed whose last publication is older than the grace period.
+
+    An event whose match started less than `running_for` ago (the task time limit) is left alone:
+    a worker is on it, and a second copy would only run beside it and spend an attempt.
+    """
     last = func.coalesce(OutboxEvent.published_at, OutboxEvent.created_at)
+    started = (
+        select(TaskAttempt.task_key)
+        .where(TaskAttempt.task_key == literal("match:") + OutboxEvent.id,
+               TaskAttempt.updated_at >= now - running_for)
+    )
     return list(session.scalars(
         select(OutboxEvent)
-        .where(OutboxEvent.consumed_at.is_(None), last < now - grace)
+        .where(OutboxEvent.consumed_at.is_(None), last < now - grace, ~started.exists())
         .order_by(OutboxEvent.created_at)
         .limit(RELAY_BATCH)
     ))

@@ -159,7 +159,8 @@ def relay_outbox(self: Task) -> dict[str, int]:
     now = utcnow()
     grace = timedelta(seconds=rt.settings.RELAY_GRACE_SECONDS)
     with transaction(rt.sessions) as session:
-        events = outbox.due_events(session, now, grace)
+        events = outbox.due_events(session, now, grace,
+                                   timedelta(seconds=rt.settings.TASK_TIME_LIMIT))
         deliveries = outbox.due_deliveries(session, now, grace)
         _mark_orphans_ambiguous(rt, session)
         work = [outbox.work_for_event(e) for e in events]

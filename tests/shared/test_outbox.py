@@ -64,3 +64,22 @@ def test_a_delivery_sent_by_this_process_is_not_published(collected):
         session.flush()
         send_here(session, mine.id)
     assert [w.args for w in handed_over] == [(other.id,)]
+
+
+def test_relay_leaves_alone_an_event_whose_match_is_running(database_url):
+    from datetime import timedelta
+
+    from shared.models import TaskAttempt, utcnow
+    from shared.outbox import due_events
+
+    sessions = make_sessionmaker(make_engine(database_url))
+    old = utcnow() - timedelta(minutes=5)
+    with transaction(sessions) as session:
+        session.add_all([OutboxEvent(id="lost", topic="profile.submitted", created_at=old),
+                         OutboxEvent(id="running", topic="profile.submitted", created_at=old),
+                         OutboxEvent(id="stalled", topic="profile.submitted", created_at=old)])
+        session.add_all([TaskAttempt(task_key="match:running", attempts=1, updated_at=utcnow()),
+                         TaskAttempt(task_key="match:stalled", attempts=1, updated_at=old)])
+    with sessions() as session:
+        due = due_events(session, utcnow(), timedelta(seconds=10), timedelta(seconds=60))
+        assert sorted(e.id for e in due) == ["lost", "stalled"]
