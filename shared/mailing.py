@@ -47,14 +47,13 @@ class MailSettings:
 
 def claim(session: Session, delivery_id: str) -> EmailDelivery | None:
     """Take a pending delivery for sending; None if it is not pending (sent, taken, cancelled)."""
-    taken = session.execute(
+    return session.scalar(
         update(EmailDelivery)
         .where(EmailDelivery.id == delivery_id, EmailDelivery.status == "pending")
         .values(status="sending", claimed_at=utcnow(), attempts=EmailDelivery.attempts + 1)
+        .returning(EmailDelivery),
+        execution_options={"populate_existing": True},
     )
-    if taken.rowcount != 1:
-        return None
-    return session.get(EmailDelivery, delivery_id, populate_existing=True)
 
 
 def compose(session: Session, delivery: EmailDelivery, mail: MailSettings) -> EmailMessage:

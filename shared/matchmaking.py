@@ -48,7 +48,7 @@ def match_event(session: Session, index: CandidateIndex, event_id: str) -> Match
         needs = index.index.match(request_from(profile), limit=PARTNERS_KEPT_PER_NEED)
         run = store_run(session, profile, needs, event.id)
         status, partner_ids = "matched", _top_partner_ids(needs)
-    delivery = owe_recommendations(session, profile, run)
+    delivery = owe_recommendations(session, profile, run, new_run=status == "matched")
     return MatchOutcome(status, run.id, partner_ids, delivery.id if delivery else None)
 
 

@@ -24,11 +24,12 @@ def is_example_address(address: str) -> bool:
 
 
 def _owe(session: Session, dedupe_key: str, purpose: str, profile: Profile,
-         match_run_id: str | None = None,
-         introduction_id: str | None = None) -> EmailDelivery | None:
+         match_run_id: str | None = None, introduction_id: str | None = None,
+         key_is_new: bool = False) -> EmailDelivery | None:
     if is_example_address(profile.contact_email) or profile.demo:
         return None
-    if session.scalar(select(EmailDelivery.id).where(EmailDelivery.dedupe_key == dedupe_key)):
+    if not key_is_new and session.scalar(
+            select(EmailDelivery.id).where(EmailDelivery.dedupe_key == dedupe_key)):
         return None
     delivery = EmailDelivery(
         dedupe_key=dedupe_key, purpose=purpose, profile_id=profile.id,
@@ -36,6 +37,9 @@ def _owe(session: Session, dedupe_key: str, purpose: str, profile: Profile,
         to_address=profile.contact_email, message_id="",
     )
     delivery.message_id = f"<{delivery.id}@partnermatch>"
+    if key_is_new:  # named after something this transaction created: nobody can hold it yet
+        session.add(delivery)
+        return delivery
     try:
         with session.begin_nested():
             session.add(delivery)
@@ -57,14 +61,19 @@ def owe_confirmation(session: Session, profile: Profile, required: bool) -> Emai
     return _owe(session, f"confirm:{profile.id}:{profile.contact_email}", "confirmation", profile)
 
 
-def owe_recommendations(session: Session, profile: Profile, run: MatchRun) -> EmailDelivery | None:
-    """Owe the recommendation email for a match run, if the address is confirmed and opted in."""
+def owe_recommendations(session: Session, profile: Profile, run: MatchRun,
+                        new_run: bool = False) -> EmailDelivery | None:
+    """Owe the recommendation email for a match run, if the address is confirmed and opted in.
+
+    `new_run` says the run was created in this transaction, so no email can be owed for it yet.
+    """
     contact = session.get(ContactAddress, profile.contact_email)
     if contact is None or contact.confirmed_at is None or contact.unsubscribed_at is not None:
         return None
     if run.status != "ready" or run.profile_version != profile.version:
         return None
-    return _owe(session, f"recommendations:{run.id}", "recommendations", profile, run.id)
+    return _owe(session, f"recommendations:{run.id}", "recommendations", profile, run.id,
+                key_is_new=new_run)
 
 
 def confirm_address(session: Session, address: str) -> list[EmailDelivery]:

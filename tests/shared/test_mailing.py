@@ -1,0 +1,29 @@
+"""A delivery is claimed once before it is sent; a second claim finds it taken."""
+
+from __future__ import annotations
+
+import pytest
+
+from shared.db import make_engine, make_sessionmaker, transaction
+from shared.mailing import claim
+from shared.models import EmailDelivery
+
+
+@pytest.fixture
+def sessions(database_url):
+    engine = make_engine(database_url)
+    yield make_sessionmaker(engine)
+    engine.dispose()
+
+
+def test_a_pending_delivery_is_claimed_once_with_its_attempt_counted(sessions):
+    with transaction(sessions) as session:
+        delivery = EmailDelivery(dedupe_key="k", purpose="link", to_address="a@b.gov.uk",
+                                 message_id="")
+        session.add(delivery)
+    with transaction(sessions) as session:
+        claimed = claim(session, delivery.id)
+        assert (claimed.status, claimed.attempts) == ("sending", 1)
+        assert claimed.claimed_at is not None
+    with transaction(sessions) as session:
+        assert claim(session, delivery.id) is None
