@@ -130,6 +130,8 @@ class MatchIndex:
         self._regions: dict[str, int] = {}
         self._delivered: dict[str | None, np.ndarray] = {}
         self._alike: dict[tuple[str, str | None, int], tuple[str, ...]] = {}
+        self._similar: dict[tuple[int, tuple], np.ndarray] = {}
+        self._similar_stamp: tuple[int, int] = (-1, -1)
         self._reset()
 
     def _reset(self) -> None:
@@ -416,16 +418,34 @@ class MatchIndex:
 
     def _new_context_table(self, query: _Query, area: str) -> np.ndarray:
         table = np.full(len(self._groups) + 1, NEUTRAL_SIMILARITY, dtype=np.float32)
-        known = np.flatnonzero(self._group_rows >= 0)
-        if query.row is not None and known.size:
-            table[known] = self.context.similarities_for_rows(
-                query.row, self._group_rows[known], area)
+        if query.row is not None:
+            table[:-1] = self._similarities_to_groups(query.row, area)
         if not query.kinds[0]:
             table[:-1] = -1.0
         table[-1] = -1.0  # suppliers: overwritten per row when suppliers are sought
         if 0 <= query.group < len(self._groups):
             table[query.group] = -1.0
         return table
+
+    def _similarities_to_groups(self, row: int, area: str) -> np.ndarray:
+        """Return one place's similarity to each council group, remembered until either changes.
+
+        There are only a few hundred places and a few weight sets, so every requester's row is
+        computed once and reused by every later match from the same council.
+        """
+        stamp = (self.context.version, len(self._groups))
+        if self._similar_stamp != stamp:
+            self._similar.clear()
+            self._similar_stamp = stamp
+        key = (row, self.context.weights_key(area))
+        if key not in self._similar:
+            found = np.full(len(self._groups), NEUTRAL_SIMILARITY, dtype=np.float32)
+            known = np.flatnonzero(self._group_rows >= 0)
+            if known.size:
+                found[known] = self.context.similarities_for_rows(
+                    row, self._group_rows[known], area)
+            self._similar[key] = found
+        return self._similar[key]
 
     def _supplier_factor(self, query: _Query, slots: np.ndarray) -> np.ndarray:
         if query.region_bit is None:
