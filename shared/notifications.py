@@ -48,8 +48,12 @@ def _owe(session: Session, dedupe_key: str, purpose: str, profile: Profile,
     return delivery
 
 
-def owe_confirmation(session: Session, profile: Profile, required: bool) -> EmailDelivery | None:
-    """Owe a confirmation email when the profile's address has not been confirmed yet."""
+def owe_confirmation(session: Session, profile: Profile, required: bool,
+                     new_profile: bool = False) -> EmailDelivery | None:
+    """Owe a confirmation email when the profile's address has not been confirmed yet.
+
+    `new_profile` says the profile was created in this transaction, so nothing is owed for it yet.
+    """
     contact = session.get(ContactAddress, profile.contact_email)
     if contact is None:
         contact = ContactAddress(email=profile.contact_email)
@@ -58,7 +62,8 @@ def owe_confirmation(session: Session, profile: Profile, required: bool) -> Emai
             contact.confirmed_at = utcnow()
     if contact.confirmed_at is not None:
         return None
-    return _owe(session, f"confirm:{profile.id}:{profile.contact_email}", "confirmation", profile)
+    return _owe(session, f"confirm:{profile.id}:{profile.contact_email}", "confirmation", profile,
+                key_is_new=new_profile)
 
 
 def owe_recommendations(session: Session, profile: Profile, run: MatchRun,

@@ -78,7 +78,8 @@ def _create(fields: dict[str, Any], key: str | None):
     with transaction(rt.sessions) as session:
         profiles.check_profile(session, fields, rt.settings.ALLOWED_EMAIL_DOMAINS)
         profile, token = profiles.create_profile(session, fields)
-        owe_confirmation(session, profile, rt.settings.REQUIRE_EMAIL_CONFIRMATION)
+        owe_confirmation(session, profile, rt.settings.REQUIRE_EMAIL_CONFIRMATION,
+                         new_profile=True)
         location = url_for("profiles.ProfileById", profile_id=profile.id)
         body = {
             "id": profile.id, "token": token, "status": "pending",
