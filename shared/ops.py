@@ -17,6 +17,7 @@ from shared.models import (
     MatchRun,
     OutboxEvent,
     Profile,
+    TaskAttempt,
     utcnow,
 )
 
@@ -105,7 +106,7 @@ def submit_to_email_seconds(session: Session, since: datetime) -> list[float]:
 
 
 def per_minute(session: Session, now: datetime) -> dict[str, list[int]]:
-    """Counts per minute over the last hour, oldest first: matches, emails sent, emails failed."""
+    """Counts per minute over the last hour, oldest first: matches, emails, failures, retries."""
     since = now - HOUR
     series = {
         "matches": [t for (t,) in session.execute(
@@ -116,6 +117,10 @@ def per_minute(session: Session, now: datetime) -> dict[str, list[int]]:
             select(EmailDelivery.claimed_at).where(
                 EmailDelivery.claimed_at >= since,
                 EmailDelivery.status.in_(("failed", "ambiguous"))))],
+        # A task started again (after a crash, a time limit or an error) bumps its attempt row.
+        "retries": [t for (t,) in session.execute(
+            select(TaskAttempt.updated_at).where(
+                TaskAttempt.updated_at >= since, TaskAttempt.attempts > 1))],
     }
     return {name: _bucket(times, since) for name, times in series.items()}
 
@@ -124,8 +129,8 @@ def _bucket(times: list[datetime], since: datetime) -> list[int]:
     buckets = [0] * 60
     for moment in times:
         index = int((moment - since).total_seconds() // 60)
-        if 0 <= index < 60:
-            buckets[index] += 1
+        if index >= 0:
+            buckets[min(index, 59)] += 1  # this very moment belongs to the current minute
     return buckets
 
 
