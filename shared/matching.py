@@ -47,7 +47,13 @@ from shared.reasons import (
     region_reasons,
 )
 from shared.records import Candidate, MatchRequest, NeedMatches, Partner, Place
-from shared.taxonomy import SERVICE_AREAS, STRONG_MIN, STRUGGLING_MAX, delivers
+from shared.taxonomy import (
+    SERVICE_AREAS,
+    STRONG_MIN,
+    STRUGGLING_MAX,
+    areas_delivered_by,
+    delivers,
+)
 from shared.textindex import TextIndex
 
 MODEL_VERSION = "context-strength-2"
@@ -468,7 +474,7 @@ class MatchIndex:
         if len(pool) > _FIRST_TEXT_BLOCK:  # worth scoring text best first, to stop early
             pool = pool[np.argsort(-scores[pool], kind="stable")]
         rows, final = self._finals(query, partition, scores, pool, limit)
-        final = np.round(np.clip(final, 0.0, 1.0), 6)
+        final = np.minimum(final, 1.0).round(6)  # scores are never negative here
         return self._one_per_council(query, partition, rows, final, limit)
 
     def _finals(self, query: _Query, partition: _Partition, scores: np.ndarray,
@@ -589,9 +595,9 @@ def struggling_areas(request: MatchRequest, council_type: str | None) -> list[tu
     A council's rating for a service its tier does not run is not a need (a district rating
     itself 1 for adult social care has nothing to improve there).
     """
+    delivered = _AREA if council_type is None else areas_delivered_by(council_type)
     needs = [(area, rating) for area, rating in request.ratings.items()
-             if area in _AREA and 1 <= rating <= STRUGGLING_MAX
-             and (council_type is None or delivers(council_type, area))]
+             if area in _AREA and 1 <= rating <= STRUGGLING_MAX and area in delivered]
     return sorted(needs, key=lambda ar: (ar[1], _AREA[ar[0]]))
 
 
@@ -599,5 +605,6 @@ def _can_help(request: MatchRequest, council_type: str | None) -> int:
     """Return the bits of the areas where a council requester is strong and delivers the area."""
     if council_type is None:
         return 0
-    return _bits(area for area in AREAS if request.ratings.get(area, 0) >= STRONG_MIN
-                 and delivers(council_type, area))
+    delivered = areas_delivered_by(council_type)
+    return _bits(area for area, rating in request.ratings.items()
+                 if rating >= STRONG_MIN and area in delivered)
