@@ -1,4 +1,9 @@
-"""Run every benchmark in this package: the quality report, then the scale benchmark."""
+"""Run the model's benchmarks: the quality report, then the scale benchmark.
+
+Arguments go to ``bench.scale`` (e.g. ``--sizes 400,10000``). The service's own performance table
+(intake, end to end, worker throughput) is ``python -m bench.perf``, run on its own: it starts
+PostgreSQL-backed stacks and takes about ten minutes.
+"""
 
 from __future__ import annotations
 
