@@ -84,6 +84,7 @@ def service_env(database_url: str, redis_url: str, workdir: Path, **extra: str) 
     """Settings for the API and worker processes of a benchmark (production defaults otherwise)."""
     return {
         "PARTNERMATCH_ENV": "test", "DATABASE_URL": database_url, "REDIS_URL": redis_url,
+        "RESULT_BACKEND_URL": redis_url,
         "SECRET_KEY": secrets.token_urlsafe(16), "VAR_DIR": str(workdir / "var"),
         "MAIL_FROM": "bench@partnermatch.test", "RATE_LIMIT_SUBMIT": "1000000/minute", **extra,
     }

@@ -32,8 +32,9 @@ def celery_config(settings: Settings) -> dict[str, object]:
                          "or a running task is delivered again to another worker")
     return {
         "broker_url": settings.REDIS_URL,
-        # Results are ignored except where a caller waits on one (the no-op benchmark ceiling).
-        "result_backend": settings.REDIS_URL,
+        # No result backend unless asked for (benchmarks): with one, every send_task subscribes to
+        # its result channel, and a publisher then waits out Redis outages (celery #4296).
+        "result_backend": settings.RESULT_BACKEND_URL or None,
         "result_expires": 600,
         "broker_connection_retry_on_startup": True,
         "broker_connection_max_retries": None,

@@ -23,6 +23,8 @@ class Settings:
     PARTNERMATCH_ENV: str = "development"
     DATABASE_URL: str = f"sqlite:///{PROJECT_ROOT / 'var' / 'partnermatch.db'}"
     REDIS_URL: str = ""
+    # Only benchmarks wait on task results; without a backend, publishing never waits on one.
+    RESULT_BACKEND_URL: str = ""
     SMTP_HOST: str = ""
     SMTP_PORT: int = 25
     SMTP_USERNAME: str = ""

@@ -8,7 +8,7 @@ from typing import Any
 from flask import Flask, jsonify
 from flask_smorest import Api
 from marshmallow import ValidationError
-from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 from werkzeug.exceptions import HTTPException
 
 from shared.schemas import flatten_errors
@@ -67,6 +67,11 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(IntegrityError)
     def _conflict(_error: IntegrityError):
         return envelope(409, "A concurrent request changed the same record; try again.")
+
+    @app.errorhandler(DataError)
+    def _unstorable(_error: DataError):
+        # The database refused a value the schemas let through (e.g. NUL on PostgreSQL): bad input.
+        return envelope(400, "The request holds characters or values that cannot be stored.")
 
     @app.errorhandler(DBAPIError)
     def _database_down(error: DBAPIError):

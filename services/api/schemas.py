@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
+from shared.schemas import Text
+
 
 class ErrorSchema(Schema):
     """The one error envelope."""
@@ -105,7 +107,7 @@ class ServiceAreasSchema(Schema):
 
 
 class CouncilSearchQuerySchema(Schema):
-    q = fields.String(load_default="", validate=validate.Length(max=100))
+    q = Text(load_default="", max_length=100)
 
 
 class CouncilSchema(Schema):

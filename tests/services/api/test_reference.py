@@ -103,3 +103,7 @@ def test_database_down_is_503_with_retry_after_and_not_ready(app_config):
     ready = client.get("/readyz")
     assert ready.status_code == 503 and ready.get_json()["status"] == "unready"
     assert client.get("/healthz").status_code == 200
+
+
+def test_council_search_with_control_characters_is_422_not_a_database_error(client):
+    assert_envelope(client.get("/api/v1/councils?q=le%00eds"), 422)
