@@ -29,6 +29,7 @@ LEEDS = {
     "needs_text": "Care leavers in suitable accommodation", "seeking": ["council", "supplier"],
     "capacity_to_support": "limited",
 }
+EMAIL_TIMEOUT = 30.0  # the relay is not running here: a lost email would never come
 
 
 @dataclass(frozen=True)
@@ -66,9 +67,16 @@ def warm_up(client, mailbox, processes: int = 2) -> None:
     before = len(mailbox.messages)
     for _ in range(processes * 2):
         assert client.post("/api/v1/profiles", json=LEEDS).status_code == 201
-    deadline = time.monotonic() + 120
-    while len(mailbox.messages) < before + processes * 2 and time.monotonic() < deadline:
-        time.sleep(0.01)
+    wait_for_emails(mailbox, before + processes * 2, seconds=120)
+
+
+def wait_for_emails(mailbox, count: int, seconds: float = EMAIL_TIMEOUT) -> None:
+    """Wait until the SMTP server holds `count` emails; fail rather than hang."""
+    deadline = time.monotonic() + seconds
+    while len(mailbox.messages) < count:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"no email within {seconds:.0f} s; see the worker's log")
+        time.sleep(0.001)
 
 
 def email_round_trips(client, mailbox, runs: int) -> list[float]:
@@ -77,8 +85,7 @@ def email_round_trips(client, mailbox, runs: int) -> list[float]:
         before = len(mailbox.messages)
         start = time.perf_counter()
         assert client.post("/api/v1/profiles", json=LEEDS).status_code == 201
-        while len(mailbox.messages) == before:
-            time.sleep(0.001)
+        wait_for_emails(mailbox, before + 1)
         times.append(time.perf_counter() - start)
     return times
 
