@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench.stack import broker, fresh_database, postgres_server, service_env
+from bench.stack import api_env, broker, fresh_database, postgres_server, service_env
 from config.settings import PROJECT_ROOT, load_settings
 from shared.db import make_engine, make_sessionmaker, transaction
 from shared.demo import seed_demo
@@ -114,7 +114,7 @@ def _round_trips(env: dict[str, str], mailbox, runs: int) -> tuple[list[float], 
 
     celery = create_celery(load_settings(env))
     noop_round_trips(celery, 3)  # warm-up: worker started, connections open
-    client = create_app(env).test_client()
+    client = create_app(api_env(env)).test_client()
     warm_up(client, mailbox)
     email_round_trips(client, mailbox, 4)
     noop, e2e = [], []

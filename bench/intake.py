@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench.loadgen import python_load
-from bench.stack import broker, fresh_database, postgres_server, service_env
+from bench.stack import api_env, broker, fresh_database, postgres_server, service_env
 from config.settings import PROJECT_ROOT
 from services.embedded import free_port
 
@@ -130,7 +130,7 @@ def measure(kinds: list[str], server: str | None, seconds: float) -> dict[str, L
         found["ceiling"] = measure_app("bench.bare:app", {}, seconds, workdir)
         for kind in kinds:
             with fresh_database(kind, workdir, server) as url:
-                env = service_env(url, redis_url, workdir)
+                env = api_env(service_env(url, redis_url, workdir))
                 found[kind] = measure_app("services.api.wsgi:app", env, seconds, workdir)
     return found
 

@@ -81,7 +81,11 @@ def broker(workdir: Path) -> Iterator[str]:
 
 
 def service_env(database_url: str, redis_url: str, workdir: Path, **extra: str) -> dict[str, str]:
-    """Settings for the API and worker processes of a benchmark (production defaults otherwise)."""
+    """Settings for the API and worker processes of a benchmark (production defaults otherwise).
+
+    The result backend is for the no-op ceilings, whose callers wait on a result; processes under
+    measurement that publish (the API) get ``api_env`` instead, without it, as in production.
+    """
     return {
         "PARTNERMATCH_ENV": "test", "DATABASE_URL": database_url, "REDIS_URL": redis_url,
         "RESULT_BACKEND_URL": redis_url,
@@ -122,3 +126,8 @@ def _row(candidate: Candidate, when) -> dict[str, object]:
         "token_hash": hash_token(candidate.profile_id), "approved": candidate.approved,
         "demo": False, "created_at": when, "updated_at": when,
     }
+
+
+def api_env(env: dict[str, str]) -> dict[str, str]:
+    """The settings of `env` without the result backend, so that publishing is as in production."""
+    return {**env, "RESULT_BACKEND_URL": ""}
