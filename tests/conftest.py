@@ -100,5 +100,21 @@ def app(app_config):
 
 
 @pytest.fixture
+def make_app(app_config):
+    """Build apps with some settings changed; dispose of their engines afterwards."""
+    from services.api.app import create_app
+
+    made = []
+
+    def build(**settings):
+        made.append(create_app({**app_config, **settings}))
+        return made[-1]
+
+    yield build
+    for built in made:
+        built.extensions["partnermatch"].engine.dispose()
+
+
+@pytest.fixture
 def client(app):
     return app.test_client()

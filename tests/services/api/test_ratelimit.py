@@ -8,7 +8,6 @@ import time
 import pytest
 from sqlalchemy import func, select
 
-from services.api.app import create_app
 from shared.models import Profile
 from tests.processes import RedisServer
 from tests.services.api.helpers import assert_envelope, council_body
@@ -23,20 +22,6 @@ def count_profiles(app) -> int:
 def post_profile(client, n: int, **headers):
     body = council_body(contact_email=f"officer{n}@leeds.gov.uk")
     return client.post("/api/v1/profiles", json=body, headers=headers)
-
-
-@pytest.fixture
-def make_app(app_config):
-    made = []
-
-    def build(**settings):
-        app = create_app({**app_config, **settings})
-        made.append(app)
-        return app
-
-    yield build
-    for app in made:
-        app.extensions["partnermatch"].engine.dispose()
 
 
 def test_a_burst_of_api_submissions_is_cut_off_with_429_and_retry_after(make_app):

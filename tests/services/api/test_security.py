@@ -7,29 +7,12 @@ import re
 import pytest
 from flask import request
 
-from services.api.app import create_app
-
 PUBLIC = "https://partnermatch.example.gov.uk"
 
 
 def csp(response) -> dict[str, str]:
     policy = response.headers["Content-Security-Policy"]
     return {part.split(" ", 1)[0]: part.split(" ", 1)[1] for part in policy.split("; ")}
-
-
-@pytest.fixture
-def make_app(app_config):
-    """Build an app with some settings changed; dispose of its engine afterwards."""
-    made = []
-
-    def build(**settings):
-        app = create_app({**app_config, **settings})
-        made.append(app)
-        return app
-
-    yield build
-    for app in made:
-        app.extensions["partnermatch"].engine.dispose()
 
 
 def test_every_page_gets_a_fresh_nonce_that_its_inline_script_carries(client):

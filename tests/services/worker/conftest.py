@@ -52,6 +52,32 @@ def service_env(database_url, redis_server, smtp, tmp_path) -> dict[str, str]:
     }
 
 
+FAULT_OPS_TOKEN = "ops-token-for-tests-0123456789"
+
+
+@pytest.fixture
+def fault_env(service_env) -> dict[str, str]:
+    """Addresses need no confirmation; matches are slowed so a signal lands mid-match."""
+    return {
+        **service_env,
+        "REQUIRE_EMAIL_CONFIRMATION": "false",
+        "TEST_MATCH_DELAY_SECONDS": "1.5",
+        "TASK_SOFT_TIME_LIMIT": "6",
+        "TASK_TIME_LIMIT": "8",
+        "BROKER_VISIBILITY_TIMEOUT": "10",
+    }
+
+
+@pytest.fixture
+def fault_api(fault_env):
+    """The API in this process, publishing to the test's Redis; ops figures open to the token."""
+    from services.api.app import create_app
+
+    app = create_app({**fault_env, "OPS_TOKEN": FAULT_OPS_TOKEN})
+    yield app.test_client()
+    app.extensions["partnermatch"].engine.dispose()
+
+
 @pytest.fixture
 def demo_candidates(database_url) -> None:
     """Profiles for every English council with social care, from public data."""

@@ -25,28 +25,6 @@ COUNCILS = {
 }
 
 
-@pytest.fixture
-def fault_env(service_env) -> dict[str, str]:
-    """Addresses need no confirmation here, matches are slowed so a kill lands mid-match."""
-    return {
-        **service_env,
-        "REQUIRE_EMAIL_CONFIRMATION": "false",
-        "TEST_MATCH_DELAY_SECONDS": "1.5",
-        "TASK_SOFT_TIME_LIMIT": "6",
-        "TASK_TIME_LIMIT": "8",
-        "BROKER_VISIBILITY_TIMEOUT": "10",
-    }
-
-
-@pytest.fixture
-def fault_api(fault_env):
-    from services.api.app import create_app
-
-    app = create_app(fault_env)
-    yield app.test_client()
-    app.extensions["partnermatch"].engine.dispose()
-
-
 def submit_all(client) -> None:
     for gss, domain in COUNCILS.items():
         body = council_body(gss_code=gss, contact_email=f"lead@{domain}",

@@ -20,6 +20,7 @@ from services.api.app import create_app
 from shared.models import DeadLetter, EmailDelivery, MatchRun, OutboxEvent, Profile
 from tests.processes import CeleryProcess
 from tests.services.api.helpers import council_body
+from tests.services.worker.conftest import FAULT_OPS_TOKEN as OPS_TOKEN
 from tests.services.worker.test_faults import (
     COUNCILS,
     assert_one_email_each,
@@ -28,27 +29,6 @@ from tests.services.worker.test_faults import (
 )
 
 pytestmark = pytest.mark.slow
-OPS_TOKEN = "ops-token-for-tests-0123456789"
-
-
-@pytest.fixture
-def fault_env(service_env) -> dict[str, str]:
-    """As in test_faults.py: no confirmation needed, matches slowed so a signal lands mid-match."""
-    return {
-        **service_env,
-        "REQUIRE_EMAIL_CONFIRMATION": "false",
-        "TEST_MATCH_DELAY_SECONDS": "1.5",
-        "TASK_SOFT_TIME_LIMIT": "6",
-        "TASK_TIME_LIMIT": "8",
-        "BROKER_VISIBILITY_TIMEOUT": "10",
-    }
-
-
-@pytest.fixture
-def fault_api(fault_env):
-    app = create_app({**fault_env, "OPS_TOKEN": OPS_TOKEN})
-    yield app.test_client()
-    app.extensions["partnermatch"].engine.dispose()
 
 
 def wait_until(condition, timeout: float = 30, what: str = "condition"):
