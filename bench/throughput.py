@@ -26,7 +26,7 @@ from sqlalchemy import func, select
 from bench.stack import broker, fresh_database, postgres_server, seed_candidates, service_env
 from bench.synthetic import Profiles
 from config.settings import load_settings
-from shared.db import make_engine, make_sessionmaker, transaction
+from shared.db import make_engine, make_read_sessionmaker, make_sessionmaker, transaction
 from shared.models import Council, MatchRun, OutboxEvent
 from shared.profiles import create_profile
 from shared.register import place_of
@@ -110,9 +110,10 @@ def measure(kind: str, server: str | None, candidates: int, matches: int,
         celery = create_celery(load_settings(env))
         worker = CeleryProcess.worker(env, Path(tmp) / "worker.log")
         try:
-            match_rate(celery, sessions, warm)
+            readers = make_read_sessionmaker(engine)  # polling never takes SQLite's write lock
+            match_rate(celery, readers, warm)
             first = noop_rate(celery, noops)
-            rate = match_rate(celery, sessions, burst)
+            rate = match_rate(celery, readers, burst)
             second = noop_rate(celery, noops)
         finally:
             worker.stop()

@@ -98,7 +98,7 @@ class ProfileById(MethodView):
     @_document_errors({**ERRORS, **AUTH_ERRORS})
     def get(self, profile_id):
         """Read a profile"""
-        with runtime().sessions() as session:
+        with runtime().read_sessions() as session:
             profile = authorised_profile(session, profile_id)
             return profiles.profile_document(
                 profile, profiles.is_confirmed(session, profile.contact_email)
@@ -151,6 +151,6 @@ def rotate_token(profile_id):
 @_document_errors({**ERRORS, **AUTH_ERRORS, 422: "limit outside 1–50"})
 def matches(query: dict[str, Any], profile_id):
     """Read the recommendations for the profile's current version"""
-    with runtime().sessions() as session:
+    with runtime().read_sessions() as session:
         profile = authorised_profile(session, profile_id)
         return matches_document(session, profile, query["limit"])

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from config.settings import Settings
 from services.api.publisher import Publisher
-from shared.db import make_engine, make_sessionmaker
+from shared.db import make_engine, make_read_sessionmaker, make_sessionmaker
 from shared.outbox import install_collector
 
 
@@ -24,12 +24,14 @@ class Runtime:
     sessions: sessionmaker[Session]
     publisher: Any = None
     caches: dict[str, Any] = field(default_factory=dict)
+    read_sessions: sessionmaker[Session] | None = None  # for requests that only read
 
 
 def init_app(app: Flask, settings: Settings) -> Runtime:
     """Create the runtime for an app and keep it in app.extensions."""
     engine = make_engine(settings.DATABASE_URL)
-    runtime = Runtime(settings=settings, engine=engine, sessions=make_sessionmaker(engine))
+    runtime = Runtime(settings=settings, engine=engine, sessions=make_sessionmaker(engine),
+                      read_sessions=make_read_sessionmaker(engine))
     if settings.REDIS_URL:
         runtime.publisher = Publisher(settings)
         install_collector(runtime.sessions, runtime.publisher.publish)

@@ -14,7 +14,7 @@ from celery import Celery
 
 from config.settings import Settings
 from shared.candidates import CandidateIndex
-from shared.db import make_engine, make_sessionmaker
+from shared.db import make_engine, make_read_sessionmaker, make_sessionmaker
 from shared.email import EmailSender, sender_from_settings
 from shared.mailing import MailSettings
 from shared.outbox import Work, install_collector
@@ -33,6 +33,7 @@ class WorkerRuntime:
     def __post_init__(self) -> None:
         self.engine = make_engine(self.settings.DATABASE_URL)
         self.sessions = make_sessionmaker(self.engine)
+        self.read_sessions = make_read_sessionmaker(self.engine)
         install_collector(self.sessions, self.publish)
         self._index: CandidateIndex | None = None
         self.sender: EmailSender = sender_from_settings(
@@ -50,7 +51,7 @@ class WorkerRuntime:
     def index(self) -> CandidateIndex:
         """Return this process's matching index, built on first use."""
         if self._index is None:
-            with self.sessions() as session:
+            with self.read_sessions() as session:  # seconds of reading: never block writers
                 self._index = CandidateIndex(session)
         return self._index
 
