@@ -16,6 +16,7 @@ from config.settings import Settings
 QUEUES = ("matching", "email", "events")
 ROUTES = {
     "partnermatch.match_profile": {"queue": "matching"},
+    "partnermatch.refresh_partners": {"queue": "matching"},
     "partnermatch.send_email": {"queue": "email"},
     "partnermatch.handle_event": {"queue": "events"},
     "partnermatch.relay_outbox": {"queue": "events"},

@@ -3,7 +3,8 @@
 A profile's own rows (versions, match runs, recommendations, introductions) go with it through
 foreign keys. What only names it is handled here: unsent emails are deleted, sent ones keep only
 their id and status (so delivery figures stay true), dead letters about its emails are deleted,
-other councils' recommendations of it are withdrawn, and feedback and the audit log lose its id.
+other councils' recommendations of it are withdrawn (with the note that it refreshed them, and the
+events announcing it as a newcomer), and feedback and the audit log lose its id.
 """
 
 from __future__ import annotations
@@ -11,7 +12,16 @@ from __future__ import annotations
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
-from shared.models import AuditEntry, DeadLetter, EmailDelivery, Feedback, Recommendation
+from shared.models import (
+    AuditEntry,
+    DeadLetter,
+    EmailDelivery,
+    Feedback,
+    MatchRun,
+    OutboxEvent,
+    Recommendation,
+)
+from shared.outbox import REFRESH_TOPIC
 
 ERASED = "erased"
 
@@ -33,6 +43,10 @@ def forget_emails(session: Session, profile_id: str) -> None:
 def forget_as_partner(session: Session, profile_id: str) -> None:
     """Withdraw the profile from others' recommendations; drop its id from feedback and audit."""
     session.execute(delete(Recommendation).where(Recommendation.partner_profile_id == profile_id))
+    session.execute(update(MatchRun).where(MatchRun.refreshed_by == profile_id)
+                    .values(refreshed_by=None))
+    session.execute(delete(OutboxEvent).where(OutboxEvent.topic == REFRESH_TOPIC,
+                                              OutboxEvent.profile_id == profile_id))
     session.execute(update(Feedback).where(Feedback.partner_profile_id == profile_id)
                     .values(partner_profile_id=None))
     session.execute(update(AuditEntry).where(AuditEntry.target == profile_id)

@@ -92,6 +92,9 @@ def _confirmation(session: Session, profile: Profile, delivery: EmailDelivery,
 def _recommendations(session: Session, profile: Profile, delivery: EmailDelivery,
                      mail: MailSettings) -> tuple[RenderedEmail, str]:
     run = session.get(MatchRun, delivery.match_run_id)
+    newcomer = None
+    if delivery.purpose == "new_partner" and run.refreshed_by:
+        newcomer = session.get(Profile, run.refreshed_by)
     needs = top_needs(session, run, PARTNERS_PER_NEED_IN_EMAIL)
     unsubscribe_url = _url(mail, "unsubscribe", links.UNSUBSCRIBE, {"e": delivery.to_address})
     feedback = {
@@ -106,6 +109,9 @@ def _recommendations(session: Session, profile: Profile, delivery: EmailDelivery
         feedback_urls=feedback,
         introducible=[pid for pid, option in contact_options(session, profile, needs).items()
                       if option == AVAILABLE],
+        new_partner=display_name(newcomer) if newcomer else None,
+        new_partner_areas=[need.service_area for need in needs
+                           if newcomer and any(p.profile_id == newcomer.id for p in need.partners)],
     )
     return rendered, unsubscribe_url
 
@@ -146,6 +152,7 @@ def _introduction_accepted(session: Session, requester: Profile, delivery: Email
 COMPOSERS = {
     "confirmation": _confirmation,
     "recommendations": _recommendations,
+    "new_partner": _recommendations,  # the same email, opening with who is new
     "link": _profile_links,
     "introduction": _introduction,
     "introduction_accepted": _introduction_accepted,

@@ -12,12 +12,12 @@ from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from shared.candidates import CandidateIndex, request_from
+from shared.freshness import PARTNERS_KEPT_PER_NEED, owe_refresh
 from shared.matching import MODEL_VERSION
 from shared.models import MatchRun, OutboxEvent, Profile, Recommendation, utcnow
 from shared.notifications import owe_recommendations
 from shared.records import NeedMatches
-
-PARTNERS_KEPT_PER_NEED = 50  # the most the API will show (limit ≤ 50)
+from shared.results import recommendation_rows
 
 
 @dataclass(frozen=True)
@@ -48,6 +48,7 @@ def match_event(session: Session, index: CandidateIndex, event_id: str) -> Match
         needs = index.index.match(request_from(profile), limit=PARTNERS_KEPT_PER_NEED)
         run = store_run(session, profile, needs, event.id)
         status, partner_ids = "matched", _top_partner_ids(needs)
+        owe_refresh(session, profile)  # it may be the strong partner others were waiting for
     delivery = owe_recommendations(session, profile, run, new_run=status == "matched")
     return MatchOutcome(status, run.id, partner_ids, delivery.id if delivery else None)
 
@@ -67,14 +68,7 @@ def store_run(session: Session, profile: Profile, needs: list[NeedMatches],
                    model_version=MODEL_VERSION, event_id=event_id, generated_at=utcnow())
     session.add(run)
     session.flush()
-    rows = [
-        {"match_run_id": run.id, "service_area": need.service_area, "need_rating": need.rating,
-         "rank": rank, "partner_profile_id": partner.profile_id, "partner_kind": partner.kind,
-         "partner_name": partner.name, "partner_gss_code": partner.gss_code,
-         "score": partner.score, "strength_rating": partner.strength_rating,
-         "reasons": list(partner.reasons)}
-        for need in needs for rank, partner in enumerate(need.partners, start=1)
-    ]
+    rows = recommendation_rows(run.id, needs)
     if rows:  # one executemany through Core: a run holds up to 50 partners per need
         session.execute(insert(Recommendation.__table__), rows)
     return run

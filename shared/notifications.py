@@ -81,6 +81,20 @@ def owe_recommendations(session: Session, profile: Profile, run: MatchRun,
                 key_is_new=new_run)
 
 
+def owe_new_partner(session: Session, profile: Profile, run: MatchRun) -> EmailDelivery | None:
+    """Owe the email saying a strong new partner entered a profile's recommendations.
+
+    At most one a day for each council (or supplier profile), whichever partner arrives: the
+    dedupe key names the council and the day, so later arrivals that day refresh the stored
+    recommendations without another email. Only to confirmed addresses that did not unsubscribe.
+    """
+    if not is_reachable(session, profile) or run.profile_version != profile.version:
+        return None
+    day = utcnow().strftime("%Y%m%d")
+    return _owe(session, f"new-partner:{profile.gss_code or profile.id}:{day}", "new_partner",
+                profile, run.id)
+
+
 def confirm_address(session: Session, address: str) -> list[EmailDelivery]:
     """Mark an address confirmed and owe the recommendations already waiting for it."""
     contact = session.get(ContactAddress, address)
@@ -151,6 +165,6 @@ def unsubscribe(session: Session, address: str) -> None:
     session.execute(
         update(EmailDelivery)
         .where(EmailDelivery.to_address == address, EmailDelivery.status == "pending",
-               EmailDelivery.purpose.in_(("recommendations", "introduction")))
+               EmailDelivery.purpose.in_(("recommendations", "new_partner", "introduction")))
         .values(status="cancelled")
     )

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from shared.models import EmailDelivery, OutboxEvent, TaskAttempt
 
 MATCH_TOPICS = ("profile.submitted", "profile.updated")
+REFRESH_TOPIC = "partners.refresh"  # a strong profile arrived: re-rank the councils it would help
 SEND_EMAIL = "partnermatch.send_email"
 RELAY_BATCH = 500
 
@@ -35,6 +36,9 @@ def work_for_event(outbox_event: OutboxEvent) -> Work:
     """Return the task that consumes an outbox event."""
     if outbox_event.topic in MATCH_TOPICS:
         return Work("partnermatch.match_profile", (outbox_event.id,), f"match-{outbox_event.id}")
+    if outbox_event.topic == REFRESH_TOPIC:
+        return Work("partnermatch.refresh_partners", (outbox_event.id,),
+                    f"refresh-{outbox_event.id}")
     return Work("partnermatch.handle_event", (outbox_event.id,), f"event-{outbox_event.id}")
 
 

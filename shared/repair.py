@@ -6,6 +6,7 @@ from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
 from shared.attempts import reset_attempts
+from shared.freshness import owe_refresh
 from shared.models import (
     AuditEntry,
     DeadLetter,
@@ -27,7 +28,7 @@ def replay_dead_letter(session: Session, letter: DeadLetter, actor: str) -> None
     """Put a dead letter's work back in the queue: the relay publishes it on its next pass."""
     if letter.task_name == "partnermatch.send_email":
         _replay_email(session, letter.task_args[0])
-    elif letter.task_name == "partnermatch.match_profile":
+    elif letter.task_name in ("partnermatch.match_profile", "partnermatch.refresh_partners"):
         _replay_match(session, letter.task_args[0])
     reset_attempts(session, letter.task_key)
     _resolve(session, letter, "retried", actor)
@@ -64,3 +65,5 @@ def approve_supplier(session: Session, supplier: Profile, actor: str) -> None:
     supplier.approved = True
     supplier.updated_at = utcnow()
     audit(session, actor, "supplier.approved", supplier.id)
+    session.flush()
+    owe_refresh(session, supplier)  # councils waiting for a supplier like it hear about it

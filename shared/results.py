@@ -13,6 +13,18 @@ from shared.models import MatchRun, Profile, Recommendation
 from shared.records import NeedMatches, Partner
 
 
+def recommendation_rows(match_run_id: str, needs: list[NeedMatches]) -> list[dict[str, Any]]:
+    """Return the rows storing a ranking: each need's partners, best first."""
+    return [
+        {"match_run_id": match_run_id, "service_area": need.service_area,
+         "need_rating": need.rating, "rank": rank, "partner_profile_id": partner.profile_id,
+         "partner_kind": partner.kind, "partner_name": partner.name,
+         "partner_gss_code": partner.gss_code, "score": partner.score,
+         "strength_rating": partner.strength_rating, "reasons": list(partner.reasons)}
+        for need in needs for rank, partner in enumerate(need.partners, start=1)
+    ]
+
+
 def latest_run(session: Session, profile: Profile) -> MatchRun | None:
     """Return the match run for the profile's current version, if it has been matched."""
     return session.scalar(

@@ -17,7 +17,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 
 from services.worker import metrics  # noqa: F401 - connects the task counters
 from services.worker.runtime import WorkerRuntime, worker_runtime
-from shared import attempts, mailing, matchmaking, outbox, retention
+from shared import attempts, freshness, mailing, matchmaking, outbox, retention
 from shared.db import transaction
 from shared.email import AmbiguousEmailError, PermanentEmailError, TransientEmailError
 from shared.models import Profile, utcnow
@@ -92,6 +92,45 @@ def _give_up_match(rt: WorkerRuntime, event_id: str, key: str, count: int, error
         attempts.dead_letter(session, "partnermatch.match_profile", key, [event_id], error, count)
         matchmaking.fail_event(session, event_id)
     log.error("match for event %s dead-lettered after %d attempts", event_id, count)
+    return "dead-lettered"
+
+
+@shared_task(bind=True, name="partnermatch.refresh_partners", max_retries=None)
+def refresh_partners(self: Task, event_id: str) -> str:
+    """Re-rank the councils a strong new profile would help; email those whose tops changed."""
+    rt = _runtime(self)
+    key = f"match:{event_id}"  # the relay's "a worker is on it" check reads match:<event id>
+    count = attempts.bump_attempt(rt.sessions, key)
+    if count > rt.settings.TASK_MAX_ATTEMPTS:
+        return _give_up_refresh(rt, event_id, key, count, "too many attempts (crashed each time?)")
+    try:
+        with transaction(rt.sessions) as session:
+            outcome = freshness.refresh_partners(session, rt.index(), event_id)
+            for delivery_id in outcome.delivery_ids:
+                outbox.send_here(session, delivery_id)
+    except (IntegrityError, OperationalError) as error:  # a racing match, or the database
+        raise self.retry(countdown=_backoff(count), exc=error) from error
+    except Exception as error:
+        if count >= rt.settings.TASK_MAX_ATTEMPTS:
+            return _give_up_refresh(rt, event_id, key, count, repr(error))
+        raise self.retry(countdown=_backoff(count), exc=error) from error
+    rt.index().index.record_recommended(outcome.partner_ids)
+    log.info("refresh: %d profiles examined, %d refreshed, %d emails owed", outcome.examined,
+             len(outcome.refreshed), len(outcome.delivery_ids))
+    for delivery_id in outcome.delivery_ids:
+        _send(rt, delivery_id)
+    return outcome.status
+
+
+def _give_up_refresh(rt: WorkerRuntime, event_id: str, key: str, count: int, error: str) -> str:
+    with transaction(rt.sessions) as session:
+        event = session.get(outbox.OutboxEvent, event_id, with_for_update=True)
+        if event is None or event.consumed_at is not None:
+            return "already"
+        attempts.dead_letter(session, "partnermatch.refresh_partners", key, [event_id], error,
+                             count)
+        event.consumed_at = utcnow()
+    log.error("refresh for event %s dead-lettered after %d attempts", event_id, count)
     return "dead-lettered"
 
 

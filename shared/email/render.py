@@ -73,11 +73,15 @@ def render_recommendations(
     *,
     feedback_urls: Mapping[str, tuple[str, str]] | None = None,
     introducible: Collection[str] = (),
+    new_partner: str | None = None,
+    new_partner_areas: Sequence[str] = (),
 ) -> RenderedEmail:
     """Render the partners recommended for each need, with contacts only where they are shared.
 
     `feedback_urls` maps a partner's profile id to its "useful" and "not useful" links;
-    `introducible` names the partners an introduction can be asked for on the profile page.
+    `introducible` names the partners an introduction can be asked for on the profile page;
+    `new_partner` names a strong partner that has just joined (the areas where it is now among
+    the recommended), for the email sent when recommendations change.
     """
     links = {key: (_web_url(yes), _web_url(no)) for key, (yes, no) in (feedback_urls or {}).items()}
     context = {
@@ -87,8 +91,12 @@ def render_recommendations(
         "introducible": set(introducible),
         "matches_url": _web_url(matches_url),
         "unsubscribe_url": _web_url(unsubscribe_url) if unsubscribe_url else None,
+        "new_partner": one_line(new_partner) if new_partner else None,
+        "new_partner_areas": [SERVICE_AREAS.get(a, one_line(a)) for a in new_partner_areas],
     }
     subject = f"Partner recommendations for {context['subject_name']}"
+    if new_partner:
+        subject = f"New partner recommendations for {context['subject_name']}"
     return _render("recommendations", subject, context)
 
 

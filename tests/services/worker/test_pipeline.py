@@ -101,3 +101,31 @@ def test_deleted_profile_gets_no_email(api, worker, beat, smtp, database_url):
                               .where(EmailDelivery.profile_id == second["id"]))
         assert owed == 0
     engine.dispose()
+
+
+def test_a_strong_newcomer_reaches_the_councils_it_helps_in_one_email_each(
+    api, worker, beat, smtp, database_url
+):
+    waiting = api.post("/api/v1/profiles", json=council_body(
+        ratings={"waste": 1, "highways_transport": 1})).get_json()
+    confirm(api, confirm_link(text_of(smtp.wait_for(to(LEEDS_ADDRESS))[0])))
+    first = smtp.wait_for(lambda m: to(LEEDS_ADDRESS)(m) and "recommendations" in m["Subject"])
+    assert "New partner" not in first[0]["Subject"]
+    before = {n["service_area"]: n["partners"] for n in wait_ready(api, waiting)["needs"]}
+    assert not before.get("waste"), "nobody strong in waste yet"
+
+    manchester = "waste.lead@manchester.gov.uk"
+    api.post("/api/v1/profiles", json=council_body(
+        gss_code="E08000003", contact_email=manchester, contact_name="Waste lead",
+        ratings={"waste": 5, "highways_transport": 5}, seeking=["council"]))
+    confirm(api, confirm_link(text_of(smtp.wait_for(to(manchester))[0])))
+
+    news = smtp.wait_for(lambda m: to(LEEDS_ADDRESS)(m) and m["Subject"].startswith("New partner"))
+    assert news[0]["Subject"] == "New partner recommendations for Leeds"
+    assert "Manchester has joined partnermatch" in text_of(news[0])
+    needs = {n["service_area"]: n["partners"] for n in wait_ready(api, waiting)["needs"]}
+    assert needs["waste"][0]["gss_code"] == "E08000003"
+    assert needs["highways_transport"][0]["gss_code"] == "E08000003"
+
+    time.sleep(4)  # the relay runs every second: nothing may be sent twice
+    assert len(smtp.wait_for(to(LEEDS_ADDRESS), count=3)) == 3  # confirm, first, news
