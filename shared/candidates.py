@@ -3,16 +3,26 @@
 Each worker process builds its index once, then catches up from the database before every match:
 profiles changed since the last look (with an overlap, because concurrent transactions can commit
 out of timestamp order) are upserted, and deleted ones removed. A match never refits the model.
+
+Given a ``SnapshotStore`` and at least its ``min_profiles`` profiles, the index is built once per
+machine instead: the first process builds it and saves it (``shared.snapshot``), every process opens
+the saved arrays shared and catches up from the time they were read, keeping its own changes
+private. A stale snapshot is built again; one that cannot be used means a private index.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from datetime import datetime, timedelta
+from itertools import chain, repeat
+from pathlib import Path
 
-from sqlalchemy import select
+import numpy as np
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from shared.columns import FrozenDict, mapped
 from shared.context import ContextModel
 from shared.evidence import evidence_for, improved_areas
 from shared.matching import MatchIndex
@@ -20,7 +30,10 @@ from shared.models import Council, OutboxEvent, Profile, utcnow
 from shared.reasons import FICTIONAL, PUBLIC_DATA, SELF_RATED
 from shared.records import Candidate, MatchRequest
 from shared.register import place_of
+from shared.snapshot import Snapshot, SnapshotStore, fingerprint
 
+log = logging.getLogger(__name__)
+_UNUSABLE = (OSError, ValueError, EOFError, KeyError)
 SYNC_OVERLAP = timedelta(seconds=30)
 LOAD_BATCH = 500
 
@@ -74,16 +87,30 @@ def request_from(profile: Profile) -> MatchRequest:
 class CandidateIndex:
     """A process's matching index and the point in time it is up to date with."""
 
-    def __init__(self, session: Session):
+    def __init__(self, session: Session, store: SnapshotStore | None = None):
         places = [place_of(c) for c in session.scalars(select(Council))]
         self.context = ContextModel.fit(places)
+        self.fingerprint = fingerprint(places)
+        self.store = store
+        self.snapshot: Snapshot | None = None  # the shared snapshot the index was opened from
+        self._reset()
+        if store is not None and _count(session) >= store.min_profiles:
+            self._open_shared(session)
+        self.refresh(session)
+
+    def _reset(self) -> None:
         self.index = MatchIndex(self.context)
         self.synced_at: datetime | None = None
-        self._seen: dict[str, tuple[int, bool]] = {}
-        self.refresh(session)
+        self._seen: dict[str, tuple[int, bool]] | FrozenDict = {}
 
     def refresh(self, session: Session) -> int:
         """Bring the index up to date with the database; return how many profiles changed."""
+        changed = self._catch_up(session)
+        if self.snapshot is not None and self.store.expired(self.snapshot, len(self._seen)):
+            changed += self._renew(session)
+        return changed
+
+    def _catch_up(self, session: Session) -> int:
         now = utcnow()
         if self.synced_at is None:
             profiles = session.scalars(select(Profile))
@@ -101,6 +128,69 @@ class CandidateIndex:
             changed += self._remove_deleted(session)
         self.synced_at = now
         return changed
+
+    # -- the machine's shared snapshot ---------------------------------------------------------
+
+    def _open_shared(self, session: Session) -> None:
+        """Open the machine's snapshot, building it first if there is none or it is stale.
+
+        One process builds while the others wait for the lock: they would only build the same.
+        """
+        try:
+            with self.store.locked():
+                snapshot = self.store.current(self.fingerprint)
+                if snapshot is None:
+                    self._catch_up(session)  # the whole index, privately
+                    snapshot = self._publish()
+                self._adopt(snapshot)
+        except _UNUSABLE as error:  # the index is left private: built, or to build
+            log.warning("shared index not used (%s: %s)", type(error).__name__, error)
+
+    def _renew(self, session: Session) -> int:
+        """Open a newer snapshot, or build one if none is (one process; the others go on)."""
+        counts = self.index.recommended_counts()
+        try:
+            with self.store.locked(wait=False) as held:
+                if not held:
+                    return 0  # another process is building it: look again at the next refresh
+                snapshot = self.store.current(self.fingerprint)
+                if snapshot is None:
+                    self._reset()
+                    self._catch_up(session)
+                    snapshot = self._publish()
+                self._adopt(snapshot)
+        except _UNUSABLE as error:  # the index is left private, as it is
+            log.warning("shared index not renewed (%s: %s)", type(error).__name__, error)
+            self.snapshot = None
+        changed = self._catch_up(session)
+        if self.index.recommended_counts() != counts:  # a new index: spread the load as before
+            self.index.record_recommended(
+                chain.from_iterable(repeat(pid, count) for pid, count in counts.items()))
+        return changed
+
+    def _publish(self) -> Snapshot:
+        return self.store.publish(self._save, self.fingerprint, self.synced_at, len(self._seen))
+
+    def _save(self, folder: Path, spare: int) -> None:
+        self.index.save(folder, spare)
+        ids = np.array([pid.encode() for pid in self._seen] or [b""], dtype=bytes)
+        order = np.argsort(ids[: len(self._seen)], kind="stable")
+        states = np.array([version * 2 + approved for version, approved in self._seen.values()],
+                          dtype=np.int64)
+        np.save(folder / "seen.ids.npy", ids[order])
+        np.save(folder / "seen.states.npy", states[order])
+
+    def _adopt(self, snapshot: Snapshot) -> None:
+        """Replace the index with the snapshot's, shared, up to date with its time."""
+        index = MatchIndex.open(snapshot.folder, self.context)
+        ids = mapped(snapshot.folder / "seen.ids.npy")
+        width = ids.dtype.itemsize
+        seen = FrozenDict(
+            ids, mapped(snapshot.folder / "seen.states.npy"),
+            encode=lambda pid: encoded if len(encoded := pid.encode()) <= width else None,
+            decode_key=bytes.decode, decode=lambda state: (int(state) >> 1, bool(state & 1)))
+        self.index, self._seen = index, seen
+        self.synced_at, self.snapshot = snapshot.synced_at, snapshot
 
     def _changed_ids(self, session: Session) -> list[str]:
         """Return ids changed since the last look, reading only ids and versions.
@@ -132,3 +222,7 @@ class CandidateIndex:
         for profile_id in removed:
             self.index.remove(profile_id)
         return len(removed)
+
+
+def _count(session: Session) -> int:
+    return session.scalar(select(func.count()).select_from(Profile)) or 0

@@ -31,13 +31,16 @@ below the worst case of the k-th best council are skipped without changing the r
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+import json
+from collections.abc import Callable, Hashable, Iterable, Iterator
 from dataclasses import dataclass, field
 from itertools import islice
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from shared.columns import Columns
+from shared.columns import Columns, FrozenDict, FrozenList, mapped
 from shared.context import ContextModel, context_reasons
 from shared.reasons import (
     RATING_SOURCES,
@@ -186,10 +189,81 @@ class MatchIndex:
                 self._slots.view("diversity")[slot] = self._diversity_factor(profile_id)
                 self._reweigh(slot)
 
+    def recommended_counts(self) -> dict[str, int]:
+        """Return how many times each profile was recommended by this index."""
+        return dict(self._counts)
+
     def nbytes(self) -> int:
         """Return the bytes held in numpy arrays (Python lists and dicts not included)."""
         parts = sum(p.rows.nbytes() + p.suppliers.nbytes() for p in self._partitions)
         return self._slots.nbytes() + self._text.nbytes() + parts
+
+    # -- saving and opening -------------------------------------------------------------------
+
+    def save(self, folder: Path, spare: int) -> None:
+        """Write the index to an empty folder, for ``MatchIndex.open`` in any process.
+
+        Arrays go to ``.npy`` files with room for ``spare`` more profiles; the per-profile ids,
+        names and reasons are encoded as arrays and small tables, so a process that opens the
+        folder holds none of them as Python objects.
+        """
+        sizes = {"slots": self._slots.save(folder, "slots", spare),
+                 **self._text.save(folder, spare)}
+        for area, partition in enumerate(self._partitions):
+            sizes[f"{area}.rows"] = partition.rows.save(folder, f"{area}.rows", spare)
+            sizes[f"{area}.suppliers"] = partition.suppliers.save(
+                folder, f"{area}.suppliers", spare)
+        ids = [(pid or "").encode() for pid in self._ids]
+        np.save(folder / "ids.npy", np.array(ids or [b""], dtype=bytes)[: len(ids)])
+        keys = np.array([pid.encode() for pid in self._slot_of] or [b""], dtype=bytes)
+        order = np.argsort(keys[: len(self._slot_of)], kind="stable")
+        np.save(folder / "slot_of.keys.npy", keys[order])
+        np.save(folder / "slot_of.slots.npy",
+                np.array(list(self._slot_of.values()), dtype=np.int64)[order])
+        tables = {}
+        for name, values in (("names", self._names), ("gss", self._gss)):
+            tables[name], codes = _interned(values, lambda value: value)
+            np.save(folder / f"{name}.npy", codes)
+        for name, values, key in (("evidence", self._evidence, _evidence_key),
+                                  ("served", self._served, lambda value: value)):
+            slots = np.array(sorted(values), dtype=np.int64)
+            tables[name], codes = _interned([values[s] for s in slots.tolist()], key)
+            np.save(folder / f"{name}.slots.npy", slots)
+            np.save(folder / f"{name}.codes.npy", codes)
+        state = {"sizes": sizes, "tables": tables, "counts": self._counts,
+                 "groups": self._groups, "regions": self._regions}
+        (folder / "index.json").write_text(json.dumps(state))
+
+    @classmethod
+    def open(cls, folder: Path, context: ContextModel) -> MatchIndex:
+        """Open an index saved by ``save``: its arrays are shared with every process that opens
+        the folder until this one changes them (then only the pages written become private)."""
+        state = json.loads((folder / "index.json").read_text())
+        index, sizes, tables = cls(context), state["sizes"], state["tables"]
+        tables["evidence"] = [{area: tuple(lines) for area, lines in evidence.items()}
+                              for evidence in tables["evidence"]]
+        tables["served"] = [tuple(regions) for regions in tables["served"]]
+        index._counts, index._groups, index._regions = (
+            state["counts"], state["groups"], state["regions"])
+        index._slots = Columns.open(_SLOT_COLUMNS, folder, "slots", sizes["slots"])
+        index._text = TextIndex.open(folder, sizes)
+        for area, partition in enumerate(index._partitions):
+            partition.rows = Columns.open(_PARTITION_COLUMNS, folder, f"{area}.rows",
+                                          sizes[f"{area}.rows"])
+            partition.suppliers = Columns.open({"row": (np.int64, ())}, folder,
+                                               f"{area}.suppliers", sizes[f"{area}.suppliers"])
+        index._ids = FrozenList(mapped(folder / "ids.npy"), bytes.decode)
+        keys = mapped(folder / "slot_of.keys.npy")
+        index._slot_of = FrozenDict(keys, mapped(folder / "slot_of.slots.npy"),
+                                    encode=_id_encoder(keys.dtype.itemsize),
+                                    decode_key=bytes.decode, decode=int)
+        index._names = FrozenList(mapped(folder / "names.npy"), tables["names"].__getitem__)
+        index._gss = FrozenList(mapped(folder / "gss.npy"), tables["gss"].__getitem__)
+        index._evidence, index._served = (
+            FrozenDict(mapped(folder / f"{name}.slots.npy"),
+                       mapped(folder / f"{name}.codes.npy"), encode=int, decode_key=int,
+                       decode=tables[name].__getitem__) for name in ("evidence", "served"))
+        return index
 
     def _diversity_factor(self, profile_id: str) -> float:
         return max(DIVERSITY_FLOOR, 1.0 / (1.0 + DIVERSITY_RATE * self._counts.get(profile_id, 0)))
@@ -576,6 +650,31 @@ def _kth_best(best: np.ndarray, supplier_scores: np.ndarray, limit: int) -> floa
     if entities.size <= limit:
         return float(entities.min()) if entities.size else 0.0
     return float(np.partition(entities, -limit)[-limit])
+
+
+def _interned(values: Iterable[Any], key: Callable[[Any], Hashable]) -> tuple[list, np.ndarray]:
+    """Return the distinct values (first seen first) and each value's number in that list."""
+    table: list = []
+    numbers: dict[Hashable, int] = {}
+    codes = []
+    for value in values:
+        number = numbers.setdefault(key(value), len(table))
+        if number == len(table):
+            table.append(value)
+        codes.append(number)
+    return table, np.array(codes, dtype=np.int32)
+
+
+def _evidence_key(evidence: dict[str, tuple[str, ...]]) -> Hashable:
+    return tuple(sorted((area, tuple(lines)) for area, lines in evidence.items()))
+
+
+def _id_encoder(width: int) -> Callable[[str], bytes | None]:
+    """Return a profile id as the bytes stored for it (None if it is too long to be stored)."""
+    def encode(profile_id: str) -> bytes | None:
+        encoded = profile_id.encode() if isinstance(profile_id, str) else None
+        return encoded if encoded is not None and len(encoded) <= width else None
+    return encode
 
 
 def _bits(areas: Iterable[str]) -> int:

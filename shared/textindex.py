@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 from sklearn.feature_extraction.text import HashingVectorizer
@@ -22,6 +23,10 @@ from shared.columns import Columns
 HASHED_TERMS = 2**20
 
 
+_ROW_COLUMNS = {"start": (np.int64, ()), "end": (np.int64, ())}
+_TERM_COLUMNS = {"term": (np.int32, ()), "weight": (np.float32, ())}
+
+
 class TextIndex:
     """The strengths texts of the indexed profiles, one row per slot."""
 
@@ -29,8 +34,8 @@ class TextIndex:
         self._vectoriser = HashingVectorizer(
             n_features=HASHED_TERMS, alternate_sign=False, stop_words="english",
             ngram_range=(1, 1), norm=None, dtype=np.float32)
-        self._rows = Columns({"start": (np.int64, ()), "end": (np.int64, ())})
-        self._terms = Columns({"term": (np.int32, ()), "weight": (np.float32, ())})
+        self._rows = Columns(_ROW_COLUMNS)
+        self._terms = Columns(_TERM_COLUMNS)
         self._lookup = np.zeros(HASHED_TERMS, dtype=np.float32)  # the query, set per call
         self._analyse = self._vectoriser.build_analyzer()
 
@@ -102,3 +107,17 @@ class TextIndex:
 
     def nbytes(self) -> int:
         return self._rows.nbytes() + self._terms.nbytes()
+
+    def save(self, folder: Path, spare: int) -> dict[str, int]:
+        """Write the rows and terms with room for ``spare`` more texts; return their sizes."""
+        terms_per_row = self._terms.size // max(1, self._rows.size) + 1
+        return {"text.rows": self._rows.save(folder, "text.rows", spare),
+                "text.terms": self._terms.save(folder, "text.terms", spare * terms_per_row)}
+
+    @classmethod
+    def open(cls, folder: Path, sizes: dict[str, int]) -> TextIndex:
+        """Open rows and terms saved by ``save``, shared until written."""
+        text = cls()
+        text._rows = Columns.open(_ROW_COLUMNS, folder, "text.rows", sizes["text.rows"])
+        text._terms = Columns.open(_TERM_COLUMNS, folder, "text.terms", sizes["text.terms"])
+        return text

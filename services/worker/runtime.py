@@ -2,13 +2,19 @@
 
 Built lazily in each process (after the prefork pool forks), never at import, and rebuilt if the
 process finds itself in a new PID, so no connection is ever shared across a fork.
+
+With many profiles the processes of a machine share one index (``shared.snapshot``) under
+``PARTNERMATCH_INDEX_DIR`` (default: ``partnermatch-index`` in the system's temporary folder),
+from ``PARTNERMATCH_INDEX_SHARE_MIN`` profiles on (default ``shared.snapshot.SHARE_MIN``).
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import tempfile
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from celery import Celery
 
@@ -18,6 +24,7 @@ from shared.db import make_engine, make_read_sessionmaker, make_sessionmaker
 from shared.email import EmailSender, sender_from_settings
 from shared.mailing import MailSettings
 from shared.outbox import Work, install_collector
+from shared.snapshot import SHARE_MIN, SnapshotStore, store_folder
 
 log = logging.getLogger(__name__)
 
@@ -52,8 +59,15 @@ class WorkerRuntime:
         """Return this process's matching index, built on first use."""
         if self._index is None:
             with self.read_sessions() as session:  # seconds of reading: never block writers
-                self._index = CandidateIndex(session)
+                self._index = CandidateIndex(session, self.index_store())
         return self._index
+
+    def index_store(self) -> SnapshotStore:
+        """Return where this machine's processes share the index of this database."""
+        root = Path(os.environ.get("PARTNERMATCH_INDEX_DIR")
+                    or Path(tempfile.gettempdir()) / "partnermatch-index")
+        share_min = int(os.environ.get("PARTNERMATCH_INDEX_SHARE_MIN") or SHARE_MIN)
+        return SnapshotStore(store_folder(root, self.settings.DATABASE_URL), share_min)
 
     def publish(self, work: list[Work]) -> None:
         """Publish committed work; a failure is logged and left to the relay."""

@@ -1,0 +1,142 @@
+"""The index shared by a machine's worker processes answers as each process's own would."""
+
+from __future__ import annotations
+
+import multiprocessing
+import time
+
+import pytest
+from sqlalchemy import select
+
+from shared.candidates import CandidateIndex, request_from
+from shared.db import make_engine, make_sessionmaker, transaction
+from shared.demo import seed_demo
+from shared.models import Profile
+from shared.profiles import create_profile, erase_profile, update_profile
+from shared.snapshot import SnapshotStore
+from tests.shared.test_candidates import LEEDS, MANCHESTER, council_fields
+
+
+@pytest.fixture
+def sessions(database_url):
+    engine = make_engine(database_url)
+    yield make_sessionmaker(engine)
+    engine.dispose()
+
+
+@pytest.fixture
+def seeded(sessions):
+    with transaction(sessions) as session:
+        seed_demo(session)
+    return sessions
+
+
+def matches(index: CandidateIndex, session) -> list:
+    """Return the matches of a sample of the stored profiles, in a fixed order."""
+    profiles = session.scalars(select(Profile).order_by(Profile.id)).all()[::7]
+    return [index.index.match(request_from(p), limit=5) for p in profiles]
+
+
+def change_profiles(sessions) -> None:
+    with transaction(sessions) as session:
+        create_profile(session, council_fields(LEEDS, {"waste": 5, "housing": 1},
+                                               strengths_text="recycling rounds"))
+        profiles = session.scalars(select(Profile).order_by(Profile.id)).all()
+        update_profile(session, profiles[3], council_fields(
+            profiles[3].gss_code or MANCHESTER, {"waste": 5, "adult_social_care": 5}))
+        erase_profile(session, profiles[10])
+
+
+def test_processes_sharing_a_snapshot_match_as_a_private_index(seeded, tmp_path):
+    store = SnapshotStore(tmp_path / "index", min_profiles=0)
+    with seeded() as session:
+        builder, opener = CandidateIndex(session, store), CandidateIndex(session, store)
+        private = CandidateIndex(session)
+        assert builder.snapshot is not None and opener.snapshot == builder.snapshot
+        assert private.snapshot is None
+        assert matches(opener, session) == matches(builder, session) == matches(private, session)
+    change_profiles(seeded)
+    with seeded() as session:
+        assert [i.refresh(session) for i in (builder, opener, private)] == [3, 3, 3]
+        expected = matches(private, session)
+        assert any(need.partners for needs in expected for need in needs)
+        assert matches(builder, session) == matches(opener, session) == expected
+    assert len(opener.index) == len(private.index)
+
+
+def test_a_small_database_is_indexed_privately_without_files(seeded, tmp_path):
+    store = SnapshotStore(tmp_path / "index", min_profiles=10**9)
+    with seeded() as session:
+        index = CandidateIndex(session, store)
+    assert index.snapshot is None and not (tmp_path / "index").exists()
+
+
+def test_a_stale_snapshot_is_built_again_and_the_counts_carried_over(seeded, tmp_path):
+    store = SnapshotStore(tmp_path / "index", min_profiles=0)
+    with seeded() as session:
+        first = CandidateIndex(session, store)
+        private = CandidateIndex(session)
+    for index in (first, private):
+        index.index.record_recommended([p.profile_id for p in _partners(index, seeded)] * 3)
+    old = first.snapshot.folder
+    store.max_age = 0.0
+    time.sleep(0.01)
+    change_profiles(seeded)
+    with seeded() as session:
+        assert first.refresh(session) == private.refresh(session) == 3
+        renewed = first.snapshot.folder
+        assert renewed != old and not old.exists()
+        assert matches(first, session) == matches(private, session)
+        store.max_age = 3600.0
+        other = CandidateIndex(session, store)  # opens the renewed snapshot
+    assert other.snapshot.folder == renewed
+    assert sorted(p.name for p in store.folder.iterdir() if "gen-" in p.name) == [renewed.name]
+
+
+def _partners(index: CandidateIndex, sessions) -> list:
+    with sessions() as session:
+        return [p for needs in matches(index, session)[:5] for need in needs
+                for p in need.partners]
+
+
+def test_an_unusable_store_or_snapshot_means_a_private_index(seeded, tmp_path):
+    blocked = tmp_path / "file"
+    blocked.write_text("not a folder")
+    with seeded() as session:
+        private = CandidateIndex(session)
+        unusable = CandidateIndex(session, SnapshotStore(blocked / "index", min_profiles=0))
+        assert unusable.snapshot is None
+        assert matches(unusable, session) == matches(private, session)
+        store = SnapshotStore(tmp_path / "index", min_profiles=0)
+        built = CandidateIndex(session, store)
+        (built.snapshot.folder / "index.json").write_text("{")  # damaged after it was written
+        damaged = CandidateIndex(session, store)
+        assert damaged.snapshot is None
+        assert matches(damaged, session) == matches(private, session)
+
+
+def _match_in_process(url: str, folder: str, queue) -> None:
+    engine = make_engine(url)
+    with make_sessionmaker(engine)() as session:
+        index = CandidateIndex(session, SnapshotStore(folder, min_profiles=0))
+        queue.put((str(index.snapshot.folder), matches(index, session)))
+    engine.dispose()
+
+
+def test_two_worker_processes_build_once_and_share_the_snapshot(seeded, database_url, tmp_path):
+    spawn = multiprocessing.get_context("spawn")  # fresh interpreters, as prefork children are
+    queue = spawn.Queue()
+    children = [spawn.Process(target=_match_in_process,
+                              args=(database_url, str(tmp_path / "index"), queue))
+                for _ in range(2)]
+    for child in children:
+        child.start()
+    found = [queue.get(timeout=180) for _ in children]
+    for child in children:
+        child.join(timeout=30)
+        assert child.exitcode == 0
+    with seeded() as session:
+        expected = matches(CandidateIndex(session), session)
+    (first, first_matches), (second, second_matches) = found
+    assert first == second  # one snapshot: built by one process, opened by the other
+    assert first_matches == second_matches == expected
