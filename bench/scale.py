@@ -9,7 +9,14 @@ matrix (each profile's context embedding, ``ContextModel.embedding``), queried o
 each match with the same k. The ratio is scikit-learn's p50 over ours, measured in the same process.
 Figures are printed, never asserted.
 
-Run: ``python -m bench.scale`` (all sizes) or ``python -m bench.scale --sizes 400,10000``.
+Then (``--workers``, default at 1M) the memory of a whole worker: one process builds the index and
+saves it as a machine's shared snapshot (``shared.snapshot``), then two processes open it, upsert
+``UPDATES`` profiles each and match; beside them two processes that each build their own. Memory is
+read from ``/proc/<pid>/smaps_rollup`` while both are alive: PSS (shared pages split between the
+processes that map them) summed over the processes is what the worker costs the machine.
+
+Run: ``python -m bench.scale`` (all sizes) or ``python -m bench.scale --sizes 400,10000``;
+``--workers 0`` skips the worker memory.
 """
 
 from __future__ import annotations
@@ -19,6 +26,7 @@ import json
 import resource
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import replace
 from itertools import islice
@@ -31,6 +39,7 @@ from bench.reference import context_model, councils, data_dir
 from bench.stats import table
 from bench.synthetic import Profiles
 from shared.matching import MatchIndex, batched, struggling_areas
+from shared.snapshot import SPARE_SHARE
 
 SIZES = (400, 10_000, 100_000, 1_000_000)
 LIMIT = 10
@@ -174,6 +183,78 @@ HEADER = ["profiles", "match p50 ms", "match p95 ms", "sklearn p50 ms", "sklearn
           "peak RSS MiB"]
 
 
+def smaps_mb(pid: int) -> dict[str, float]:
+    """Return a process's resident, proportional, unique and shared memory in MiB (Linux)."""
+    fields = {}
+    for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines()[1:]:
+        name, value, *_ = line.split()
+        fields[name.rstrip(":")] = int(value) / 1024
+    return {"rss": fields["Rss"], "pss": fields["Pss"],
+            "uss": fields["Private_Clean"] + fields["Private_Dirty"],
+            "shared": fields["Shared_Clean"] + fields["Shared_Dirty"]}
+
+
+def save_snapshot(size: int, folder: Path) -> None:
+    """Build the index of ``size`` profiles and save it as a shared snapshot would be."""
+    data = data_dir()
+    index = MatchIndex(context_model(data))
+    profiles = Profiles([r.place for r in councils(data)])
+    build(index, profiles, size, np.empty(size, dtype=np.int64))
+    index.save(folder, int(size * SPARE_SHARE) + 1024)
+
+
+def serve(how: str, size: int, folder: str) -> None:
+    """Hold an index as a worker process would, match, then wait on stdin to be measured."""
+    data = data_dir()
+    context = context_model(data)
+    profiles = Profiles([r.place for r in councils(data)])
+    if how == "shared":
+        index = MatchIndex.open(Path(folder), context)
+        ids = np.load(Path(folder) / "ids.npy", mmap_mode="r")[:: max(1, size // UPDATES)]
+        sample = [pid.decode() for pid in ids[:UPDATES].tolist()]
+    else:
+        index = MatchIndex(context)
+        sample = build(index, profiles, size, np.empty(size, dtype=np.int64))[1]
+    timed_updates(index, profiles, sample)
+    requests = profiles.requests(100)
+    for request in requests[:WARM_UP]:
+        index.match(request, LIMIT)
+    p50, p95 = percentiles([_timed(index.match, request, LIMIT) for request in requests])
+    print(json.dumps({"p50_ms": p50, "p95_ms": p95}), flush=True)
+    sys.stdin.readline()  # measured now
+
+
+def worker_memory(size: int, processes: int = 2) -> list[list[str]]:
+    """Measure ``processes`` processes holding the index shared, then each its own copy."""
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="scale-index-") as folder:
+        started = time.perf_counter()
+        subprocess.run([sys.executable, "-m", "bench.scale", "--save", str(size), folder],
+                       check=True)
+        saved = time.perf_counter() - started
+        for how in ("shared", "private"):
+            children = [subprocess.Popen(
+                [sys.executable, "-m", "bench.scale", "--serve", how, str(size), folder],
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+                for _ in range(processes)]
+            latencies = [json.loads(child.stdout.readline()) for child in children]
+            memory = [smaps_mb(child.pid) for child in children]
+            for child in children:
+                child.communicate("\n", timeout=60)
+            total = {key: sum(m[key] for m in memory) for key in memory[0]}
+            rows.append([how, f"{size:,}", str(processes), f"{total['pss']:.0f}",
+                         f"{total['uss']:.0f}", f"{total['rss']:.0f}",
+                         " / ".join(f"{m['pss']:.0f}" for m in memory),
+                         " / ".join(f"{lat['p50_ms']:.2f}" for lat in latencies),
+                         f"{saved:.0f}" if how == "shared" else "-"])
+            print(f"  measured {processes} {how} processes at {size:,}", file=sys.stderr)
+    return rows
+
+
+WORKER_HEADER = ["index", "profiles", "processes", "PSS MiB (sum)", "USS MiB (sum)",
+                 "RSS MiB (sum)", "PSS MiB each", "match p50 ms each", "build+save s"]
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default=",".join(map(str, SIZES)),
@@ -181,11 +262,21 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--sklearn-threads", type=int, default=1,
                         help="BLAS/OpenMP threads for scikit-learn (0: its default, all cores); "
                              "the index uses one core, as each worker process does")
+    parser.add_argument("--workers", type=int, default=SIZES[-1],
+                        help="profiles for the worker memory measurement (0: skip it)")
     parser.add_argument("--one", type=int, help=argparse.SUPPRESS)  # a child process's size
+    parser.add_argument("--save", nargs=2, help=argparse.SUPPRESS)  # size, folder
+    parser.add_argument("--serve", nargs=3, help=argparse.SUPPRESS)  # how, size, folder
     args = parser.parse_args(argv)
     threads = args.sklearn_threads or None
     if args.one:
         print(json.dumps(measure(args.one, threads)))
+        return
+    if args.save:
+        save_snapshot(int(args.save[0]), Path(args.save[1]))
+        return
+    if args.serve:
+        serve(args.serve[0], int(args.serve[1]), args.serve[2])
         return
     rows = []
     for size in (int(s) for s in args.sizes.split(",")):
@@ -201,6 +292,11 @@ def main(argv: list[str] | None = None) -> None:
     print("\nindex MiB: resident memory grown while building (arrays, ids, names); peak RSS: "
           "the whole process, interpreter and libraries included, before scikit-learn's "
           "matrix is built.")
+    if args.workers:
+        workers = worker_memory(args.workers)
+        print("\nWhole-worker memory (2 processes matching, "
+              f"each after {UPDATES} upserts; PSS splits shared pages between the processes)\n")
+        print(table(WORKER_HEADER, workers))
 
 
 if __name__ == "__main__":

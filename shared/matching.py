@@ -83,7 +83,7 @@ _NOT_A_COUNCIL = -1  # the group of suppliers in a partition: context comes from
 _NO_GROUP = -2
 _BATCH = 8192
 _ALIKE_CACHE = 200_000  # pairs of councils whose likeness reasons are remembered
-_FIRST_TEXT_BLOCK = 1024  # rows whose text is scored before checking whether to stop
+_FIRST_TEXT_BLOCK = 256  # rows whose text is scored before checking whether to stop
 _SLOT_COLUMNS = {
     "alive": (bool, ()), "kind": (np.int8, ()), "ratings": (np.int8, (len(AREAS),)),
     "capacity": (np.int8, ()), "group": (np.int32, ()), "diversity": (np.float32, ()),
@@ -545,8 +545,6 @@ class MatchIndex:
         floor = TEXT_FLOOR if query.text[0].size else 1.0
         # a row is kept if its best case reaches the worst case of the limit-th council
         pool = np.flatnonzero(scores >= kth * floor - 1e-6)
-        if len(pool) > _FIRST_TEXT_BLOCK:  # worth scoring text best first, to stop early
-            pool = pool[np.argsort(-scores[pool], kind="stable")]
         rows, final = self._finals(query, partition, scores, pool, limit)
         final = np.minimum(final, 1.0).round(6)  # scores are never negative here
         return self._one_per_council(query, partition, rows, final, limit)
@@ -556,13 +554,18 @@ class MatchIndex:
         """Score pool rows after text, best first, until no later row can reach the top.
 
         Text multiplies a score by 0.75 to 1, so once the next row's score (its best case) is
-        below the limit-th best final score, no row after it can enter the list.
+        below the limit-th best final score, no row after it can enter the list. Only the next
+        block is put in order each time (a partition, then a sort of the block), not the pool.
         """
         if not query.text[0].size:
             return pool, scores[pool] * TEXT_FLOOR
         groups, slots = partition.rows.view("group"), partition.rows.view("slot")
         done, size, kth, parts = 0, _FIRST_TEXT_BLOCK, -np.inf, []
-        while done < len(pool) and scores[pool[done]] >= kth - 1e-6:
+        while done < len(pool):
+            rest = scores[pool[done:]]
+            if rest.max() < kth - 1e-6:
+                break
+            pool[done:] = _best_first(pool[done:], rest, size)
             rows = pool[done: done + size]
             cosines = self._text.cosines(query.text, slots[rows])
             parts.append(scores[rows] * (TEXT_FLOOR + (1 - TEXT_FLOOR) * cosines))
@@ -641,6 +644,18 @@ def _best_per_council(groups: np.ndarray, scores: np.ndarray, count: int) -> np.
     best = np.zeros(count + 1, dtype=scores.dtype)
     np.maximum.at(best, groups, scores)  # suppliers (-1) land in the extra last entry
     return best[:-1]
+
+
+def _best_first(rows: np.ndarray, values: np.ndarray, count: int) -> np.ndarray:
+    """Return rows with the ``count`` of highest value first, in order (ties by row), then the
+    others in any order."""
+    if count >= len(rows):
+        return rows[np.lexsort((rows, -values))]
+    head = np.argpartition(-values, count - 1)[:count]
+    rest = np.ones(len(rows), dtype=bool)
+    rest[head] = False
+    head = head[np.lexsort((rows[head], -values[head]))]
+    return np.concatenate([rows[head], rows[rest]])
 
 
 def _kth_best(best: np.ndarray, supplier_scores: np.ndarray, limit: int) -> float:
