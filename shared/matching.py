@@ -647,14 +647,15 @@ def _best_per_council(groups: np.ndarray, scores: np.ndarray, count: int) -> np.
 
 
 def _best_first(rows: np.ndarray, values: np.ndarray, count: int) -> np.ndarray:
-    """Return rows with the ``count`` of highest value first, in order (ties by row), then the
-    others in any order."""
+    """Return rows (ascending) with the ``count`` of highest value first, in order (ties by row),
+    then the others in ascending order."""
     if count >= len(rows):
-        return rows[np.lexsort((rows, -values))]
+        return rows[np.argsort(-values, kind="stable")]
     head = np.argpartition(-values, count - 1)[:count]
     rest = np.ones(len(rows), dtype=bool)
     rest[head] = False
-    head = head[np.lexsort((rows[head], -values[head]))]
+    head.sort()  # by row, so that the stable sort breaks ties by row
+    head = head[np.argsort(-values[head], kind="stable")]
     return np.concatenate([rows[head], rows[rest]])
 
 
