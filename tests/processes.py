@@ -1,12 +1,17 @@
-"""Real processes for tests: a private redis-server, Celery workers and beat, an SMTP server."""
+"""Real processes for tests: a private redis-server, Celery workers and beat, an SMTP server,
+and a TCP proxy that can cut a worker off from its database."""
 
 from __future__ import annotations
 
+import contextlib
 import email
+import itertools
 import os
 import signal
+import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from email.message import Message
@@ -127,6 +132,152 @@ class CeleryProcess:
                 self.process.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 self.kill()
+
+
+class TcpProxy:
+    """A TCP proxy in front of a server (PostgreSQL) that a test can cut and restore.
+
+    `cut()` closes every live connection and refuses new ones, as a server that went down;
+    `restore()` accepts connections again. `cut_when()` arms one cut at a chosen point of a
+    conversation: once one connection's client has sent each pattern in turn (SQL text such as
+    `INSERT INTO recommendations`, then `COMMIT`).
+    """
+
+    def __init__(self, target_port: int, target_host: str = "127.0.0.1"):
+        self.target = (target_host, target_port)
+        self.port = free_port()
+        self.tripped = threading.Event()  # set when an armed cut has happened
+        self._lock = threading.Lock()
+        self._sockets: set[socket.socket] = set()
+        self._listener: socket.socket | None = None
+        self._trigger: _Trigger | None = None
+        self._connections = itertools.count()
+        self.restore()
+
+    def url_for(self, url: str) -> str:
+        """Return a database URL with its host and port replaced by the proxy's."""
+        from sqlalchemy.engine import make_url
+
+        parsed = make_url(url).set(host="127.0.0.1", port=self.port)
+        return parsed.render_as_string(hide_password=False)
+
+    def restore(self) -> None:
+        """Accept connections again."""
+        listener = socket.create_server(("127.0.0.1", self.port))  # SO_REUSEADDR on POSIX
+        listener.settimeout(0.2)
+        with self._lock:
+            self._listener = listener
+        threading.Thread(target=self._accept, args=(listener,), daemon=True).start()
+
+    def cut(self) -> None:
+        """Close every live connection and refuse new ones."""
+        with self._lock:
+            listener, self._listener = self._listener, None
+            live, self._sockets = self._sockets, set()
+            self._trigger = None
+        if listener is not None:
+            _close(listener)  # shut down first: a listener closed under accept() lingers
+        for sock in live:
+            _close(sock)
+
+    def cut_when(self, *patterns: bytes, deliver_last: bool = False) -> None:
+        """Cut once a client has sent every pattern in order on one connection.
+
+        deliver_last=False: the data holding the last pattern never reaches the server.
+        deliver_last=True: it does, and the cut comes when the server answers, so the client
+        never hears the answer (a COMMIT that happened, but the client cannot know).
+        """
+        self.tripped.clear()
+        with self._lock:
+            self._trigger = _Trigger(patterns, deliver_last)
+
+    def close(self) -> None:
+        self.cut()
+
+    def _accept(self, listener: socket.socket) -> None:
+        while True:
+            try:
+                client, _ = listener.accept()
+            except TimeoutError:
+                continue
+            except OSError:  # closed by cut()
+                return
+            client.settimeout(None)
+            try:
+                server = socket.create_connection(self.target, timeout=5)
+                server.settimeout(None)
+            except OSError:
+                _close(client)
+                continue
+            with self._lock:
+                if self._listener is not listener:  # cut while connecting
+                    _close(client)
+                    _close(server)
+                    continue
+                self._sockets |= {client, server}
+            state = {"muted": False, "connection": next(self._connections)}
+            threading.Thread(target=self._pump, args=(client, server, state, True),
+                             daemon=True).start()
+            threading.Thread(target=self._pump, args=(server, client, state, False),
+                             daemon=True).start()
+
+    def _pump(self, source: socket.socket, sink: socket.socket, state: dict,
+              upstream: bool) -> None:
+        try:
+            while True:
+                data = source.recv(65536)
+                if not data:
+                    return
+                if upstream:
+                    with self._lock:
+                        trigger = self._trigger
+                        fire = trigger is not None and trigger.feed(state["connection"], data)
+                        if fire:
+                            self._trigger = None
+                    if fire and not trigger.deliver_last:
+                        self.cut()
+                        self.tripped.set()
+                        return
+                    if fire:
+                        state["muted"] = True
+                elif state["muted"]:  # the server answered what the client will never hear
+                    self.cut()
+                    self.tripped.set()
+                    return
+                sink.sendall(data)
+        except OSError:
+            return
+        finally:
+            with self._lock:
+                self._sockets -= {source, sink}
+            _close(source)
+            _close(sink)
+
+
+class _Trigger:
+    """Patterns one connection's client must send, in order, before an armed cut."""
+
+    def __init__(self, patterns: tuple[bytes, ...], deliver_last: bool):
+        self.patterns, self.deliver_last = patterns, deliver_last
+        self._progress: dict[int, tuple[int, bytes]] = {}
+        self._keep = max(len(p) for p in patterns)
+
+    def feed(self, connection: int, data: bytes) -> bool:
+        found, tail = self._progress.get(connection, (0, b""))
+        buffer, start = tail + data, 0
+        while found < len(self.patterns):
+            at = buffer.find(self.patterns[found], start)
+            if at < 0:
+                break
+            start, found = at + len(self.patterns[found]), found + 1
+        self._progress[connection] = (found, buffer[max(start, len(buffer) - self._keep):])
+        return found == len(self.patterns)
+
+
+def _close(sock: socket.socket) -> None:
+    with contextlib.suppress(OSError):
+        sock.shutdown(socket.SHUT_RDWR)
+    sock.close()
 
 
 def python() -> str:
