@@ -1,4 +1,8 @@
-"""Storage faults from RELIABILITY.md against real processes: F3 with AOF, and F9.
+"""Storage faults from RELIABILITY.md against real processes: F3 with AOF, F8 and F9.
+
+F8 on PostgreSQL. The API reaches PostgreSQL through the same TCP proxy, cut while a council
+submits through the API and through the form: 503 with Retry-After (the form a GOV.UK page saying
+nothing was saved), nothing in Redis; restored, the same API answers 201 without a restart.
 
 F3 with AOF. Production's Redis runs with `appendonly yes` (docker-compose.yml, and `partnermatch
 run`), so every test here gets such a redis-server. Without AOF (test_faults.py) the queue is lost
@@ -310,3 +314,46 @@ def test_sqlite_locked_past_the_busy_timeout_mid_match_is_retried_with_one_resul
         lock.close()
         beat.stop()
         worker.stop()
+
+
+# F8 ------------------------------------------------------------------------------------------
+
+@ON_POSTGRESQL
+def test_database_down_on_submit_is_503_publishes_nothing_and_recovers_by_itself(
+    fault_env, redis_server, db_proxy, database_url
+):
+    from services.api.app import create_app
+    from tests.services.api.web_helpers import csrf_token, fill_council_form
+
+    app = create_app({**fault_env, "DATABASE_URL": db_proxy.url_for(database_url)})
+    api, browser = app.test_client(), app.test_client()
+    assert fill_council_form(browser).status_code == 303  # the answers are kept while it is up
+    check = browser.get("/check").get_data(as_text=True)
+    accept = {"csrf_token": csrf_token(check),
+              "submission_key": re.search(r'name="submission_key" value="([^"]+)"',
+                                          check).group(1)}
+
+    db_proxy.cut()
+    refused = api.post("/api/v1/profiles", json=council_body())
+    assert refused.status_code == 503 and refused.headers["Retry-After"]
+    assert refused.get_json()["code"] == 503 and "database" in refused.get_json()["message"]
+    page = browser.post("/check", data=accept)
+    assert page.status_code == 503 and page.headers["Retry-After"]
+    text = page.get_data(as_text=True)
+    assert "Sorry, the service is unavailable" in text and "Nothing you sent has been saved" in text
+    assert api.get("/readyz").status_code == 503
+    assert app.extensions["partnermatch"].publisher.wait_idle(10)
+    broker = redis.Redis.from_url(redis_server.url)
+    assert [broker.llen(q) for q in ("matching", "email", "events")] == [0, 0, 0]  # nothing sent
+
+    db_proxy.restore()  # no restart of the API: its pool reconnects by itself
+    wait_until(lambda: api.get("/readyz").status_code == 200, what="the API ready again")
+    assert api.post("/api/v1/profiles", json=council_body()).status_code == 201
+    assert browser.post("/check", data=accept).status_code == 303  # the same press, now saved
+    assert app.extensions["partnermatch"].publisher.wait_idle(10)
+    assert broker.llen("matching") == 2  # one match task for each accepted submission
+    broker.close()
+    with sessions_of(api)() as session:
+        assert session.scalar(select(func.count()).select_from(Profile)) == 2
+        assert session.scalar(select(func.count()).select_from(OutboxEvent)) == 2
+    app.extensions["partnermatch"].engine.dispose()
