@@ -47,6 +47,10 @@ class Settings:
     ALERT_DEAD_LETTERS: int = 1
     REFERENCE_DATA_DIR: str = field(default_factory=_default_reference_dir)
     VAR_DIR: str = str(PROJECT_ROOT / "var")
+    # Worker processes of one machine share the matching index from INDEX_SHARE_MIN profiles on,
+    # as memory-mapped files under INDEX_DIR (empty: partnermatch-index in the temporary folder)
+    INDEX_DIR: str = ""
+    INDEX_SHARE_MIN: int = 50_000
     # Celery: the visibility timeout must stay above the hard time limit, or tasks run twice.
     TASK_SOFT_TIME_LIMIT: int = 50
     TASK_TIME_LIMIT: int = 60

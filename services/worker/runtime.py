@@ -3,9 +3,9 @@
 Built lazily in each process (after the prefork pool forks), never at import, and rebuilt if the
 process finds itself in a new PID, so no connection is ever shared across a fork.
 
-With many profiles the processes of a machine share one index (``shared.snapshot``) under
-``PARTNERMATCH_INDEX_DIR`` (default: ``partnermatch-index`` in the system's temporary folder),
-from ``PARTNERMATCH_INDEX_SHARE_MIN`` profiles on (default ``shared.snapshot.SHARE_MIN``).
+With many profiles the processes of a machine share one index (``shared.snapshot``) under the
+``INDEX_DIR`` setting (default: ``partnermatch-index`` in the system's temporary folder), from
+``INDEX_SHARE_MIN`` profiles on.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from shared.db import make_engine, make_read_sessionmaker, make_sessionmaker
 from shared.email import EmailSender, sender_from_settings
 from shared.mailing import MailSettings
 from shared.outbox import Work, install_collector
-from shared.snapshot import SHARE_MIN, SnapshotStore, store_folder
+from shared.snapshot import SnapshotStore, store_folder
 
 log = logging.getLogger(__name__)
 
@@ -64,10 +64,9 @@ class WorkerRuntime:
 
     def index_store(self) -> SnapshotStore:
         """Return where this machine's processes share the index of this database."""
-        root = Path(os.environ.get("PARTNERMATCH_INDEX_DIR")
-                    or Path(tempfile.gettempdir()) / "partnermatch-index")
-        share_min = int(os.environ.get("PARTNERMATCH_INDEX_SHARE_MIN") or SHARE_MIN)
-        return SnapshotStore(store_folder(root, self.settings.DATABASE_URL), share_min)
+        root = Path(self.settings.INDEX_DIR or Path(tempfile.gettempdir()) / "partnermatch-index")
+        return SnapshotStore(store_folder(root, self.settings.DATABASE_URL),
+                             self.settings.INDEX_SHARE_MIN)
 
     def publish(self, work: list[Work]) -> None:
         """Publish committed work; a failure is logged and left to the relay."""
