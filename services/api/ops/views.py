@@ -39,7 +39,7 @@ CSV_COLUMNS = ("generated_at", "match_run_id", "profile_id", "service_area", "ra
 def snapshot() -> dict:
     """Read every figure once: database, Redis and workers."""
     rt = runtime()
-    with rt.sessions() as db:
+    with rt.read_sessions() as db:  # never waits for, nor holds up, a writer
         figures = ops.figures(db)
     publisher = rt.publisher
     queues = read_queues(rt.settings.REDIS_URL, publisher.celery if publisher else None)
@@ -52,7 +52,7 @@ def snapshot() -> dict:
 @ops_required
 def dashboard():
     """Show the dashboard; it refreshes itself."""
-    with runtime().sessions() as db:
+    with runtime().read_sessions() as db:
         letters = db.scalars(select(DeadLetter).where(DeadLetter.resolved_at.is_(None))
                              .order_by(DeadLetter.created_at.desc()).limit(50)).all()
         suppliers = db.scalars(select(Profile).where(
@@ -126,7 +126,7 @@ def recommendations_csv():
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(CSV_COLUMNS)
-    with runtime().sessions() as db:
+    with runtime().read_sessions() as db:
         rows = db.execute(select(MatchRun, Recommendation).join(
             Recommendation, Recommendation.match_run_id == MatchRun.id)
             .order_by(MatchRun.generated_at, Recommendation.service_area, Recommendation.rank))

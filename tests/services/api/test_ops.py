@@ -65,6 +65,19 @@ def test_the_ops_token_opens_figures_and_metrics(client):
     assert metrics.status_code == 200 and b"partnermatch_outbox_lag_seconds" in metrics.data
 
 
+def test_figures_answer_while_a_writer_holds_sqlite(client, app):
+    """Under load (bench.load) a long write, such as a refresh re-ranking many councils, held
+    SQLite's one write lock; /ops and /metrics, reading in a writing transaction, waited out the
+    busy timeout and answered 503 just when the backlog was worth seeing."""
+    engine = app.extensions["partnermatch"].engine
+    if engine.dialect.name != "sqlite":
+        pytest.skip("PostgreSQL readers never wait for writers")
+    auth = {"Authorization": f"Bearer {OPS_TOKEN}"}
+    with engine.begin():  # BEGIN IMMEDIATE: the write lock, held until the block ends
+        for path in ("/ops/figures.json", "/metrics", "/ops"):
+            assert client.get(path, headers=auth).status_code == 200, path
+
+
 def test_password_is_stored_hashed_and_a_wrong_one_is_refused(client, app, ops_user):
     with app.extensions["partnermatch"].sessions() as session:
         stored = session.get(OpsUser, ops_user).password_hash
