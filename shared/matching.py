@@ -34,6 +34,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Hashable, Iterable, Iterator
 from dataclasses import dataclass, field
+from functools import cache, lru_cache
 from itertools import islice
 from pathlib import Path
 from typing import Any
@@ -627,16 +628,37 @@ class MatchIndex:
     def _reasons(self, query: _Query, area: str, slot: int, kind: str,
                  facts: tuple[str, int, str, int]) -> tuple[str, ...]:
         source, rating, capacity, helpable = facts
-        reasons = [rating_reason(source, rating, area), *self._evidence.get(slot, {}).get(area, ())]
+        reasons = [_rating_reason(source, rating, area)]
+        if self._evidence:
+            reasons += self._evidence.get(slot, {}).get(area, ())
         if query.place and kind == "council":
             reasons += self._context_reasons(query.place, self._gss[slot])
-        reasons.append(capacity_reason(capacity))
+        reasons.append(_capacity_reason(capacity))
         if helpable:
-            areas = [a for i, a in enumerate(AREAS) if helpable >> i & 1]
-            reasons.append(reciprocity_reason(areas))
+            reasons.append(_reciprocity_reason(helpable))
         if kind == "supplier":
-            reasons += region_reasons(self._served.get(slot, ()), query.region_name)
+            reasons += _region_reasons(self._served.get(slot, ()), query.region_name)
         return tuple(reasons)
+
+
+@cache
+def _rating_reason(source: str, rating: int, area: str) -> str:
+    return rating_reason(source, rating, area)
+
+
+@cache
+def _capacity_reason(capacity: str) -> str:
+    return capacity_reason(capacity)
+
+
+@cache
+def _reciprocity_reason(helpable: int) -> str | None:
+    return reciprocity_reason([a for i, a in enumerate(AREAS) if helpable >> i & 1])
+
+
+@lru_cache(maxsize=4096)
+def _region_reasons(served: tuple[str, ...], region: str | None) -> tuple[str, ...]:
+    return tuple(region_reasons(served, region))
 
 
 def _best_per_council(groups: np.ndarray, scores: np.ndarray, count: int) -> np.ndarray:
