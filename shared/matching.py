@@ -107,6 +107,7 @@ class _Partition:
     def __init__(self) -> None:
         self.rows = Columns(_PARTITION_COLUMNS)
         self.suppliers = Columns({"row": (np.int64, ())})
+        self.supplier_factors: dict[int | None, np.ndarray] = {}  # by region bit, until changed
 
     def position(self, slot: int) -> int:
         return int(np.searchsorted(self.rows.view("slot"), slot))
@@ -330,6 +331,7 @@ class MatchIndex:
         partition.rows.view("slot")[:] = renumber[partition.rows.view("slot")]
         partition.suppliers.keep(np.arange(0))
         partition.suppliers.append({"row": np.flatnonzero(is_supplier[kept])})
+        partition.supplier_factors.clear()
 
     # -- adding profiles -----------------------------------------------------------------------
 
@@ -386,6 +388,7 @@ class MatchIndex:
             })
             if suppliers[rows].any():
                 partition.suppliers.append({"row": start + np.flatnonzero(suppliers[rows])})
+                partition.supplier_factors.clear()
 
     @staticmethod
     def _may_help(candidate: Candidate) -> bool:
@@ -474,10 +477,9 @@ class MatchIndex:
     def _scores(self, query: _Query, area: str, partition: _Partition) -> np.ndarray:
         """Return every row's score before text: negative where the row is not eligible."""
         rows = partition.rows
-        factor = self._context_table(query, area)[rows.view("group")]
+        factor = self._context_table(query, area).take(rows.view("group"))
         if query.kinds[1] and partition.suppliers.size:
-            suppliers = partition.suppliers.view("row")
-            factor[suppliers] = self._supplier_factor(query, rows.view("slot")[suppliers])
+            factor[partition.suppliers.view("row")] = self._supplier_factors(query, partition)
         scores = rows.view("weight") * factor
         if query.can_help:
             np.multiply(scores, RECIPROCITY_BONUS, out=scores,
@@ -527,6 +529,17 @@ class MatchIndex:
                     row, self._group_rows[known], area)
             self._similar[key] = found
         return self._similar[key]
+
+    def _supplier_factors(self, query: _Query, partition: _Partition) -> np.ndarray:
+        """Return the factor of each supplier row of a partition, remembered per region."""
+        found = partition.supplier_factors.get(query.region_bit)
+        if found is None:
+            if len(partition.supplier_factors) > _MAX_REGIONS:
+                partition.supplier_factors.clear()
+            slots = partition.rows.view("slot").take(partition.suppliers.view("row"))
+            found = partition.supplier_factors[query.region_bit] = self._supplier_factor(
+                query, slots)
+        return found
 
     def _supplier_factor(self, query: _Query, slots: np.ndarray) -> np.ndarray:
         if query.region_bit is None:

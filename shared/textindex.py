@@ -73,23 +73,28 @@ class TextIndex:
     def cosines(self, query: tuple[np.ndarray, np.ndarray], slots: np.ndarray) -> np.ndarray:
         """Return the cosine between the query and each slot's text."""
         terms, weights = query
-        starts = self._rows.view("start")[slots]
-        lengths = self._rows.view("end")[slots] - starts
-        total = int(lengths.sum())
+        starts = self._rows.view("start").take(slots)
+        lengths = self._rows.view("end").take(slots) - starts
+        ends = np.cumsum(lengths)
+        total = int(ends[-1]) if len(ends) else 0
         if total == 0 or terms.size == 0:
             return np.zeros(len(slots))
-        offsets = np.cumsum(lengths) - lengths
-        positions = np.arange(total) + np.repeat(starts - offsets, lengths)
-        self._lookup[terms] = weights
+        offsets = ends - lengths
+        positions = np.repeat(starts - offsets, lengths)
+        positions += np.arange(total)
+        lookup = self._lookup
+        lookup[terms] = weights
         try:
-            products = self._terms.view("weight")[positions] * self._lookup[
-                self._terms.view("term")[positions]]
+            products = self._terms.view("weight").take(positions)
+            products *= lookup.take(self._terms.view("term").take(positions))
         finally:
-            self._lookup[terms] = 0.0
+            lookup[terms] = 0.0
         # each slot's products are contiguous: sum them segment by segment (empty texts have no
         # segment of their own, so they are left at zero)
-        sums = np.zeros(len(slots))
         filled = lengths > 0
+        if filled.all():
+            return np.add.reduceat(products, offsets).astype(np.float64)
+        sums = np.zeros(len(slots))
         sums[filled] = np.add.reduceat(products, offsets[filled])
         return sums
 
