@@ -553,7 +553,7 @@ class MatchIndex:
         """Return the best (slot, score) pairs after text, one per council."""
         groups = partition.rows.view("group")
         best = _best_per_council(groups, scores, len(self._groups))
-        kth = _kth_best(best, scores[partition.suppliers.view("row")], limit)
+        kth = _kth_best(best, scores.take(partition.suppliers.view("row")), limit)
         if kth <= 0:
             return []
         floor = TEXT_FLOOR if query.text[0].size else 1.0
@@ -575,19 +575,21 @@ class MatchIndex:
             return pool, scores[pool] * TEXT_FLOOR
         groups, slots = partition.rows.view("group"), partition.rows.view("slot")
         done, size, kth, parts = 0, _FIRST_TEXT_BLOCK, -np.inf, []
+        finals = np.empty(0)
         while done < len(pool):
-            rest = scores[pool[done:]]
-            if rest.max() < kth - 1e-6:
+            rest = scores.take(pool[done:])
+            if done and rest.max() < kth - 1e-6:  # (never before the first block: kth is -inf)
                 break
             pool[done:] = _best_first(pool[done:], rest, size)
             rows = pool[done: done + size]
-            cosines = self._text.cosines(query.text, slots[rows])
-            parts.append(scores[rows] * (TEXT_FLOOR + (1 - TEXT_FLOOR) * cosines))
+            cosines = self._text.cosines(query.text, slots.take(rows))
+            parts.append(scores.take(rows) * (TEXT_FLOOR + (1 - TEXT_FLOOR) * cosines))
             done, size = done + len(rows), 2 * size
-            finals, seen = np.concatenate(parts), groups[pool[:done]]
+            finals = parts[0] if len(parts) == 1 else np.concatenate(parts)
+            seen = groups.take(pool[:done])
             kth = _kth_best(_best_per_council(seen, finals, len(self._groups)),
                             finals[seen < 0], limit)
-        return pool[:done], np.concatenate(parts)
+        return pool[:done], finals
 
     def _one_per_council(self, query: _Query, partition: _Partition, rows: np.ndarray,
                          final: np.ndarray, limit: int) -> list[tuple[int, float]]:

@@ -21,6 +21,7 @@ from sklearn.utils import murmurhash3_32
 from shared.columns import Columns
 
 HASHED_TERMS = 2**20
+_QUERIES_KEPT = 512
 
 
 _ROW_COLUMNS = {"start": (np.int64, ()), "end": (np.int64, ())}
@@ -38,6 +39,7 @@ class TextIndex:
         self._terms = Columns(_TERM_COLUMNS)
         self._lookup = np.zeros(HASHED_TERMS, dtype=np.float32)  # the query, set per call
         self._analyse = self._vectoriser.build_analyzer()
+        self._queries: dict[str, tuple[np.ndarray, np.ndarray]] = {}  # recent texts' vectors
 
     def vectors(self, texts: Sequence[str]):
         """Return the texts' sublinear, l2-normalised hashed term vectors (a CSR matrix)."""
@@ -53,8 +55,19 @@ class TextIndex:
         """Return a text's terms (sorted) and weights, as ``vectors`` would, without its overhead.
 
         The index of a word is its signed 32-bit murmurhash's absolute value modulo the number of
-        hashed terms: what ``HashingVectorizer`` computes.
+        hashed terms: what ``HashingVectorizer`` computes. The last few hundred texts are remembered
+        (a profile is matched again after each change): the arrays returned must not be written.
         """
+        found = self._queries.get(text)
+        if found is None:
+            if len(self._queries) >= _QUERIES_KEPT:
+                self._queries.clear()
+            found = self._queries[text] = self._query(text)
+            for array in found:
+                array.flags.writeable = False
+        return found
+
+    def _query(self, text: str) -> tuple[np.ndarray, np.ndarray]:
         counts = Counter(abs(murmurhash3_32(word, seed=0)) % HASHED_TERMS
                          for word in self._analyse(text or ""))
         terms = np.array(sorted(counts), dtype=np.int32)
