@@ -12,12 +12,17 @@ unconfirmed address or an address that unsubscribed.
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
+from functools import partial
 
-from sqlalchemy import delete, insert, select
-from sqlalchemy.orm import Session
+from sqlalchemy import delete, func, insert, or_, select, update
+from sqlalchemy.orm import Session, sessionmaker
 
 from shared.candidates import CandidateIndex, candidate_from, request_from
+from shared.db import transaction
 from shared.matching import CAPACITY_FACTORS, struggling_areas
 from shared.models import MatchRun, OutboxEvent, Profile, Recommendation, utcnow
 from shared.notifications import owe_new_partner
@@ -33,13 +38,32 @@ PARTNERS_KEPT_PER_NEED = 50  # the most the API will show (limit ≤ 50), in a m
 
 @dataclass
 class RefreshOutcome:
-    """What consuming a refresh event did."""
+    """What one refresh pass did."""
 
-    status: str  # refreshed | already | gone | not strong
+    status: str  # refreshed | partial (out of time: run another pass) | already | gone | not strong
     examined: int = 0
     refreshed: list[str] = field(default_factory=list)  # profile ids whose runs changed
     delivery_ids: list[str] = field(default_factory=list)
     partner_ids: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class _Newcomer:
+    profile_id: str
+    kind: str
+    gss_code: str | None
+    areas: frozenset[str]
+    since: datetime  # when its refresh event was written: runs checked before it lack it
+
+
+@dataclass(frozen=True)
+class _Checked:
+    run_id: str
+    profile_id: str
+    profile_version: int
+    checked_at: datetime | None  # as read, so a concurrent pass's change is not overwritten
+    needs: list[NeedMatches] | None = None  # the new ranking, when a newcomer entered the top
+    newcomer_id: str | None = None
 
 
 def strong_areas(candidate: Candidate) -> frozenset[str]:
@@ -67,86 +91,142 @@ def owe_refresh(session: Session, profile: Profile) -> OutboxEvent | None:
     return event
 
 
-def refresh_partners(session: Session, index: CandidateIndex, event_id: str) -> RefreshOutcome:
+def refresh_partners(sessions: sessionmaker[Session], read_sessions: sessionmaker[Session],
+                     index: CandidateIndex, event_id: str, budget_seconds: float) -> RefreshOutcome:
     """Re-rank the profiles strong newcomers could help; replace and announce changed tops.
 
     One pass takes every refresh event waiting, not only its own, so a burst of strong profiles
-    costs a few passes over the profiles they could help rather than one pass each.
+    costs a few passes rather than one each. The ranking is read without holding a write
+    transaction (SQLite's lock, PostgreSQL's row locks) and the few changes are written at the end.
+    A run is re-ranked only if it was made or last checked before a newcomer arrived; each pass
+    stamps the runs it checked, so a pass that spends `budget_seconds` stops (status "partial")
+    and the next one carries on where it stopped, with its events still unconsumed.
     """
-    event = session.get(OutboxEvent, event_id, with_for_update=True)  # one consumer at a time
-    if event is None:
-        return RefreshOutcome("gone")
-    if event.consumed_at is not None:
-        return RefreshOutcome("already")
-    newcomers: dict[str, tuple[Profile, frozenset[str]]] = {}
-    for waiting in [event, *_waiting(session, event.id)]:
-        waiting.consumed_at = utcnow()
-        profile = session.get(Profile, waiting.profile_id) if waiting.profile_id else None
-        if profile is None or profile.version != waiting.profile_version:
-            continue  # deleted or changed since: its own match will owe a new event
-        areas = strong_areas(candidate_from(profile))
-        if areas:
-            newcomers[profile.id] = (profile, areas)
+    started = utcnow()
+    deadline = time.monotonic() + budget_seconds
+    with read_sessions() as session:
+        event = session.get(OutboxEvent, event_id)
+        if event is None:
+            return RefreshOutcome("gone")
+        if event.consumed_at is not None:
+            return RefreshOutcome("already")
+        events = [event, *_waiting(session, event.id)]
+        newcomers = _newcomers(session, events)
+        checked: list[_Checked] = []
+        complete = True
+        if newcomers:
+            index.refresh(session)
+            complete = _recheck(session, index, newcomers, checked, deadline)
+    outcome = RefreshOutcome("refreshed" if complete else "partial", examined=len(checked))
+    with transaction(sessions) as session:
+        if complete:
+            _consume(session, [e.id for e in events])
+        _apply(session, checked, started, outcome)
     if not newcomers:
-        return RefreshOutcome("not strong")
-    index.refresh(session)
-    outcome = RefreshOutcome("refreshed")
-    for profile, run in _helped(session, list(newcomers.values())):
-        outcome.examined += 1
-        needs = index.index.match(request_from(profile), limit=PARTNERS_KEPT_PER_NEED)
-        entered = _entered_top(newcomers, _stored_tops(session, run), needs)
-        if entered is None:
-            continue
-        session.refresh(run, with_for_update=True)  # a concurrent pass waits, then reads ours
-        _replace(session, run, needs, entered)
-        outcome.refreshed.append(profile.id)
-        outcome.partner_ids += tuple(p.profile_id for n in needs for p in n.partners[:TOP])
-        delivery = owe_new_partner(session, profile, run)
-        if delivery is not None:
-            outcome.delivery_ids.append(delivery.id)
+        outcome.status = "not strong"
     return outcome
 
 
+def _newcomers(session: Session, events: list[OutboxEvent]) -> dict[str, _Newcomer]:
+    newcomers: dict[str, _Newcomer] = {}
+    for event in events:
+        profile = session.get(Profile, event.profile_id) if event.profile_id else None
+        if profile is None or profile.version != event.profile_version:
+            continue  # deleted or changed since: its own match owes a new event if still strong
+        areas = strong_areas(candidate_from(profile))
+        if areas:
+            earlier = newcomers.get(profile.id)
+            since = max(event.created_at, earlier.since) if earlier else event.created_at
+            newcomers[profile.id] = _Newcomer(profile.id, profile.kind, profile.gss_code, areas,
+                                              since)
+    return newcomers
+
+
+def _recheck(session: Session, index: CandidateIndex, newcomers: dict[str, _Newcomer],
+             checked: list[_Checked], deadline: float) -> bool:
+    """Re-rank the runs newcomers may change, into `checked`; False if the budget ran out."""
+    for profile, run in _helped(session, newcomers):
+        if time.monotonic() > deadline and checked:  # at least one per pass: always progress
+            return False
+        relevant = {n.profile_id: n for n in newcomers.values() if _may_help(n, profile, run)}
+        needs = index.index.match(request_from(profile), limit=PARTNERS_KEPT_PER_NEED)
+        entered = _entered_top(relevant, needs, partial(_stored_tops, session, run))
+        checked.append(_Checked(run.id, profile.id, profile.version, run.checked_at,
+                                needs if entered else None, entered))
+    return True
+
+
+def _consume(session: Session, event_ids: list[str]) -> None:
+    session.execute(update(OutboxEvent)
+                    .where(OutboxEvent.id.in_(event_ids), OutboxEvent.consumed_at.is_(None))
+                    .values(consumed_at=utcnow()))
+
+
+def _apply(session: Session, checked: list[_Checked], started: datetime,
+           outcome: RefreshOutcome) -> None:
+    """Write what a pass found: stamp the runs checked, replace and announce the changed ones."""
+    unchanged = [c.run_id for c in checked if c.needs is None]
+    for start in range(0, len(unchanged), PASS_BATCH):
+        session.execute(update(MatchRun)
+                        .where(MatchRun.id.in_(unchanged[start:start + PASS_BATCH]),
+                               or_(MatchRun.checked_at.is_(None), MatchRun.checked_at < started))
+                        .values(checked_at=started))
+    for item in (c for c in checked if c.needs is not None):
+        run = session.get(MatchRun, item.run_id, with_for_update=True)
+        profile = session.get(Profile, item.profile_id)
+        if run is None or run.checked_at != item.checked_at or profile is None \
+                or profile.version != item.profile_version:
+            continue  # erased, changed, or another pass got there first
+        _replace(session, run, item.needs, item.newcomer_id)
+        run.checked_at = started
+        outcome.refreshed.append(profile.id)
+        outcome.partner_ids += tuple(p.profile_id for n in item.needs for p in n.partners[:TOP])
+        delivery = owe_new_partner(session, profile, run)
+        if delivery is not None:
+            outcome.delivery_ids.append(delivery.id)
+
+
 def _waiting(session: Session, event_id: str) -> list[OutboxEvent]:
-    """Return other refresh events not yet consumed that no other pass holds."""
+    """Return the other refresh events not yet consumed, oldest first."""
     return list(session.scalars(
         select(OutboxEvent)
         .where(OutboxEvent.topic == REFRESH_TOPIC, OutboxEvent.consumed_at.is_(None),
                OutboxEvent.id != event_id)
         .order_by(OutboxEvent.created_at)
         .limit(PASS_BATCH)
-        .with_for_update(skip_locked=True)
     ))
 
 
-def _helped(session: Session, newcomers: list[tuple[Profile, frozenset[str]]]
-            ) -> list[tuple[Profile, MatchRun]]:
-    """Return the profiles with a ready run of their current version that struggle where a
-    newcomer is strong and seek partners of its kind (never a newcomer's own council)."""
+def _helped(session: Session, newcomers: dict[str, _Newcomer]
+            ) -> Iterator[tuple[Profile, MatchRun]]:
+    """Yield the profiles with a ready run of their current version, made or last checked before
+    a newcomer arrived, that struggle where it is strong and seek its kind (not its own council)."""
+    latest = max(n.since for n in newcomers.values())
+    checked = func.coalesce(MatchRun.checked_at, MatchRun.generated_at)
     rows = session.execute(
         select(Profile, MatchRun)
         .join(MatchRun, (MatchRun.profile_id == Profile.id)
               & (MatchRun.profile_version == Profile.version))
-        .where(MatchRun.status == "ready")
-        .order_by(Profile.created_at)
-    )
-    helped = []
+        .where(MatchRun.status == "ready", checked < latest)
+        .order_by(checked, Profile.created_at)  # the longest unchecked first
+    ).all()
     for profile, run in rows:
-        request = request_from(profile)
-        struggles = {area for area, _ in struggling_areas(request, request.council_type)}
-        if any(_may_help(newcomer, areas, profile, request.seeking, struggles)
-               for newcomer, areas in newcomers):
-            helped.append((profile, run))
-    return helped
+        if any(_may_help(n, profile, run) for n in newcomers.values()):
+            yield profile, run
 
 
-def _may_help(newcomer: Profile, areas: frozenset[str], profile: Profile,
-              seeking: tuple[str, ...], struggles: set[str]) -> bool:
-    if newcomer.id == profile.id or newcomer.kind not in seeking:
+def _may_help(newcomer: _Newcomer, profile: Profile, run: MatchRun) -> bool:
+    """Say whether a newcomer could change a run: it arrived after the run was made or checked,
+    is another council's (or a supplier), is of a kind sought, and is strong where it struggles."""
+    if newcomer.profile_id == profile.id or (run.checked_at or run.generated_at) >= newcomer.since:
         return False
     if newcomer.gss_code and newcomer.gss_code == profile.gss_code:
         return False
-    return not areas.isdisjoint(struggles)
+    request = request_from(profile)
+    if newcomer.kind not in request.seeking:
+        return False
+    struggles = {area for area, _ in struggling_areas(request, request.council_type)}
+    return not newcomer.areas.isdisjoint(struggles)
 
 
 def _stored_tops(session: Session, run: MatchRun) -> dict[str, set[str]]:
@@ -158,15 +238,18 @@ def _stored_tops(session: Session, run: MatchRun) -> dict[str, set[str]]:
     return tops
 
 
-def _entered_top(newcomers: dict[str, object], before: dict[str, set[str]],
-                 needs: list[NeedMatches]) -> str | None:
-    """Return a newcomer now among the first partners of a need it was not top for, if any."""
-    for need in needs:
-        for partner in need.partners[:TOP]:
-            if partner.profile_id in newcomers \
-                    and partner.profile_id not in before.get(need.service_area, set()):
-                return partner.profile_id
-    return None
+def _entered_top(newcomers: Mapping[str, _Newcomer], needs: list[NeedMatches],
+                 stored_tops: Callable[[], dict[str, set[str]]]) -> str | None:
+    """Return a newcomer now among the first partners of a need it was not top for, if any.
+
+    The stored ranking is read only when a newcomer is in a new top at all.
+    """
+    candidates = [(need.service_area, p.profile_id) for need in needs
+                  for p in need.partners[:TOP] if p.profile_id in newcomers]
+    if not candidates:
+        return None
+    before = stored_tops()
+    return next((pid for area, pid in candidates if pid not in before.get(area, set())), None)
 
 
 def _replace(session: Session, run: MatchRun, needs: list[NeedMatches], newcomer_id: str) -> None:
@@ -174,6 +257,5 @@ def _replace(session: Session, run: MatchRun, needs: list[NeedMatches], newcomer
     rows = recommendation_rows(run.id, needs)
     if rows:
         session.execute(insert(Recommendation.__table__), rows)
-    run.refreshed_at = utcnow()
     run.refreshed_by = newcomer_id
     session.expire(run, ["recommendations"])

@@ -156,8 +156,9 @@ class MatchRun(Base):
     model_version: Mapped[str] = mapped_column(String(40))
     event_id: Mapped[str | None] = mapped_column(String(36))
     generated_at: Mapped[datetime] = mapped_column(default=utcnow)
-    # Set when a strong newcomer entered the top partners and the ranking was replaced in place
-    refreshed_at: Mapped[datetime | None] = mapped_column()
+    # When freshness last re-ranked this run for newcomers, and the newcomer whose arrival in the
+    # top partners replaced the ranking in place (shared/freshness.py)
+    checked_at: Mapped[datetime | None] = mapped_column()
     refreshed_by: Mapped[str | None] = mapped_column(String(36))
 
     recommendations: Mapped[list[Recommendation]] = relationship(

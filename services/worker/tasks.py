@@ -29,6 +29,9 @@ def _runtime(task: Task) -> WorkerRuntime:
     return worker_runtime(task.app)
 
 
+REFRESH_BUDGET_SHARE = 0.5  # of the soft time limit a refresh pass may spend re-ranking
+
+
 def _backoff(attempt: int, cap: float = 30.0) -> float:
     """Exponential backoff with jitter, kept well below the visibility timeout."""
     return min(cap, 2.0 ** attempt) * random.uniform(0.5, 1.5)
@@ -103,11 +106,10 @@ def refresh_partners(self: Task, event_id: str) -> str:
     count = attempts.bump_attempt(rt.sessions, key)
     if count > rt.settings.TASK_MAX_ATTEMPTS:
         return _give_up_refresh(rt, event_id, key, count, "too many attempts (crashed each time?)")
+    budget = rt.settings.TASK_SOFT_TIME_LIMIT * REFRESH_BUDGET_SHARE
     try:
-        with transaction(rt.sessions) as session:
-            outcome = freshness.refresh_partners(session, rt.index(), event_id)
-            for delivery_id in outcome.delivery_ids:
-                outbox.send_here(session, delivery_id)
+        outcome = freshness.refresh_partners(rt.sessions, rt.read_sessions, rt.index(), event_id,
+                                             budget)
     except (IntegrityError, OperationalError) as error:  # a racing match, or the database
         raise self.retry(countdown=_backoff(count), exc=error) from error
     except Exception as error:
@@ -115,10 +117,13 @@ def refresh_partners(self: Task, event_id: str) -> str:
             return _give_up_refresh(rt, event_id, key, count, repr(error))
         raise self.retry(countdown=_backoff(count), exc=error) from error
     rt.index().index.record_recommended(outcome.partner_ids)
-    log.info("refresh: %d profiles examined, %d refreshed, %d emails owed", outcome.examined,
-             len(outcome.refreshed), len(outcome.delivery_ids))
-    for delivery_id in outcome.delivery_ids:
-        _send(rt, delivery_id)
+    log.info("refresh: %d profiles examined, %d refreshed, %d emails owed (%s)",
+             outcome.examined, len(outcome.refreshed), len(outcome.delivery_ids), outcome.status)
+    if outcome.status == "partial":  # progress made: carry on in a new pass, attempts afresh
+        with transaction(rt.sessions) as session:
+            attempts.reset_attempts(session, key)
+            event = session.get(outbox.OutboxEvent, event_id)
+        rt.publish([outbox.work_for_event(event)])
     return outcome.status
 
 

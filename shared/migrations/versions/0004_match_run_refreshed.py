@@ -1,4 +1,4 @@
-"""match runs refreshed in place when a strong partner arrives
+"""match runs re-ranked (and refreshed in place) when a strong partner arrives
 
 Revision ID: 0004
 Revises: 0003
@@ -16,11 +16,11 @@ depends_on = None
 
 def upgrade() -> None:
     with op.batch_alter_table("match_runs", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("refreshed_at", sa.DateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column("checked_at", sa.DateTime(timezone=True), nullable=True))
         batch_op.add_column(sa.Column("refreshed_by", sa.String(length=36), nullable=True))
 
 
 def downgrade() -> None:
     with op.batch_alter_table("match_runs", schema=None) as batch_op:
         batch_op.drop_column("refreshed_by")
-        batch_op.drop_column("refreshed_at")
+        batch_op.drop_column("checked_at")
