@@ -39,9 +39,11 @@ def matches(index: CandidateIndex, session) -> list:
 
 def change_profiles(sessions) -> None:
     with transaction(sessions) as session:
+        # the profiles changed are chosen before the new one exists: ids are random, and the new
+        # one must not be the one updated or erased (three changes, always)
+        profiles = session.scalars(select(Profile).order_by(Profile.id)).all()
         create_profile(session, council_fields(LEEDS, {"waste": 5, "housing": 1},
                                                strengths_text="recycling rounds"))
-        profiles = session.scalars(select(Profile).order_by(Profile.id)).all()
         update_profile(session, profiles[3], council_fields(
             profiles[3].gss_code or MANCHESTER, {"waste": 5, "adult_social_care": 5}))
         erase_profile(session, profiles[10])
