@@ -5,7 +5,7 @@ from __future__ import annotations
 from http import HTTPStatus
 from typing import Any
 
-from flask import Flask, jsonify
+from flask import Flask, current_app, jsonify, request
 from flask_smorest import Api
 from marshmallow import ValidationError
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
@@ -27,10 +27,21 @@ def envelope(code: int, message: str, errors: dict[str, list[str]] | None = None
     return jsonify(body), code
 
 
+# Paths whose errors are JSON even when no route matched: the API and what machines read
+JSON_PATHS = ("/api/", "/openapi.json", "/healthz", "/readyz", "/metrics", "/ops/figures.json")
+
+
 class PartnermatchApi(Api):
     """flask-smorest's Api with the project's error envelope."""
 
     def handle_http_exception(self, error: HTTPException):
+        if error.code in (404, 405) and request.blueprint is None \
+                and not request.path.startswith(JSON_PATHS) and "web" in current_app.blueprints:
+            # No route matched a path of the website (a mistyped link, a form posted to a page):
+            # a person is reading, so a GOV.UK page rather than the API's envelope.
+            from services.api.web import http_error_page
+
+            return http_error_page(error)
         data = getattr(error, "data", None) or {}
         messages = data.get("messages")
         errors = flatten_errors(_unwrap_location(messages)) if messages else {}

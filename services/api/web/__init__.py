@@ -71,7 +71,8 @@ def _database_down(error: DBAPIError):
 
 
 @bp.errorhandler(HTTPException)
-def _http_error(error: HTTPException):
+def http_error_page(error: HTTPException):
+    """Answer an HTTP error with a GOV.UK page (the API's paths answer with JSON instead)."""
     code = error.code or 500
     title = ERROR_TITLES.get(code, "Sorry, there is a problem")
     message = error.description if code == 404 and request.blueprint == "web" else None

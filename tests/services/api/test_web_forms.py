@@ -245,3 +245,26 @@ def test_redirects_stay_on_this_site_whatever_the_host_header(client):
 def test_a_get_to_a_state_changing_address_is_405(client):
     for path in ("/profile/introductions", "/profile/sign-out"):
         assert client.get(path).status_code == 405
+
+
+@pytest.mark.parametrize("method, path, code", [
+    ("get", "/no-such-page", 404), ("get", "/council/no/such/page", 404),
+    ("post", "/privacy", 405),
+])
+def test_a_mistyped_page_or_a_wrong_method_gets_a_govuk_page_not_json(client, method, path, code):
+    response = getattr(client, method)(path)
+    assert response.status_code == code and response.mimetype == "text/html"
+    text = response.get_data(as_text=True)
+    assert "govuk-template" in text and "Page not found" in text
+    if code == 405:
+        assert "GET" in response.headers["Allow"]
+
+
+@pytest.mark.parametrize("method, path, code", [
+    ("get", "/api/v1/no-such-thing", 404), ("post", "/healthz", 405),
+    ("post", "/openapi.json", 405),
+])
+def test_the_api_and_machine_paths_keep_the_json_envelope(client, method, path, code):
+    response = getattr(client, method)(path)
+    assert response.status_code == code and response.mimetype == "application/json"
+    assert response.get_json()["code"] == code
