@@ -27,7 +27,7 @@ from shared.matching import CAPACITY_FACTORS, struggling_areas
 from shared.models import MatchRun, OutboxEvent, Profile, Recommendation, utcnow
 from shared.notifications import owe_new_partner
 from shared.outbox import REFRESH_TOPIC
-from shared.records import Candidate, NeedMatches
+from shared.records import Candidate, MatchRequest, NeedMatches
 from shared.results import recommendation_rows
 from shared.taxonomy import STRONG_MIN, delivers
 
@@ -145,11 +145,10 @@ def _newcomers(session: Session, events: list[OutboxEvent]) -> dict[str, _Newcom
 def _recheck(session: Session, index: CandidateIndex, newcomers: dict[str, _Newcomer],
              checked: list[_Checked], deadline: float) -> bool:
     """Re-rank the runs newcomers may change, into `checked`; False if the budget ran out."""
-    for profile, run in _helped(session, newcomers):
+    for profile, run, request, relevant in _helped(session, newcomers):
         if time.monotonic() > deadline and checked:  # at least one per pass: always progress
             return False
-        relevant = {n.profile_id: n for n in newcomers.values() if _may_help(n, profile, run)}
-        needs = index.index.match(request_from(profile), limit=PARTNERS_KEPT_PER_NEED)
+        needs = index.index.match(request, limit=PARTNERS_KEPT_PER_NEED)
         entered = _entered_top(relevant, needs, partial(_stored_tops, session, run))
         checked.append(_Checked(run.id, profile.id, profile.version, run.checked_at,
                                 needs if entered else None, entered))
@@ -198,9 +197,10 @@ def _waiting(session: Session, event_id: str) -> list[OutboxEvent]:
 
 
 def _helped(session: Session, newcomers: dict[str, _Newcomer]
-            ) -> Iterator[tuple[Profile, MatchRun]]:
+            ) -> Iterator[tuple[Profile, MatchRun, MatchRequest, dict[str, _Newcomer]]]:
     """Yield the profiles with a ready run of their current version, made or last checked before
-    a newcomer arrived, that struggle where it is strong and seek its kind (not its own council)."""
+    a newcomer arrived, that struggle where it is strong and seek its kind (not its own council),
+    with their match request and the newcomers that may change their run."""
     latest = max(n.since for n in newcomers.values())
     checked = func.coalesce(MatchRun.checked_at, MatchRun.generated_at)
     rows = session.execute(
@@ -211,22 +211,23 @@ def _helped(session: Session, newcomers: dict[str, _Newcomer]
         .order_by(checked, Profile.created_at)  # the longest unchecked first
     ).all()
     for profile, run in rows:
-        if any(_may_help(n, profile, run) for n in newcomers.values()):
-            yield profile, run
+        request = request_from(profile)
+        struggles = {area for area, _ in struggling_areas(request, request.council_type)}
+        relevant = {n.profile_id: n for n in newcomers.values()
+                    if _may_help(n, profile, run, request, struggles)}
+        if relevant:
+            yield profile, run, request, relevant
 
 
-def _may_help(newcomer: _Newcomer, profile: Profile, run: MatchRun) -> bool:
+def _may_help(newcomer: _Newcomer, profile: Profile, run: MatchRun, request: MatchRequest,
+              struggles: set[str]) -> bool:
     """Say whether a newcomer could change a run: it arrived after the run was made or checked,
     is another council's (or a supplier), is of a kind sought, and is strong where it struggles."""
     if newcomer.profile_id == profile.id or (run.checked_at or run.generated_at) >= newcomer.since:
         return False
     if newcomer.gss_code and newcomer.gss_code == profile.gss_code:
         return False
-    request = request_from(profile)
-    if newcomer.kind not in request.seeking:
-        return False
-    struggles = {area for area, _ in struggling_areas(request, request.council_type)}
-    return not newcomer.areas.isdisjoint(struggles)
+    return newcomer.kind in request.seeking and not newcomer.areas.isdisjoint(struggles)
 
 
 def _stored_tops(session: Session, run: MatchRun) -> dict[str, set[str]]:

@@ -2,17 +2,7 @@
 
 from __future__ import annotations
 
-import pytest
-
 from shared.attempts import attempts_so_far, bump_attempt
-from shared.db import make_engine, make_sessionmaker
-
-
-@pytest.fixture
-def sessions(database_url):
-    engine = make_engine(database_url)
-    yield make_sessionmaker(engine)
-    engine.dispose()
 
 
 def test_each_start_of_a_task_is_counted_from_one(sessions):

@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import event, select
 
 from shared.candidates import CandidateIndex, candidate_from, request_from
-from shared.db import make_engine, make_sessionmaker, transaction
+from shared.db import transaction
 from shared.demo import demo_id, seed_demo
 from shared.evidence import recent_improvement
 from shared.models import Council, Profile
@@ -14,13 +14,6 @@ from shared.profiles import create_profile, erase_profile, update_profile
 from shared.records import OfstedJudgement
 
 LEEDS, MANCHESTER = "E08000035", "E08000003"
-
-
-@pytest.fixture
-def sessions(database_url):
-    engine = make_engine(database_url)
-    yield make_sessionmaker(engine)
-    engine.dispose()
 
 
 def council_fields(gss, ratings, **overrides):

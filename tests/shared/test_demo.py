@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from shared.db import make_engine, make_sessionmaker, transaction
+from shared.db import transaction
 from shared.demo import (
     OFSTED_RATINGS,
     SUPPLIERS,
@@ -25,13 +25,6 @@ from shared.schemas import MAX_TEXT, ProfileSchema
 from shared.taxonomy import areas_delivered_by
 
 DATA_BACKED_AREAS = {"childrens_services", "adult_social_care", "education_send"}
-
-
-@pytest.fixture
-def sessions(database_url):
-    engine = make_engine(database_url)
-    yield make_sessionmaker(engine)
-    engine.dispose()
 
 
 @pytest.fixture

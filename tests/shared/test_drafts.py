@@ -8,17 +8,10 @@ import pytest
 from sqlalchemy import select
 
 from shared import drafts
-from shared.db import make_engine, make_sessionmaker, transaction
+from shared.db import transaction
 from shared.models import FormDraft, Profile
 from shared.profiles import create_profile
 from tests.services.api.helpers import council_body
-
-
-@pytest.fixture
-def sessions(database_url):
-    engine = make_engine(database_url)
-    yield make_sessionmaker(engine)
-    engine.dispose()
 
 
 def test_a_draft_is_submitted_once_and_keeps_no_answers(sessions):

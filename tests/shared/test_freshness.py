@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 
 from shared import freshness, notifications
 from shared.candidates import CandidateIndex
-from shared.db import make_engine, make_read_sessionmaker, make_sessionmaker, transaction
+from shared.db import make_read_sessionmaker, transaction
 from shared.mailing import MailSettings, compose
 from shared.matchmaking import match_event
 from shared.models import (
@@ -32,18 +32,6 @@ from tests.shared.test_candidates import council_fields
 LEEDS, MANCHESTER, BRADFORD, WIGAN = "E08000035", "E08000003", "E08000032", "E08000010"
 MAIL = MailSettings(secret_key="k" * 32, public_base_url="https://pm.example.gov.uk",
                     mail_from="partnermatch@pm.example.gov.uk")
-
-
-@pytest.fixture
-def engine(database_url):
-    engine = make_engine(database_url)
-    yield engine
-    engine.dispose()
-
-
-@pytest.fixture
-def sessions(engine):
-    return make_sessionmaker(engine)
 
 
 @pytest.fixture

@@ -2,18 +2,9 @@
 
 from __future__ import annotations
 
-import pytest
-
-from shared.db import make_engine, make_sessionmaker, transaction
+from shared.db import transaction
 from shared.mailing import claim
 from shared.models import EmailDelivery
-
-
-@pytest.fixture
-def sessions(database_url):
-    engine = make_engine(database_url)
-    yield make_sessionmaker(engine)
-    engine.dispose()
 
 
 def test_a_pending_delivery_is_claimed_once_with_its_attempt_counted(sessions):

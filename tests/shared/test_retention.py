@@ -4,21 +4,13 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-import pytest
 from sqlalchemy import select, update
 
 from shared import retention
-from shared.db import make_engine, make_sessionmaker, transaction
+from shared.db import transaction
 from shared.models import OutboxEvent, Profile, utcnow
 from shared.profiles import create_profile
 from tests.services.api.helpers import council_body
-
-
-@pytest.fixture
-def sessions(database_url):
-    engine = make_engine(database_url)
-    yield make_sessionmaker(engine)
-    engine.dispose()
 
 
 def add_profile(sessions, email: str, days_old: int) -> str:

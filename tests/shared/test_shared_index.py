@@ -18,13 +18,6 @@ from tests.shared.test_candidates import LEEDS, MANCHESTER, council_fields
 
 
 @pytest.fixture
-def sessions(database_url):
-    engine = make_engine(database_url)
-    yield make_sessionmaker(engine)
-    engine.dispose()
-
-
-@pytest.fixture
 def seeded(sessions):
     with transaction(sessions) as session:
         seed_demo(session)

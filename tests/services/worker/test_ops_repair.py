@@ -13,6 +13,7 @@ from sqlalchemy import select
 from services.cli import main as cli
 from shared.models import DeadLetter, EmailDelivery
 from tests.services.api.helpers import council_body
+from tests.services.worker.test_faults_more import wait_until
 
 pytestmark = pytest.mark.slow
 OPS_TOKEN = "ops-token-for-tests-0123456789"
@@ -37,16 +38,6 @@ def logged_in(app):
     token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
     client.post("/ops/login", data={"name": "alex", "password": PASSWORD, "csrf_token": token})
     return client
-
-
-def wait_until(condition, timeout: float = 30):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError("condition not met in time")
 
 
 def test_refused_email_is_dead_lettered_then_retried_from_ops_and_sent_once(
