@@ -6,14 +6,19 @@ import os
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
+from importlib import resources
 from pathlib import Path
 
+# The source checkout (tests, benchmarks and the front-end build use it); nothing writable lives
+# here: an installed package's PROJECT_ROOT is site-packages.
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+# The public reference data shipped inside the package (shared/reference_data/README.md).
+SHIPPED_REFERENCE_DIR = Path(str(resources.files("shared") / "reference_data"))
 
 
-def _default_reference_dir() -> str:
-    candidate = PROJECT_ROOT.parent / "shared" / "data"
-    return str(candidate) if candidate.is_dir() else ""
+def _working_var_dir() -> str:
+    """var/ under the directory the service is started from, never beside the installed code."""
+    return str(Path.cwd() / "var")
 
 
 @dataclass(frozen=True)
@@ -21,7 +26,8 @@ class Settings:
     """Every setting of the service, named as in DESIGN.md."""
 
     PARTNERMATCH_ENV: str = "development"
-    DATABASE_URL: str = f"sqlite:///{PROJECT_ROOT / 'var' / 'partnermatch.db'}"
+    # Empty: SQLite at VAR_DIR/partnermatch.db.
+    DATABASE_URL: str = ""
     REDIS_URL: str = ""
     # Only benchmarks wait on task results; without a backend, publishing never waits on one.
     RESULT_BACKEND_URL: str = ""
@@ -45,8 +51,8 @@ class Settings:
     RETENTION_DAYS: int = 730
     ALERT_OUTBOX_LAG_SECONDS: int = 60
     ALERT_DEAD_LETTERS: int = 1
-    REFERENCE_DATA_DIR: str = field(default_factory=_default_reference_dir)
-    VAR_DIR: str = str(PROJECT_ROOT / "var")
+    REFERENCE_DATA_DIR: str = str(SHIPPED_REFERENCE_DIR)
+    VAR_DIR: str = field(default_factory=_working_var_dir)
     # Worker processes of one machine share the matching index from INDEX_SHARE_MIN profiles on,
     # as memory-mapped files under INDEX_DIR (empty: partnermatch-index in the temporary folder)
     INDEX_DIR: str = ""
@@ -101,6 +107,9 @@ def load_settings(overrides: Mapping[str, object] | None = None) -> Settings:
             raise KeyError(f"unknown setting {name}")
         values[name] = _coerce(kind, raw)
     settings = replace(Settings(), **values)
+    if not settings.DATABASE_URL:
+        database = Path(settings.VAR_DIR) / "partnermatch.db"
+        settings = replace(settings, DATABASE_URL=f"sqlite:///{database}")
     if not settings.SECRET_KEY:
         settings = replace(settings, SECRET_KEY=_development_secret(settings))
     return settings

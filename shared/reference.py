@@ -1,4 +1,4 @@
-"""Read the public reference data about UK councils (see ../shared/data/README.md) into records."""
+"""Read the public reference data about UK councils (shared/reference_data/) into records."""
 
 from __future__ import annotations
 
@@ -106,8 +106,8 @@ def _rows(data_dir: Path, name: str) -> list[dict[str, str]]:
     path = data_dir / name
     if not path.is_file():
         raise FileNotFoundError(
-            f"Reference data file {path} not found: set REFERENCE_DATA_DIR to the folder "
-            "holding the shared council data (see ../shared/data/README.md)"
+            f"Reference data file {path} not found: REFERENCE_DATA_DIR must name a folder laid "
+            "out like the shipped copy (shared/reference_data), or be unset to use that copy"
         )
     with path.open(encoding="utf-8", newline="") as handle:
         return list(csv.DictReader(handle))

@@ -1,7 +1,7 @@
 """Service areas and which types of council deliver them: one dated definition used everywhere.
 
 Which tier runs which service is law, not data, and it changes with reorganisations, so the rules
-are kept as dated entries. The facts come from ``../shared/data/README.md``.
+are kept as dated entries. The facts come from ``shared/reference_data/README.md``.
 """
 
 from __future__ import annotations

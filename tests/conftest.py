@@ -11,15 +11,13 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from config.settings import PROJECT_ROOT
+from config.settings import SHIPPED_REFERENCE_DIR
 from shared.db import make_engine, make_sessionmaker, transaction
 from shared.migrate import upgrade
 from shared.models import Base, Council, CouncilCode
 from shared.register import load_register
 
-REFERENCE_DATA_DIR = os.environ.get(
-    "REFERENCE_DATA_DIR", str(PROJECT_ROOT.parent / "shared" / "data")
-)
+REFERENCE_DATA_DIR = os.environ.get("REFERENCE_DATA_DIR") or str(SHIPPED_REFERENCE_DIR)
 REFERENCE_TABLES = {Council.__tablename__, CouncilCode.__tablename__, "alembic_version"}
 
 

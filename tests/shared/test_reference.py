@@ -1,4 +1,4 @@
-"""The reference data loader, read against the real shared data."""
+"""The reference data loader, read against the shipped public data."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from config.settings import SHIPPED_REFERENCE_DIR
 from shared.records import CouncilRecord
 from shared.reference import (
     ASC,
@@ -23,9 +24,7 @@ from shared.reference import (
 )
 from shared.taxonomy import COUNCIL_TYPES
 
-DATA_DIR = Path(
-    os.environ.get("REFERENCE_DATA_DIR", Path(__file__).resolve().parents[3] / "shared" / "data")
-)
+DATA_DIR = Path(os.environ.get("REFERENCE_DATA_DIR") or SHIPPED_REFERENCE_DIR)
 
 
 def _csv(name: str) -> list[dict[str, str]]:
@@ -105,10 +104,10 @@ def test_every_english_upper_tier_council_has_a_dfe_number_and_ofsted(councils):
     assert all(c.dfe_la_number and c.ofsted_latest for c in upper)
 
 
-def test_dfe_numbers_agree_with_the_lait_code_list(councils):
+def test_dfe_numbers_agree_with_the_lait_names(councils):
     by_name = {c.place.name: c.dfe_la_number for c in councils}
-    rows = _csv("local-authority-interactive-tool/la_code_list.csv")
-    listed = {r["LA Name"]: int(r["LA Number"]) for r in rows if r["LA Name"] in by_name}
+    rows = _csv(LAIT)
+    listed = {r["la_name"]: int(r["la_number"]) for r in rows if r["la_name"] in by_name}
     assert len(listed) > 140
     assert listed == {name: by_name[name] for name in listed}
 
