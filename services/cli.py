@@ -31,6 +31,71 @@ def db_upgrade() -> None:
     click.echo("database is up to date")
 
 
+@main.group()
+def data() -> None:
+    """The public reference data shipped with partnermatch."""
+
+
+@data.command("refresh")
+@click.option("--into", "into", default=None, type=click.Path(file_okay=False),
+              help="Write the refreshed copy here (default: REFERENCE_DATA_DIR, or the shipped "
+                   "copy in a source checkout).")
+@click.option("--update", "updates", multiple=True, metavar="REPO[=REF]",
+              help="Take REPO at REF (a branch, tag or commit; default HEAD) instead of its pinned "
+                   "commit. Repeat for several; 'all' updates every source.")
+@click.option("--dry-run", is_flag=True, help="Show what would change and write nothing.")
+@click.option("--raw-url", default=None, envvar="REFERENCE_DATA_RAW_URL",
+              help="Base URL of raw files (default https://raw.githubusercontent.com).")
+@click.option("--api-url", default=None, envvar="REFERENCE_DATA_API_URL",
+              help="Base URL of the GitHub API, for --update (default https://api.github.com).")
+def data_refresh(into: str | None, updates: tuple[str, ...], dry_run: bool, raw_url: str | None,
+                 api_url: str | None) -> None:
+    """Download the originals again, re-derive, show what changed and replace the copy."""
+    from pathlib import Path
+
+    from shared import reference_sources as sources
+
+    current = Path(load_settings().REFERENCE_DATA_DIR)
+    target = Path(into) if into else current
+    upstream = sources.Upstream(raw_url or sources.RAW_BASE_URL, api_url or sources.API_BASE_URL)
+    try:
+        if not (dry_run or into):
+            sources.check_writable(target)
+        wanted = _parse_updates(updates, sources.read_manifest(current))
+        plan = sources.plan_refresh(current, upstream, wanted)
+        for repo, (old, new) in plan.commits.items():
+            if old != new:
+                click.echo(f"{repo}: {old[:7]} -> {new[:7]}")
+        for change in plan.changes:
+            click.echo(change.describe())
+        if dry_run or not plan.any:
+            click.echo("dry run: nothing written" if dry_run else "the copy is up to date")
+            return
+        if into and target.resolve() != current.resolve():
+            _copy_folder(current, target)
+        sources.write_plan(plan, target)
+    except sources.RefreshError as error:
+        raise click.ClickException(f"{error} (the reference data was left as it was)") from error
+    click.echo(f"reference data written to {target}; run `partnermatch seed` to load it")
+
+
+def _parse_updates(updates: tuple[str, ...], manifest: dict) -> dict[str, str]:
+    wanted: dict[str, str] = {}
+    for item in updates:
+        repo, _, ref = item.partition("=")
+        repos = list(manifest["repositories"]) if repo == "all" else [repo]
+        wanted.update({name: ref or "HEAD" for name in repos})
+    return wanted
+
+
+def _copy_folder(source, target) -> None:
+    """Start a new data folder from the current copy, so files outside the manifest come along."""
+    import shutil
+
+    if not target.exists():
+        shutil.copytree(source, target)
+
+
 @main.command()
 @click.option("--data-dir", default=None, help="Folder with the public reference data.")
 @click.option("--demo", is_flag=True, help="Also create demo profiles from public data.")
