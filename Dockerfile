@@ -4,7 +4,7 @@
 #   partnermatch worker                            (Celery worker, queues matching,email,events)
 #   partnermatch beat                              (Celery beat: the outbox relay; one only)
 #   sh -c "partnermatch db upgrade && partnermatch seed"   (the one-shot `migrate` service)
-# The reference data is never copied in: it is mounted at run time on /data/reference.
+# The public reference data ships inside the package (shared/reference_data), so the image holds it.
 
 ARG PYTHON_IMAGE=python:3.11-slim
 
@@ -54,19 +54,18 @@ FROM ${PYTHON_IMAGE}
 LABEL org.opencontainers.image.title="partnermatch" \
       org.opencontainers.image.description="Finds partner councils and suppliers for UK councils"
 
-# VAR_DIR: settings.py defaults it to <project root>/var, which for an installed package is
-# inside site-packages; point it at a folder the app user owns (beat keeps its schedule there).
+# VAR_DIR: var/ under the working directory by default; name the folder the app user owns (beat
+# keeps its schedule there). The reference data ships inside the installed package.
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
     PARTNERMATCH_ENV=production \
-    VAR_DIR=/app/var \
-    REFERENCE_DATA_DIR=/data/reference
+    VAR_DIR=/app/var
 
 RUN groupadd --system --gid 10001 partnermatch \
     && useradd --system --uid 10001 --gid partnermatch --home-dir /app --no-create-home \
        --shell /usr/sbin/nologin partnermatch \
-    && mkdir -p /app/var /data/reference \
+    && mkdir -p /app/var \
     && chown partnermatch:partnermatch /app /app/var
 
 COPY --from=build /opt/venv /opt/venv

@@ -32,7 +32,6 @@ COMPOSE_PATH = ROOT / "docker-compose.yml"
 NGINX_PATH = ROOT / "config" / "nginx.conf"
 DOCKERFILE_PATH = ROOT / "Dockerfile"
 DOCKERIGNORE_PATH = ROOT / ".dockerignore"
-DESIGN_PATH = ROOT.parent / "shared" / "DESIGN.md"
 
 ENV_ANCHOR = "x-partnermatch-env"
 APP_SERVICES = ("api", "worker", "beat")
@@ -41,10 +40,9 @@ SERVICES = {*IMAGE_SERVICES, "redis", "postgres", "mailpit", "proxy"}
 REQUIRED_VARIABLES = {"SECRET_KEY", "OPS_TOKEN"}
 # Read by gunicorn (config/gunicorn.py, or gunicorn itself), not by partnermatch's settings.
 GUNICORN_VARIABLES = {"FORWARDED_ALLOW_IPS", "GUNICORN_CMD_ARGS"}
-# What the image may be built from; the reference data is mounted at run time instead.
+# What the image may be built from; the reference data ships inside `shared`.
 IMAGE_SOURCES = {"pyproject.toml", "README.md", "config", "services", "shared",
                  "services/api/frontend/"}
-REFERENCE_MOUNT = "/data/reference"
 LONG_RUNNING_RESTART = {"always", "unless-stopped", "on-failure"}
 # Inside its container the API listens on every interface; only nginx can reach that port.
 API_COMMAND = ["partnermatch", "api", "--host", "0.0.0.0", "--port", "8000"]  # noqa: S104
@@ -113,23 +111,6 @@ def test_the_schema_check_catches_mistakes(compose, compose_schema, mistake):
 
 
 # --- services, images and start order ----------------------------------------------------------
-
-def design_services() -> set[str]:
-    """The services DESIGN.md's Layout lists for docker-compose.yml ("a buffering proxy": proxy)."""
-    found = re.search(r"^docker-compose\.yml\s+(.+)$", DESIGN_PATH.read_text(encoding="utf-8"),
-                      re.MULTILINE)
-    assert found, "DESIGN.md's Layout no longer lists the docker-compose.yml services"
-    return {item.split()[-1] for item in found.group(1).split(",")}
-
-
-def test_every_service_named_in_design_exists(compose):
-    if not DESIGN_PATH.is_file():
-        pytest.skip(f"{DESIGN_PATH} is not beside the project; "
-                    "test_every_expected_service_exists still checks the same names")
-    names = design_services()
-    assert names >= {"api", "worker", "beat", "redis", "postgres", "mailpit", "proxy"}
-    assert names <= set(compose["services"])
-
 
 def test_every_expected_service_exists(compose):
     assert set(compose["services"]) == SERVICES
@@ -208,11 +189,16 @@ def test_postgres_keeps_its_data(compose):
     assert named_volume(postgres, "/var/lib/postgresql/data") in compose["volumes"]
 
 
-def test_reference_data_is_mounted_read_only_not_copied(compose, dockerfile):
-    migrate = compose["services"]["migrate"]
-    mounts = [volume(v) for v in migrate["volumes"] if volume(v)[1] == REFERENCE_MOUNT]
-    assert [mode for _source, _target, mode in mounts] == ["ro"]
-    assert compose[ENV_ANCHOR]["REFERENCE_DATA_DIR"] == REFERENCE_MOUNT
+def test_reference_data_ships_in_the_image_and_nothing_is_mounted_from_outside(compose,
+                                                                              dockerfile):
+    assert "REFERENCE_DATA_DIR" not in compose[ENV_ANCHOR]
+    for name, service in compose["services"].items():
+        for item in service.get("volumes", []):
+            assert "../" not in item and not item.startswith("/"), f"{name}: {item}"
+    assert not any("REFERENCE_DATA_DIR" in argument for _, argument in dockerfile)
+    lines = DOCKERIGNORE_PATH.read_text(encoding="utf-8").splitlines()
+    ignored = [line.strip() for line in lines if line.strip() and not line.startswith("#")]
+    assert not any(pattern.lstrip("/").startswith("shared") for pattern in ignored)
     for instruction, argument in dockerfile:
         if instruction in {"COPY", "ADD"} and "--from=" not in argument:
             *sources, _target = argument.split()
@@ -464,4 +450,4 @@ def test_image_is_production_and_defaults_to_the_api(dockerfile):
 
 def test_dockerignore_keeps_local_state_out():
     ignored = {line.strip().strip("/") for line in DOCKERIGNORE_PATH.read_text().splitlines()}
-    assert {".git", ".venv", "var", "tests", "data"} <= ignored
+    assert {".git", ".venv", "var", "tests"} <= ignored
