@@ -1,4 +1,4 @@
-"""The public data the reports read, from REFERENCE_DATA_DIR (default ../shared/data)."""
+"""The public data the reports read, from REFERENCE_DATA_DIR (default: the shipped copy)."""
 
 from __future__ import annotations
 
