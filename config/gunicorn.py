@@ -14,6 +14,8 @@ forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
 # No access log: paths can hold signed links. The app logs each request by its route pattern.
 accesslog = None
 max_requests = 2000
+# gunicorn's control socket would be written under the user's home directory; nothing uses it.
+control_socket_disable = True
 
 
 def child_exit(_server, worker) -> None:
