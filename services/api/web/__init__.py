@@ -41,9 +41,12 @@ def init_app(app: Flask) -> None:
 def _template_globals() -> dict[str, object]:
     # Flask-Talisman (services/api/security.py) makes the nonce and puts it in the CSP header.
     nonce = getattr(request, "csp_nonce", "") if has_request_context() else ""
-    return {"cspNonce": nonce, "area_names": SERVICE_AREAS, "mailto": _mailto}
+    return {"cspNonce": nonce, "area_names": SERVICE_AREAS}
 
 
+# A global, not a context variable: macros imported without context (pages/_recommendations.html)
+# see the environment's globals but not what context processors add.
+@bp.app_template_global("mailto")
 def _mailto(address: str) -> str:
     """Return a mailto: link to exactly one address, which no "?" or "&" can extend."""
     return "mailto:" + quote(address, safe="@+")

@@ -336,3 +336,31 @@ def test_erasing_the_requester_cancels_the_unsent_introduction(app, client, shy_
     assert owed(app, "introduction") == []
     with sessions(app)() as session:
         assert session.scalars(select(Introduction)).all() == []
+
+
+BRADFORD = "E08000032"
+
+
+@pytest.fixture
+def open_partner(app) -> Profile:
+    """A confirmed council, strong in children's services, that shares its contact details."""
+    with transaction(sessions(app)) as session:
+        partner, _ = create_profile(session, council_body(
+            gss_code=BRADFORD, contact_email="pat.partner@bradford.gov.uk",
+            contact_name="Pat Partner", ratings={"childrens_services": 5}, share_contact=True,
+            seeking=["council"], capacity_to_support="available"))
+        confirm_address(session, "pat.partner@bradford.gov.uk")
+        return partner
+
+
+def test_the_profile_page_shows_the_details_a_partner_chose_to_share(app, client, open_partner,
+                                                                     tmp_path):
+    fill_council_form(client)
+    submit(client)
+    run_worker(app, tmp_path)
+    with transaction(sessions(app)) as session:
+        confirm_address(session, LEEDS_ADDRESS)
+    response = client.get("/profile")
+    assert response.status_code == 200
+    assert ('Contact: Pat Partner, <a class="govuk-link" href="mailto:pat.partner@bradford.gov.uk">'
+            'pat.partner@bradford.gov.uk</a>') in response.get_data(as_text=True)
