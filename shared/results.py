@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from itertools import groupby
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from shared.models import MatchRun, Profile, Recommendation
-from shared.records import NeedMatches, Partner
+from shared.matching import struggling_areas
+from shared.models import MatchRun, Profile, ProfileVersion, Recommendation
+from shared.records import MatchRequest, NeedMatches, Partner
 
 
 def recommendation_rows(match_run_id: str, needs: list[NeedMatches]) -> list[dict[str, Any]]:
@@ -34,28 +34,51 @@ def latest_run(session: Session, profile: Profile) -> MatchRun | None:
     )
 
 
-def needs_of(run: MatchRun, limit: int = 50) -> list[NeedMatches]:
-    """Group a run's recommendations by need, weakest need first, best partner first."""
-    return _grouped(run.recommendations, limit)
+def needs_of(session: Session, run: MatchRun, limit: int = 50) -> list[NeedMatches]:
+    """Return every need the matched version asked about, weakest first, best partner first.
+
+    A need nobody is strong in yet has no recommendations stored, and is listed with no partners.
+    """
+    return _grouped(run.recommendations, limit, asked_needs(session, run))
 
 
 def top_needs(session: Session, run: MatchRun, limit: int) -> list[NeedMatches]:
     """Like needs_of, reading only the best `limit` partners of each need from the database."""
     rows = session.scalars(select(Recommendation).where(
         Recommendation.match_run_id == run.id, Recommendation.rank <= limit))
-    return _grouped(rows, limit)
+    return _grouped(rows, limit, asked_needs(session, run))
 
 
-def _grouped(rows: Iterable[Recommendation], limit: int) -> list[NeedMatches]:
-    ordered = sorted(rows, key=lambda r: (r.need_rating, r.service_area, r.rank))
+def asked_needs(session: Session, run: MatchRun) -> list[tuple[str, int]]:
+    """Return the areas (and ratings) the run's version of the profile struggles with.
+
+    They are the needs the match looked for partners for (shared.matching decides which), worked
+    out again from the version's stored ratings rather than stored twice.
+    """
+    profile = session.get(Profile, run.profile_id)
+    fields = session.scalar(select(ProfileVersion.fields).where(
+        ProfileVersion.profile_id == run.profile_id,
+        ProfileVersion.version == run.profile_version))
+    if profile is None or (fields is None and run.profile_version != profile.version):
+        return []
+    ratings = (fields or profile.fields).get("ratings", {})
+    council_type = profile.council.council_type if profile.kind == "council" and profile.council \
+        else None
+    request = MatchRequest(profile_id=profile.id, kind=profile.kind,
+                           ratings={area: int(rating) for area, rating in ratings.items()})
+    return struggling_areas(request, council_type)
+
+
+def _grouped(rows: Iterable[Recommendation], limit: int,
+             asked: list[tuple[str, int]]) -> list[NeedMatches]:
+    partners: dict[str, list[Recommendation]] = {}
+    for row in sorted(rows, key=lambda r: r.rank):
+        partners.setdefault(row.service_area, []).append(row)
+    ratings = dict(asked) | {area: found[0].need_rating for area, found in partners.items()}
     return [
-        NeedMatches(
-            service_area=area,
-            rating=group[0].need_rating,
-            partners=tuple(_partner(r) for r in group[:limit]),
-        )
-        for area, rows in groupby(ordered, key=lambda r: r.service_area)
-        for group in [list(rows)]
+        NeedMatches(service_area=area, rating=rating,
+                    partners=tuple(_partner(r) for r in partners.get(area, [])[:limit]))
+        for area, rating in sorted(ratings.items(), key=lambda ar: (ar[1], ar[0]))
     ]
 
 
@@ -82,8 +105,8 @@ def matches_document(session: Session, profile: Profile, limit: int) -> dict[str
         "generated_at": run.generated_at if run else None,
         "needs": [],
     }
-    if run is not None:
-        document["needs"] = [_need_document(need) for need in needs_of(run, limit)]
+    if run is not None and run.status == "ready":
+        document["needs"] = [_need_document(need) for need in needs_of(session, run, limit)]
     return document
 
 

@@ -82,7 +82,8 @@ class PartnerSchema(Schema):
 class NeedSchema(Schema):
     service_area = fields.String(required=True)
     rating = fields.Integer(required=True)
-    partners = fields.List(fields.Nested(PartnerSchema), required=True)
+    partners = fields.List(fields.Nested(PartnerSchema), required=True, metadata={
+        "description": "Best first; empty while no partner is strong in this area."})
 
 
 class MatchesSchema(Schema):
@@ -93,7 +94,8 @@ class MatchesSchema(Schema):
     status = fields.String(required=True, metadata={"enum": ["pending", "ready", "failed"]})
     model_version = fields.String(allow_none=True, required=True)
     generated_at = fields.DateTime(allow_none=True, required=True)
-    needs = fields.List(fields.Nested(NeedSchema), required=True)
+    needs = fields.List(fields.Nested(NeedSchema), required=True, metadata={
+        "description": "Once ready, every area the profile rated 1 or 2, weakest first."})
 
 
 class ServiceAreaSchema(Schema):

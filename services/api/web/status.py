@@ -26,7 +26,7 @@ def progress(db: Session, profile: Profile) -> dict[str, Any]:
     """Return what a page needs to show a profile's matching progress and recommendations."""
     run = latest_run(db, profile)
     status = run.status if run else "pending"
-    needs = needs_of(run, PARTNERS_PER_NEED_ON_PAGE) if status == "ready" else []
+    needs = needs_of(db, run, PARTNERS_PER_NEED_ON_PAGE) if status == "ready" else []
     confirmed = is_confirmed(db, profile.contact_email)
     # Contact details and introductions only once the address is proven to be the person's own.
     contacts = shared_contacts(db, needs) if confirmed else {}

@@ -5,10 +5,13 @@ from __future__ import annotations
 import json
 
 import pytest
+from markupsafe import escape as html_escape
 from sqlalchemy import func, select
 
 from services.api.runtime import Runtime
+from shared.db import transaction
 from shared.models import IdempotencyKey, OutboxEvent, Profile, ProfileVersion
+from shared.notifications import confirm_address
 from tests.services.api.helpers import (
     CAMBRIDGE,
     LEEDS,
@@ -17,6 +20,7 @@ from tests.services.api.helpers import (
     council_body,
     create,
 )
+from tests.services.api.web_helpers import html_part, run_worker, text_part
 
 
 def count(app, model) -> int:
@@ -282,6 +286,43 @@ def test_matches_are_pending_until_matched(client):
     assert response.status_code == 200
     assert response.get_json()["status"] == "pending"
     assert response.get_json()["profile_version"] == 1
+
+
+def test_every_need_is_listed_even_before_any_partner_is_strong_in_it(client, app, tmp_path):
+    created = create(client, ratings={"childrens_services": 1, "adult_social_care": 2,
+                                      "waste": 2, "housing": 4})
+    run_worker(app, tmp_path)  # nobody else has a profile: no partner anywhere
+    response = client.get(created["links"]["matches"], headers=bearer(created["token"]))
+    assert response.get_json()["status"] == "ready"
+    assert response.get_json()["needs"] == [
+        {"service_area": "childrens_services", "rating": 1, "partners": []},
+        {"service_area": "adult_social_care", "rating": 2, "partners": []},
+        {"service_area": "waste", "rating": 2, "partners": []},
+    ]
+    with transaction(app.extensions["partnermatch"].sessions) as session:
+        confirm_address(session, "sam.officer@leeds.gov.uk")
+    (email,) = run_worker(app, tmp_path)
+    text, html = text_part(email), html_part(email)
+    for area in ("Children's services", "Adult social care", "Waste"):
+        assert f"{area}\n{'-' * len(area)}\n\nYou rated this service area" in text
+        assert html.count(html_escape(area)) == 1
+    no_partner = ("No partner is strong in this service area yet. We will email you when one "
+                  "joins partnermatch.")
+    assert text.count(no_partner) == 3 and html.count(no_partner) == 3
+
+
+def test_a_need_without_partners_keeps_its_place_beside_one_with_partners(client, app,
+                                                                          tmp_path):
+    create(client, gss_code="E08000032", contact_email="pat.partner@bradford.gov.uk",
+           ratings={"childrens_services": 5}, capacity_to_support="available")
+    created = create(client, ratings={"childrens_services": 1, "adult_social_care": 2})
+    run_worker(app, tmp_path)
+    needs = client.get(created["links"]["matches"],
+                       headers=bearer(created["token"])).get_json()["needs"]
+    assert [(n["service_area"], n["rating"]) for n in needs] == [
+        ("childrens_services", 1), ("adult_social_care", 2)]
+    assert [p["gss_code"] for p in needs[0]["partners"]] == ["E08000032"]
+    assert needs[1]["partners"] == []
 
 
 @pytest.mark.parametrize("limit", ["0", "51", "ten"])
