@@ -26,9 +26,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from shared.context import ContextModel
-from shared.demo import OFSTED_RATINGS, capacity_for, latest_graded, ofsted_lines
+from shared.demo import OFSTED_RATINGS, latest_graded, ofsted_lines
 from shared.evidence import STRONG_GRADES, WEAK_GRADES, ofsted_evidence, recent_improvement
-from shared.matching import MatchIndex
+from shared.matching import UNKNOWN_CAPACITY, MatchIndex
 from shared.reasons import PUBLIC_DATA
 from shared.records import Candidate, CouncilRecord, MatchRequest, OfstedJudgement
 
@@ -79,7 +79,7 @@ def candidate(snapshot: Snapshot, trajectory: bool = True) -> Candidate:
     place = snapshot.record.place
     return Candidate(
         profile_id=snapshot.gss, kind="council", name=place.name, ratings=ratings,
-        strengths_text="\n".join(strengths), capacity_to_support=capacity_for(ratings),
+        strengths_text="\n".join(strengths), capacity_to_support=UNKNOWN_CAPACITY,
         gss_code=place.gss_code, council_type=place.council_type,
         evidence={AREA: ofsted_evidence(snapshot.before)}, rating_source=PUBLIC_DATA,
         improved=(AREA,) if improved else ())

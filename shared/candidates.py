@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 from shared.columns import FrozenDict, mapped
 from shared.context import ContextModel
 from shared.evidence import evidence_for, improved_areas
-from shared.matching import MatchIndex
+from shared.matching import UNKNOWN_CAPACITY, MatchIndex
 from shared.models import Council, OutboxEvent, Profile, utcnow
 from shared.reasons import FICTIONAL, PUBLIC_DATA, SELF_RATED
 from shared.records import Candidate, MatchRequest
@@ -42,6 +42,10 @@ def candidate_from(profile: Profile) -> Candidate:
     """Return the matching record of a stored profile."""
     fields = profile.fields
     council = profile.council
+    source = rating_source(profile)
+    # A council recommended from public data has not joined: it never offered help.
+    capacity = UNKNOWN_CAPACITY if source == PUBLIC_DATA else fields.get(
+        "capacity_to_support", "available")
     return Candidate(
         profile_id=profile.id,
         kind=profile.kind,
@@ -50,13 +54,13 @@ def candidate_from(profile: Profile) -> Candidate:
         strengths_text=fields.get("strengths_text") or fields.get("evidence_text", "") + " "
         + fields.get("description", ""),
         needs_text=fields.get("needs_text", ""),
-        capacity_to_support=fields.get("capacity_to_support", "available"),
+        capacity_to_support=capacity,
         gss_code=profile.gss_code,
         council_type=council.council_type if council else None,
         regions_served=tuple(fields.get("regions_served", ())),
         approved=profile.approved,
         evidence=evidence_for(council) if council else {},
-        rating_source=rating_source(profile),
+        rating_source=source,
         improved=improved_areas(council) if council else (),
     )
 

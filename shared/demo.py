@@ -16,7 +16,8 @@ Ratings come only from data we hold; every other service area is left unrated:
   for pupils with SEN and all pupils (EHC plan timeliness, tribunal appeals, attainment, progress,
   destinations).
 "Nationally" means among these English councils. The texts list checkable facts: the Ofsted grade
-and sub-judgements, and named measures in the best or worst quarter of councils.
+and sub-judgements, and named measures in the best or worst quarter of councils. Nothing is said for
+the council that only it could say: whether it can support others, or that it shares its details.
 """
 
 from __future__ import annotations
@@ -289,14 +290,9 @@ def council_fields(
         "needs_text": "\n".join(needs + bottom),
         "strengths_text": "\n".join(strengths + top),
         "seeking": ["council", "supplier"],
-        "capacity_to_support": capacity_for(ratings),
+        # No capacity_to_support: the council has not joined and never said what it can offer
+        # (the matching treats its capacity as unknown, shared.candidates).
     }
-
-
-def capacity_for(ratings: dict[str, int]) -> str:
-    """Say how much a council can help others: available if rated 5 anywhere, limited if 4."""
-    best = max(ratings.values(), default=0)
-    return "available" if best == 5 else "limited" if best >= STRONG_MIN else "none"
 
 
 def _area_scores(outcomes: dict[str, float]) -> dict[str, float]:

@@ -12,7 +12,9 @@ For each service area the requester rates 1 or 2 (weakest first), every eligible
 - text: 0.75 + 0.25 x cosine of hashed, sublinear term frequencies (needs against strengths), so
   words nudge the ranking but never veto a partner; hashing keeps updates incremental;
 - capacity: available 1.0, limited 0.8; a profile with no capacity is not recommended at all, since
-  asking a council that has said it cannot help only wastes both councils' time;
+  asking a council that has said it cannot help only wastes both councils' time; unknown 0.7, for
+  councils recommended from public data that have not joined and so never offered help: they rank
+  below an equally strong council that joined and did, and carry no capacity reason;
 - reciprocity: 1.1 when the requester is strong in an area the partner council runs and struggles
   in, so the help can flow both ways;
 - diversity: 1 / (1 + 0.05 x times recommended by this index), never below 0.5, so the same few
@@ -44,6 +46,8 @@ import numpy as np
 from shared.columns import Columns, FrozenDict, FrozenList, mapped
 from shared.context import ContextModel, context_reasons
 from shared.reasons import (
+    NOT_JOINED,
+    PUBLIC_DATA,
     RATING_SOURCES,
     capacity_reason,
     rating_reason,
@@ -60,15 +64,16 @@ from shared.taxonomy import (
 )
 from shared.textindex import TextIndex
 
-MODEL_VERSION = "context-strength-2"
+MODEL_VERSION = "context-strength-3"
 NEUTRAL_SIMILARITY = 0.5
 # A supplier has no place to compare, so it scores like a typical pair of councils (similarity
 # 0.5) when it works in the requester's region, less when it does not: otherwise suppliers would
 # crowd every council out of the list.
 SUPPLIER_IN_REGION_FACTOR = NEUTRAL_SIMILARITY
 OTHER_REGION_FACTOR = 0.3
-CAPACITIES = ("none", "limited", "available")
-CAPACITY_FACTORS = {"available": 1.0, "limited": 0.8}
+UNKNOWN_CAPACITY = "unknown"  # never said: a council recommended from public data
+CAPACITIES = ("none", "limited", "available", UNKNOWN_CAPACITY)
+CAPACITY_FACTORS = {"available": 1.0, "limited": 0.8, UNKNOWN_CAPACITY: 0.7}
 _CAPACITY_FACTOR = np.array([CAPACITY_FACTORS.get(c, 0.0) for c in CAPACITIES], dtype=np.float32)
 RECIPROCITY_BONUS = 1.1
 TRAJECTORY_BONUS = 1.1
@@ -643,12 +648,14 @@ class MatchIndex:
     def _reasons(self, query: _Query, area: str, slot: int, kind: str,
                  facts: tuple[str, int, str, int]) -> tuple[str, ...]:
         source, rating, capacity, helpable = facts
-        reasons = [_rating_reason(source, rating, area)]
+        reasons = [NOT_JOINED] if source == PUBLIC_DATA else []
+        reasons.append(_rating_reason(source, rating, area))
         if self._evidence:
             reasons += self._evidence.get(slot, {}).get(area, ())
         if query.place and kind == "council":
             reasons += self._context_reasons(query.place, self._gss[slot])
-        reasons.append(_capacity_reason(capacity))
+        if capacity_line := _capacity_reason(capacity):
+            reasons.append(capacity_line)
         if helpable:
             reasons.append(_reciprocity_reason(helpable))
         if kind == "supplier":
@@ -662,7 +669,7 @@ def _rating_reason(source: str, rating: int, area: str) -> str:
 
 
 @cache
-def _capacity_reason(capacity: str) -> str:
+def _capacity_reason(capacity: str) -> str | None:
     return capacity_reason(capacity)
 
 

@@ -10,6 +10,8 @@ SELF_RATED = "self"
 PUBLIC_DATA = "public_data"
 FICTIONAL = "fictional"
 RATING_SOURCES = (SELF_RATED, PUBLIC_DATA, FICTIONAL)
+# A council profile built from public data: the council has not joined and claimed nothing.
+NOT_JOINED = "Not on partnermatch yet: recommended from public data"
 
 
 def rating_reason(source: str, rating: int, area: str) -> str:
@@ -22,10 +24,13 @@ def rating_reason(source: str, rating: int, area: str) -> str:
     return f"Rates itself {rating} out of 5 for {name}"
 
 
-def capacity_reason(capacity: str) -> str:
+def capacity_reason(capacity: str) -> str | None:
+    """Say what the partner said it can offer; nothing if it never said (public data)."""
     if capacity == "limited":
         return "Has limited capacity to support other councils"
-    return "Has capacity to support other councils"
+    if capacity == "available":
+        return "Has capacity to support other councils"
+    return None
 
 
 def reciprocity_reason(areas: Sequence[str]) -> str | None:

@@ -62,7 +62,7 @@ class Candidate:
     ratings: dict[str, int]
     strengths_text: str = ""
     needs_text: str = ""
-    capacity_to_support: str = "available"  # none | limited | available
+    capacity_to_support: str = "available"  # none | limited | available | unknown (never said)
     gss_code: str | None = None
     council_type: str | None = None
     regions_served: tuple[str, ...] = ()

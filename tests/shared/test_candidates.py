@@ -72,6 +72,24 @@ def test_demo_profiles_say_their_ratings_come_from_public_data_or_fiction(sessio
     assert supplier.rating_source == "fictional"
 
 
+def test_a_council_that_joined_replaces_its_equally_strong_public_data_profile(sessions):
+    with transaction(sessions) as session:
+        seed_demo(session)
+        public = session.get(Profile, demo_id(f"council:{MANCHESTER}"))
+        strong = {area: r for area, r in public.fields["ratings"].items() if r >= 4}
+        assert strong, "Manchester's demo profile is strong somewhere"
+        area = next(iter(strong))
+        joined, _ = create_profile(session, council_fields(
+            MANCHESTER, {area: strong[area]}, capacity_to_support="limited"))
+        asker, _ = create_profile(session, council_fields(LEEDS, {area: 1}))
+        public_id, joined_id, asker_id = public.id, joined.id, asker.id
+    with sessions() as session:
+        index = CandidateIndex(session)
+        found = partner_ids(index, session, asker_id, area)
+        assert joined_id in found and public_id not in found  # one per council: the better
+        assert candidate_from(session.get(Profile, public_id)).capacity_to_support == "unknown"
+
+
 def test_councils_that_recently_improved_in_childrens_services_are_marked(sessions):
     with sessions() as session:
         councils = session.scalars(select(Council).where(Council.dfe_la_number.is_not(None)))

@@ -14,7 +14,6 @@ from shared.demo import (
     OFSTED_RATINGS,
     SUPPLIERS,
     UPPER_TIER_TYPES,
-    capacity_for,
     demo_id,
     seed_demo,
 )
@@ -107,7 +106,7 @@ def test_a_council_rated_outstanding_by_ofsted_is_strong_in_childrens_services(s
     for profile in outstanding:
         assert profile.fields["ratings"]["childrens_services"] == 5
         assert "Rated outstanding by Ofsted (" in profile.fields["strengths_text"]
-        assert profile.fields["capacity_to_support"] == "available"
+        assert "capacity_to_support" not in profile.fields  # the council never said
 
 
 def test_a_council_rated_inadequate_by_ofsted_says_so_in_its_needs(seeded):
@@ -144,10 +143,10 @@ def test_texts_state_checkable_quartiles(seeded):
     assert "Re-referrals to children's social care within 12 months: highest quartile" in texts
 
 
-def test_capacity_follows_the_strongest_rating():
-    assert capacity_for({"adult_social_care": 5, "childrens_services": 1}) == "available"
-    assert capacity_for({"adult_social_care": 4}) == "limited"
-    assert capacity_for({"adult_social_care": 3, "education_send": 2}) == "none"
+def test_a_demo_council_claims_nothing_only_it_could_say(seeded):
+    for profile in _councils(seeded):
+        assert "capacity_to_support" not in profile.fields
+        assert profile.fields["share_contact"] is False
 
 
 def test_demo_profiles_are_valid_submissions(seeded):

@@ -5,6 +5,7 @@ import pytest
 
 from shared.context import ContextModel
 from shared.matching import MODEL_VERSION, MatchIndex
+from shared.reasons import NOT_JOINED
 from shared.records import Candidate, MatchRequest, Place
 from shared.taxonomy import delivers
 
@@ -76,7 +77,7 @@ def ids(index, req, area, limit=10):
 
 
 def test_model_version_is_named():
-    assert MODEL_VERSION == "context-strength-2"
+    assert MODEL_VERSION == "context-strength-3"
 
 
 def test_strong_similar_council_ranks_above_strong_dissimilar_one(index):
@@ -314,7 +315,33 @@ def test_improvement_in_one_area_earns_no_bonus_in_another(index):
 ])
 def test_reasons_say_who_rated_the_partner(index, source, wording):
     index.upsert(council("twin", "TWIN", {"waste": 5}, rating_source=source))
-    assert partners(index, request({"waste": 1}), "waste")[0].reasons[0] == wording
+    reasons = partners(index, request({"waste": 1}), "waste")[0].reasons
+    assert [r for r in reasons if r != NOT_JOINED][0] == wording
+
+
+def from_public_data(profile_id, gss, ratings, **overrides):
+    """A council profile built from public data: it has not joined and never offered help."""
+    return council(profile_id, gss, ratings, rating_source="public_data",
+                   capacity_to_support="unknown", **overrides)
+
+
+@pytest.mark.parametrize("capacity", ["available", "limited"])
+def test_a_council_from_public_data_ranks_below_an_equally_strong_one_that_joined(index,
+                                                                                   capacity):
+    # TWIN and TWIN2 are the same place: equally strong, equally alike; names favour the first
+    index.upsert(from_public_data("public", "TWIN", {"waste": 5}, name="Aardvark"))
+    index.upsert(council("joined", "TWIN2", {"waste": 5}, name="Zebra",
+                         capacity_to_support=capacity))
+    found = partners(index, request({"waste": 1}), "waste")
+    assert [p.profile_id for p in found] == ["joined", "public"]
+
+
+def test_a_council_from_public_data_is_labelled_and_claims_no_capacity(index):
+    index.upsert(from_public_data("public", "TWIN", {"waste": 5}))
+    (found,) = partners(index, request({"waste": 1}), "waste")
+    assert found.reasons[0] == "Not on partnermatch yet: recommended from public data"
+    assert found.reasons[1] == "Rated 5 out of 5 for Waste from public data"
+    assert not [r for r in found.reasons if "capacity" in r.lower()]
 
 
 def random_candidates(rng, count):
