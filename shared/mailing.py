@@ -29,6 +29,7 @@ from shared.email import render_recommendations as render_recommendation_email
 from shared.introductions import AVAILABLE, areas_asked_about, contact_options
 from shared.models import EmailDelivery, Introduction, MatchRun, Profile, utcnow
 from shared.results import top_needs
+from shared.websites import partner_websites
 
 PARTNERS_PER_NEED_IN_EMAIL = 5
 
@@ -43,6 +44,7 @@ class MailSettings:
     max_attempts: int = 8
     retry_base_seconds: float = 5.0
     retry_max_seconds: float = 300.0
+    reference_data_dir: str | None = None  # for the websites of councils that have not joined
 
 
 def claim(session: Session, delivery_id: str) -> EmailDelivery | None:
@@ -107,6 +109,7 @@ def _recommendations(session: Session, profile: Profile, delivery: EmailDelivery
         profile.fields["contact_name"], display_name(profile), needs,
         profile_url(mail, profile), shared_contacts(session, needs), unsubscribe_url,
         feedback_urls=feedback,
+        websites=partner_websites(session, mail.reference_data_dir, needs),
         introducible=[pid for pid, option in contact_options(session, profile, needs).items()
                       if option == AVAILABLE],
         new_partner=display_name(newcomer) if newcomer else None,

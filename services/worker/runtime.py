@@ -53,6 +53,7 @@ class WorkerRuntime:
             mail_from=self.settings.MAIL_FROM, max_attempts=self.settings.EMAIL_MAX_ATTEMPTS,
             retry_base_seconds=self.settings.EMAIL_RETRY_BASE_SECONDS,
             retry_max_seconds=self.settings.EMAIL_RETRY_MAX_SECONDS,
+            reference_data_dir=self.settings.REFERENCE_DATA_DIR,
         )
 
     def index(self) -> CandidateIndex:

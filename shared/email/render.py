@@ -13,6 +13,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from shared.email.message import one_line
 from shared.records import NeedMatches, Partner
 from shared.taxonomy import SERVICE_AREAS
+from shared.websites import Website
 
 CONFIRMATION_SUBJECT = "Confirm your email address for partnermatch"
 LINK_SUBJECT = "Your link to partnermatch"
@@ -51,6 +52,8 @@ class _PartnerView:
     contact_href: str
     useful_url: str
     not_useful_url: str
+    website_url: str  # a council that has not joined: its website, or GOV.UK's finder
+    website_is_own: bool
 
 
 def render_confirmation(recipient_name: str, confirm_url: str, subject_name: str) -> RenderedEmail:
@@ -75,19 +78,22 @@ def render_recommendations(
     introducible: Collection[str] = (),
     new_partner: str | None = None,
     new_partner_areas: Sequence[str] = (),
+    websites: Mapping[str, Website] | None = None,
 ) -> RenderedEmail:
     """Render the partners recommended for each need, with contacts only where they are shared.
 
     `feedback_urls` maps a partner's profile id to its "useful" and "not useful" links;
     `introducible` names the partners an introduction can be asked for on the profile page;
     `new_partner` names a strong partner that has just joined (the areas where it is now among
-    the recommended), for the email sent when recommendations change.
+    the recommended), for the email sent when recommendations change; `websites` maps councils
+    recommended from public data, which have not joined, to where they can be reached.
     """
     links = {key: (_web_url(yes), _web_url(no)) for key, (yes, no) in (feedback_urls or {}).items()}
+    sites = websites or {}
     context = {
         "recipient_name": one_line(recipient_name),
         "subject_name": one_line(subject_name),
-        "needs": [_need_view(need, contacts, links) for need in needs],
+        "needs": [_need_view(need, contacts, links, sites) for need in needs],
         "introducible": set(introducible),
         "matches_url": _web_url(matches_url),
         "unsubscribe_url": _web_url(unsubscribe_url) if unsubscribe_url else None,
@@ -155,15 +161,17 @@ def _render(name: str, subject: str, context: dict[str, Any]) -> RenderedEmail:
 
 
 def _need_view(need: NeedMatches, contacts: Mapping[str, tuple[str, str]],
-               feedback: Mapping[str, tuple[str, str]]) -> dict[str, Any]:
+               feedback: Mapping[str, tuple[str, str]],
+               websites: Mapping[str, Website]) -> dict[str, Any]:
     """Describe one need for the templates."""
     area = SERVICE_AREAS.get(need.service_area, one_line(need.service_area))
-    partners = [_partner_view(partner, contacts, feedback) for partner in need.partners]
+    partners = [_partner_view(partner, contacts, feedback, websites.get(partner.profile_id))
+                for partner in need.partners]
     return {"area": area, "rating": need.rating, "partners": partners}
 
 
 def _partner_view(partner: Partner, contacts: Mapping[str, tuple[str, str]],
-                  feedback: Mapping[str, tuple[str, str]]) -> _PartnerView:
+                  feedback: Mapping[str, tuple[str, str]], website: Website | None) -> _PartnerView:
     """Describe one partner for the templates, with contact details only if they were shared."""
     shared = contacts.get(partner.profile_id, ("", ""))
     useful_url, not_useful_url = feedback.get(partner.profile_id, ("", ""))
@@ -179,6 +187,8 @@ def _partner_view(partner: Partner, contacts: Mapping[str, tuple[str, str]],
         contact_href=f"mailto:{quote(contact_email, safe='@+')}" if contact_email else "",
         useful_url=useful_url,
         not_useful_url=not_useful_url,
+        website_url=_web_url(website.url) if website else "",
+        website_is_own=bool(website and website.own),
     )
 
 

@@ -6,11 +6,13 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from services.api.web.common import settings
 from shared.introductions import contact_options
 from shared.mailing import display_name, shared_contacts
 from shared.models import Profile
 from shared.profiles import is_confirmed
 from shared.results import latest_run, needs_of
+from shared.websites import partner_websites
 
 PARTNERS_PER_NEED_ON_PAGE = 10
 REFRESH_SECONDS = 3
@@ -31,8 +33,10 @@ def progress(db: Session, profile: Profile) -> dict[str, Any]:
     # Contact details and introductions only once the address is proven to be the person's own.
     contacts = shared_contacts(db, needs) if confirmed else {}
     options = contact_options(db, profile, needs) if confirmed else {}
+    # Councils recommended from public data have not joined: their public website instead.
+    websites = partner_websites(db, settings().REFERENCE_DATA_DIR, needs)
     return {
         "profile": profile, "name": display_name(profile), "status": status, "needs": needs,
-        "confirmed": confirmed, "contacts": contacts, "options": options,
+        "confirmed": confirmed, "contacts": contacts, "options": options, "websites": websites,
         "refresh_seconds": REFRESH_SECONDS,
     }

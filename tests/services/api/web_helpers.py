@@ -90,7 +90,8 @@ def run_worker(app, outbox: Path, base_url: str = "http://localhost") -> list[Em
         with transaction(runtime.sessions) as session:
             match_event(session, CandidateIndex(session), event_id)
     mail = MailSettings(secret_key=app.config["SECRET_KEY"], public_base_url=base_url,
-                        mail_from="partnermatch@partnermatch.test")
+                        mail_from="partnermatch@partnermatch.test",
+                        reference_data_dir=app.config["REFERENCE_DATA_DIR"])
     sender, sent = FileSender(outbox), []
     with runtime.sessions() as session:
         owed = session.scalars(select(EmailDelivery.id).where(EmailDelivery.status == "pending")

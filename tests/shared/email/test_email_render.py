@@ -12,6 +12,7 @@ from shared.email.render import (
     render_recommendations,
 )
 from shared.records import NeedMatches, Partner
+from shared.websites import FINDER, Website
 
 HOSTILE = ["<script>alert(1)</script>", '"><img src=x onerror=x>', "{{7*7}}", "{% raw %}"]
 MATCHES_URL = "https://partnermatch.example/matches/abc"
@@ -80,6 +81,34 @@ def test_a_contact_address_cannot_add_query_parameters_to_the_mailto_link() -> N
         {"kent": ("Bob", "bob@kent.gov.uk?bcc=evil@example.com")}, None,
     )
     assert 'href="mailto:bob@kent.gov.uk%3Fbcc%3Devil@example.com"' in rendered.html
+
+
+def test_a_need_without_partners_says_none_is_strong_yet_and_that_we_will_write() -> None:
+    rendered = recommendations()
+    promise = ("No partner is strong in this service area yet. We will email you when one joins "
+               "partnermatch.")
+    assert "Housing\n-------\n\nYou rated this service area 1 out of 5.\n\n" + promise \
+        in rendered.text
+    assert rendered.html.count(promise) == 1
+
+
+def test_a_council_that_has_not_joined_is_reached_through_its_website() -> None:
+    kent = partner("kent", "Kent", ("Not on partnermatch yet: recommended from public data",))
+    york = partner("york", "York", ("Not on partnermatch yet: recommended from public data",))
+    rendered = render_recommendations(
+        "Jane", "Barnsley", [NeedMatches("housing", 1, (kent, york))], MATCHES_URL, {}, None,
+        introducible=["kent", "york"],  # never offered for a council that has not joined
+        websites={"kent": Website("https://www.kent.gov.uk", "www.kent.gov.uk", own=True),
+                  "york": FINDER})
+    assert ("Not on partnermatch yet, so we cannot introduce you.\n"
+            "  You can contact them through their website: https://www.kent.gov.uk") \
+        in rendered.text
+    assert ("You can find their website with Find your local council on GOV.UK: "
+            "https://www.gov.uk/find-local-council") in rendered.text
+    assert 'href="https://www.kent.gov.uk"' in rendered.html
+    assert 'href="https://www.gov.uk/find-local-council"' in rendered.html
+    for part in (rendered.text, rendered.html):
+        assert "introduction from" not in part and "Contact details not shared" not in part
 
 
 def test_html_is_plain_accessible_and_self_contained() -> None:

@@ -1,0 +1,82 @@
+"""Where to reach a council that has not joined partnermatch: its website, from public data.
+
+The web domain of each English upper-tier council comes from the Ofsted provider lookup in the
+reference data. Where it names a children's services trust or a company rather than the council
+(Birmingham, Slough, Suffolk, ...), only ``.gov.uk`` domains are believed; a council with none gets
+GOV.UK's "Find your local council" page, which finds any council's website.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from shared.models import CouncilCode, Profile
+from shared.records import NeedMatches
+
+DOMAINS = "ofsted-ilacs-scrape-tool/Provider_data_lookup.csv"
+FIND_YOUR_COUNCIL = "https://www.gov.uk/find-local-council"
+_COUNCIL_DOMAIN = re.compile(r"(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\.)+gov\.uk")
+
+
+@dataclass(frozen=True)
+class Website:
+    """A link to where a council can be reached: its own site, or GOV.UK's finder."""
+
+    url: str
+    text: str
+    own: bool  # False: GOV.UK's "Find your local council"
+
+
+FINDER = Website(FIND_YOUR_COUNCIL, "Find your local council on GOV.UK", own=False)
+
+
+def council_websites(session: Session, data_dir: str | Path | None,
+                     gss_codes: Iterable[str | None]) -> dict[str, Website]:
+    """Return each council's website, by its register GSS code (GOV.UK's finder if unknown)."""
+    wanted = {code for code in gss_codes if code}
+    domains = read_domains(str(data_dir)) if data_dir else {}
+    known = {code: [code] for code in wanted}
+    for code, gss in session.execute(select(CouncilCode.code, CouncilCode.gss_code)
+                                     .where(CouncilCode.gss_code.in_(wanted))):
+        known[gss].append(code)  # former and newer codes: the lookup uses Barnsley's newer one
+    found = {}
+    for gss, codes in known.items():
+        domain = next((domains[c] for c in codes if c in domains), None)
+        found[gss] = Website(f"https://www.{domain}", f"www.{domain}", own=True) if domain \
+            else FINDER
+    return found
+
+
+@lru_cache(maxsize=4)
+def read_domains(data_dir: str) -> dict[str, str]:
+    """Return the council web domains of the reference data, by GSS code (read once)."""
+    path = Path(data_dir) / DOMAINS
+    if not path.is_file():
+        return {}
+    with path.open(newline="", encoding="utf-8") as file:
+        rows = list(csv.DictReader(file))
+    domains = {}
+    for row in rows:
+        domain = (row.get("domain") or "").strip().lower().removeprefix("www.")
+        if _COUNCIL_DOMAIN.fullmatch(domain) and row.get("la_code_new"):
+            domains[row["la_code_new"].strip().upper()] = domain
+    return domains
+
+
+def partner_websites(session: Session, data_dir: str | Path | None,
+                     needs: Iterable[NeedMatches]) -> dict[str, Website]:
+    """Return the website of each recommended council that has not joined (from public data)."""
+    ids = {p.profile_id for need in needs for p in need.partners if p.kind == "council"}
+    public = session.execute(
+        select(Profile.id, Profile.gss_code)
+        .where(Profile.id.in_(ids), Profile.demo.is_(True), Profile.kind == "council")).all()
+    sites = council_websites(session, data_dir, [gss for _, gss in public])
+    return {profile_id: sites.get(gss, FINDER) for profile_id, gss in public}
