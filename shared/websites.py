@@ -20,8 +20,8 @@ from sqlalchemy.orm import Session
 
 from shared.models import CouncilCode, Profile
 from shared.records import NeedMatches
+from shared.reference import OFSTED_LOOKUP
 
-DOMAINS = "ofsted-ilacs-scrape-tool/Provider_data_lookup.csv"
 FIND_YOUR_COUNCIL = "https://www.gov.uk/find-local-council"
 _COUNCIL_DOMAIN = re.compile(r"(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\.)+gov\.uk")
 
@@ -58,7 +58,7 @@ def council_websites(session: Session, data_dir: str | Path | None,
 @lru_cache(maxsize=4)
 def read_domains(data_dir: str) -> dict[str, str]:
     """Return the council web domains of the reference data, by GSS code (read once)."""
-    path = Path(data_dir) / DOMAINS
+    path = Path(data_dir) / OFSTED_LOOKUP
     if not path.is_file():
         return {}
     with path.open(newline="", encoding="utf-8") as file:
