@@ -111,8 +111,10 @@ def test_a_strong_newcomer_reaches_the_councils_it_helps_in_one_email_each(
     confirm(api, confirm_link(text_of(smtp.wait_for(to(LEEDS_ADDRESS))[0])))
     first = smtp.wait_for(lambda m: to(LEEDS_ADDRESS)(m) and "recommendations" in m["Subject"])
     assert "New partner" not in first[0]["Subject"]
+    # the promise the new partner email below keeps
+    assert text_of(first[0]).count("We will email you when one joins partnermatch.") == 2
     before = {n["service_area"]: n["partners"] for n in wait_ready(api, waiting)["needs"]}
-    assert not before.get("waste"), "nobody strong in waste yet"
+    assert before == {"waste": [], "highways_transport": []}, "nobody strong there yet"
 
     manchester = "waste.lead@manchester.gov.uk"
     api.post("/api/v1/profiles", json=council_body(
