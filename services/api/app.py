@@ -9,6 +9,7 @@ from flask_wtf.csrf import CSRFProtect
 
 from config.settings import load_settings
 from services.api import (
+    docs,
     errors,
     health,
     metrics,
@@ -39,8 +40,6 @@ def create_app(test_config: Mapping[str, object] | None = None) -> Flask:
         OPENAPI_VERSION="3.0.3",
         OPENAPI_URL_PREFIX="/",
         OPENAPI_JSON_PATH="openapi.json",
-        OPENAPI_REDOC_PATH="/api/docs",
-        OPENAPI_REDOC_URL="https://cdn.jsdelivr.net/npm/redoc@2.1.5/bundles/redoc.standalone.js",
         API_SPEC_OPTIONS={
             "info": {"description": "Find partner councils and suppliers: strong where you are "
                      "weak, alike in circumstances. Every error has the shape of ErrorSchema."},
@@ -57,6 +56,7 @@ def create_app(test_config: Mapping[str, object] | None = None) -> Flask:
     api.register_blueprint(reference.blp)
     api.register_blueprint(health.blp)
     _document_profiles(api.spec)
+    docs.init_app(app)
     web.init_app(app)
     app.register_blueprint(ops.bp)
     app.register_blueprint(metrics.bp)
@@ -66,7 +66,7 @@ def create_app(test_config: Mapping[str, object] | None = None) -> Flask:
     for blueprint in (profiles.blp, reference.blp, health.blp):
         csrf.exempt(blueprint)  # the JSON API authenticates with bearer tokens, not cookies
     csrf.exempt(web.emailed.unsubscribe_page)  # checks CSRF itself unless RFC 8058 one-click
-    security.relax_for_docs_and_probes(app, talisman)
+    security.relax_for_probes(app, talisman)
     ratelimit.init_app(app, settings)
     return app
 

@@ -27,14 +27,6 @@ CONTENT_SECURITY_POLICY = {
     "form-action": "'self'",
     "frame-ancestors": "'none'",
 }
-# ReDoc (/api/docs) comes from a CDN, adds its own styles and renders in a web worker.
-API_DOCS_POLICY = {
-    **CONTENT_SECURITY_POLICY,
-    "script-src": "'self' https://cdn.jsdelivr.net",
-    "style-src": "'self' 'unsafe-inline'",
-    "worker-src": "'self' blob:",
-    "img-src": "'self' data: https:",
-}
 # Probes come over plain HTTP from inside the host (the container health check, Prometheus).
 PROBES = ("health.healthz", "health.readyz", "metrics.metrics")
 LOOPBACK = ("localhost", "127.0.0.1")
@@ -71,14 +63,8 @@ def init_app(app: Flask, settings: Settings) -> Talisman:
     return talisman
 
 
-def relax_for_docs_and_probes(app: Flask, talisman: Talisman) -> None:
-    """Give the API docs page the policy ReDoc needs; never redirect the internal probes."""
-    docs = app.view_functions.get("api-docs.openapi_redoc")
-    if docs is not None:
-        # No style nonce there: a nonce would make browsers ignore 'unsafe-inline'.
-        app.view_functions["api-docs.openapi_redoc"] = talisman(
-            content_security_policy=API_DOCS_POLICY,
-            content_security_policy_nonce_in=["script-src"])(_plain(docs))
+def relax_for_probes(app: Flask, talisman: Talisman) -> None:
+    """Never redirect the internal probes to HTTPS."""
     for endpoint in PROBES:
         if endpoint in app.view_functions:
             app.view_functions[endpoint] = talisman(force_https=False)(
