@@ -7,7 +7,7 @@ import threading
 import pytest
 from werkzeug.serving import WSGIRequestHandler, make_server
 
-from tests.services.api.browser import CHROMIUM, CHROMIUM_ARGS, require_assets
+from tests.services.api.browser import CHROMIUM_ARGS, require_assets, require_chromium
 
 
 class QuietHandler(WSGIRequestHandler):
@@ -30,7 +30,8 @@ def chromium():
 
     require_assets()
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        executable = require_chromium(playwright)
+        browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
         yield browser
         browser.close()
 

@@ -12,11 +12,10 @@ from shared.demo import seed_demo
 from shared.matchmaking import match_event
 from shared.models import OutboxEvent, Profile
 from shared.profiles import create_profile
-from tests.services.api.browser import SCREENSHOTS, assert_accessible, needs_chromium
+from tests.services.api.browser import SCREENSHOTS, assert_accessible
 from tests.services.api.helpers import council_body
 
-pytestmark = [needs_chromium,
-              pytest.mark.parametrize("seeded_database", ["sqlite"], indirect=True)]
+pytestmark = [pytest.mark.parametrize("seeded_database", ["sqlite"], indirect=True)]
 
 
 def matched_profile(app) -> Profile:

@@ -8,12 +8,11 @@ from playwright.sync_api import expect
 
 from shared.db import transaction
 from shared.demo import seed_demo
-from tests.services.api.browser import SCREENSHOTS, assert_accessible, needs_chromium
+from tests.services.api.browser import SCREENSHOTS, assert_accessible
 from tests.services.api.web_helpers import html_part, link_in, run_worker
 
 # The pages behave alike on both databases (the form tests run on both); the browser runs once.
-pytestmark = [needs_chromium,
-              pytest.mark.parametrize("seeded_database", ["sqlite"], indirect=True)]
+pytestmark = [pytest.mark.parametrize("seeded_database", ["sqlite"], indirect=True)]
 EMAIL = "sam.officer@leeds.gov.uk"
 
 

@@ -13,12 +13,11 @@ from shared.demo import seed_demo
 from shared.models import Introduction, MatchRun, Profile
 from shared.notifications import confirm_address
 from shared.profiles import create_profile
-from tests.services.api.browser import assert_accessible, needs_chromium
+from tests.services.api.browser import assert_accessible
 from tests.services.api.helpers import CAMBRIDGE, council_body
 from tests.services.api.web_helpers import run_worker
 
-pytestmark = [needs_chromium,
-              pytest.mark.parametrize("seeded_database", ["sqlite"], indirect=True)]
+pytestmark = [pytest.mark.parametrize("seeded_database", ["sqlite"], indirect=True)]
 
 
 def test_the_supplier_form_its_errors_and_check_page_are_accessible(live_server, browser):
