@@ -12,6 +12,8 @@ from config.settings import load_settings
 
 
 @click.group()
+@click.version_option(package_name="partnermatch", prog_name="partnermatch",
+                      message="%(prog)s %(version)s")
 def main() -> None:
     """partnermatch: find partner councils and suppliers for UK councils."""
 

@@ -106,12 +106,26 @@ def run_embedded(host: str, port: int, settings_env: dict[str, str], var_dir: Pa
                 "api": api_command(host, port)}
     print(f"\npartnermatch is running at http://{host}:{port}/\n"
           f"  ops token: {env['OPS_TOKEN']}\n"
+          f"  ops login: create one with `{own_command()} ops-user add NAME` (in another terminal,"
+          f" in this folder), then sign in at http://{host}:{port}/ops\n"
           f"  emails are written to {var_dir / 'outbox'}\n"
           f"  Redis: {redis_url}   Ctrl-C stops everything.\n", flush=True)
     try:
         _supervise(commands, env)
     finally:
         _stop([redis_process])
+
+
+def own_command() -> str:
+    """How to run this partnermatch from the same shell: its name if PATH finds this one, else
+    the path it was started by (`.venv/bin/partnermatch` under `make run`)."""
+    script = Path(sys.argv[0])
+    if script.name != "partnermatch":
+        return "partnermatch"
+    found = shutil.which("partnermatch")
+    if found and Path(found).resolve() == script.resolve():
+        return "partnermatch"
+    return str(script)
 
 
 def _supervise(commands: dict[str, list[str]], env: dict[str, str]) -> None:
