@@ -18,46 +18,36 @@ import time
 import numpy as np
 
 from bench import holdout
-from bench.outcomes import (
-    EQUAL_WEIGHTS,
-    HAND_SET_WEIGHTS,
-    NEIGHBOURS,
-    median_errors,
-    random_errors,
-    weighted_errors,
-)
+from bench.outcomes import NEIGHBOURS, median_errors, random_errors, weighted_errors
 from bench.reference import context_model, councils, data_dir, load_outcome_sets
 from bench.stats import bootstrap, table
 from bench.weights import cross_validate
-from shared.context import AREA_WEIGHTS, DEFAULT_WEIGHTS
 
 
 def context_report(folder: str) -> str:
     """Return the neighbours' outcome-prediction table, one block of rows per service area."""
     rows = []
     for area, outcomes in load_outcome_sets(folder).items():
-        model = weighted_errors(outcomes, {**DEFAULT_WEIGHTS, **AREA_WEIGHTS.get(area, {})})
-        equal = weighted_errors(outcomes, EQUAL_WEIGHTS)
-        hand = weighted_errors(outcomes, {**DEFAULT_WEIGHTS, **HAND_SET_WEIGHTS[area]})
+        model = weighted_errors(outcomes, context_model(folder).weights(area))
         cv = cross_validate(outcomes)
         baseline = median_errors(outcomes).mean()
         named = [
-            ("model weights (shared/context.py)", model),
-            ("weight search, out of sample (5-fold CV)", cv.searched),
-            ("equal weights (CIPFA-style)", equal),
-            ("hand-set weights (before measurement)", hand),
-            ("random neighbours", random_errors(outcomes)),
-            ("no neighbours: national median", median_errors(outcomes)),
+            ("model (shared/context.py)", model, None),
+            ("weight search, out of sample (5-fold CV x2)", cv.searched, None),
+            ("people-only start", cv.start, None),
+            ("equal weights, every block (CIPFA-style)", cv.equal, None),
+            ("the model before issue 14", cv.legacy, None),
+            ("random neighbours", random_errors(outcomes), None),
+            ("no neighbours: national median", median_errors(outcomes), None),
         ]
-        for name, errors in named:
-            difference = "" if errors is equal else str(bootstrap(errors - equal))
-            reference = cv.equal if errors is cv.searched else equal
-            if errors is cv.searched:
-                difference = str(bootstrap(errors - reference))
-            rows.append([area if name.startswith("model") else "", name, str(bootstrap(errors)),
-                         f"{1 - errors.mean() / baseline:+.3f}", difference])
+        for name, errors, _ in named:
+            before = "" if errors is cv.legacy else str(bootstrap(cv.legacy - errors))
+            equal = "" if errors is cv.equal else str(bootstrap(cv.equal - errors))
+            rows.append([area if name.startswith("model (") else "", name,
+                         str(bootstrap(errors)), f"{1 - errors.mean() / baseline:+.3f}",
+                         before, equal])
     header = ["area", "neighbours from", "error (MAE, robust z)", "skill vs median",
-              "minus equal weights"]
+              "before minus this", "equal minus this"]
     return table(header, rows)
 
 

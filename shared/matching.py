@@ -44,7 +44,7 @@ from typing import Any
 import numpy as np
 
 from shared.columns import Columns, FrozenDict, FrozenList, mapped
-from shared.context import ContextModel, context_reasons
+from shared.context import ContextModel
 from shared.reasons import (
     NOT_JOINED,
     PUBLIC_DATA,
@@ -64,7 +64,7 @@ from shared.taxonomy import (
 )
 from shared.textindex import TextIndex
 
-MODEL_VERSION = "context-strength-3"
+MODEL_VERSION = "context-census-4"
 NEUTRAL_SIMILARITY = 0.5
 # A supplier has no place to compare, so it scores like a typical pair of councils (similarity
 # 0.5) when it works in the requester's region, less when it does not: otherwise suppliers would
@@ -145,8 +145,8 @@ class MatchIndex:
         self._groups: dict[str, int] = {}
         self._regions: dict[str, int] = {}
         self._delivered: dict[str | None, np.ndarray] = {}
-        self._alike: dict[tuple[str, str | None, int], tuple[str, ...]] = {}
-        self._similar: dict[tuple[int, tuple], np.ndarray] = {}
+        self._alike: dict[tuple[str, str | None, int, int], tuple[str, ...]] = {}
+        self._similar: dict[tuple[int, int], np.ndarray] = {}
         self._similar_stamp: tuple[int, int] = (-1, -1)
         self._reset()
 
@@ -635,14 +635,16 @@ class MatchIndex:
                     RATING_SOURCES[source], rating, CAPACITIES[capacity], helpable))))
         return tuple(partners)
 
-    def _context_reasons(self, place: Place, gss_code: str | None) -> tuple[str, ...]:
-        """Return how two councils are alike, remembered per pair (places change rarely)."""
-        key = (place.gss_code, gss_code, self.context.version)
+    def _context_reasons(self, place: Place, gss_code: str | None,
+                         area: str) -> tuple[str, ...]:
+        """Return how two councils are alike in what the area weighs, remembered per pair and
+        weight set (places change rarely)."""
+        key = (place.gss_code, gss_code, self.context.weights_key(area), self.context.version)
         if key not in self._alike:
             partner = self._place(gss_code)
             if len(self._alike) > _ALIKE_CACHE:
                 self._alike.clear()
-            self._alike[key] = context_reasons(place, partner) if partner else ()
+            self._alike[key] = self.context.reasons(place, partner, area) if partner else ()
         return self._alike[key]
 
     def _reasons(self, query: _Query, area: str, slot: int, kind: str,
@@ -653,7 +655,7 @@ class MatchIndex:
         if self._evidence:
             reasons += self._evidence.get(slot, {}).get(area, ())
         if query.place and kind == "council":
-            reasons += self._context_reasons(query.place, self._gss[slot])
+            reasons += self._context_reasons(query.place, self._gss[slot], area)
         if capacity_line := _capacity_reason(capacity):
             reasons.append(capacity_line)
         if helpable:

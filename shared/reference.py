@@ -40,8 +40,10 @@ ASC_POLARITY: dict[str, int] = {
     "ASC7": -1,  # workforce turnover rate: lower is better
 }
 
-# Children's circumstances (raw values, latest period), present for 150+ of the 153 English LAs.
-# LAIT has no child population or IDACI measure; ChildPov stands in for income deprivation.
+# Children's need (raw values, latest period), present for 150+ of the 153 English LAs. Only the
+# circumstances (child poverty and free school meals, ``shared.context.CHILD_POVERTY``) describe
+# the place; the rates of children in need, on plans and looked after, and SEN, are the service's
+# own activity: they are kept on the place for the record but the context model does not use them.
 LAIT_NEED_MEASURES: dict[str, str] = {
     "CIN": "Children in need, rate per 10,000 children",
     "CPP_rate": "Children on a child protection plan, rate per 10,000 children",
