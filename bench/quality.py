@@ -17,9 +17,15 @@ import time
 
 import numpy as np
 
-from bench import holdout
+from bench import comparability, holdout
 from bench.outcomes import NEIGHBOURS, median_errors, random_errors, weighted_errors
-from bench.reference import context_model, councils, data_dir, load_outcome_sets
+from bench.reference import (
+    context_model,
+    councils,
+    data_dir,
+    legacy_context_model,
+    load_outcome_sets,
+)
 from bench.stats import bootstrap, table
 from bench.weights import cross_validate
 
@@ -61,6 +67,8 @@ def ranking_report(folder: str) -> str:
         ("model without trajectory bonus", holdout.model_method(context, trajectory=False)),
         ("model without diversity", holdout.model_method(context, diversity=False)),
         ("strength only (outstanding first)", holdout.strength_only()),
+        ("outstanding first, then nearest (same context)",
+         holdout.outstanding_then_nearest(context)),
         ("random strong council", holdout.random_strong()),
         ("context only (statistical neighbours)", holdout.context_only(context)),
     ]
@@ -81,6 +89,44 @@ def ranking_report(folder: str) -> str:
             f" at cutoffs {cutoffs}\n\n" + table(header, rows))
 
 
+def comparability_report(folder: str) -> str:
+    """Return the partners' comparability per area, each method beside the model."""
+    records, context = councils(folder), context_model(folder)
+    legacy = legacy_context_model(folder)
+    outcome_sets = load_outcome_sets(folder)
+    rows = []
+    for area in comparability.AREAS:
+        weak, strong = comparability.requests(records, area)
+        methods = [
+            ("the model (MatchIndex)",
+             comparability.model_method(context, area, strong), 1),
+            ("the model without diversity",
+             comparability.model_method(context, area, strong, diversity=False), 1),
+            ("outstanding first, then nearest (same context)",
+             comparability.naive_method(context, area), 1),
+            ("outstanding first, then nearest (context before issue 14)",
+             comparability.naive_method(legacy, area), 1),
+            ("nearest strong councils, any grade (same context)",
+             comparability.naive_method(context, area, outstanding_first=False), 1),
+            ("random strong councils", comparability.random_method(),
+             comparability.RANDOM_DRAWS),
+        ]
+        found = {name: comparability.score(method, weak, strong, outcome_sets[area], draws)
+                 for name, method, draws in methods}
+        model = found[methods[0][0]]
+        for name, scores in found.items():
+            known = ~np.isnan(scores.error) & ~np.isnan(model.error)
+            minus = "" if scores is model else str(bootstrap((scores.error - model.error)[known]))
+            rows.append([area if scores is model else "", name,
+                         str(bootstrap(scores.error[known])), minus,
+                         str(bootstrap(scores.outstanding))])
+        rows.append(["", f"({len(weak)} weak councils, {len(strong)} strong)", "", "", ""])
+    header = ["area", f"top {comparability.TOP} partners from",
+              "partners' outcome-prediction error", "this minus the model",
+              "share rated outstanding"]
+    return table(header, rows)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data-dir", default=None, help="default: REFERENCE_DATA_DIR")
@@ -92,7 +138,10 @@ def main(argv: list[str] | None = None) -> None:
           "predict its own held-out outcomes?\n   (LAIT children's indicators by topic, ASCOF for "
           "adult social care; lower error is better; 95% CI)\n")
     print(context_report(folder))
-    print("\n2. The ranking held out by time: were recommended partners still good or "
+    print("\n2. Are the partners comparable? The mean of a weak council's recommended partners' "
+          "outcomes predicts its own\n   (lower is more comparable; 95% CI)\n")
+    print(comparability_report(folder))
+    print("\n3. The ranking held out by time: were recommended partners still good or "
           "outstanding at their next Ofsted inspection?\n")
     print(ranking_report(folder))
     print(f"\n({time.perf_counter() - started:.0f} s)")

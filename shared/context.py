@@ -14,9 +14,12 @@ categories are one-hot encoded. ``transformer_weights`` weigh each block so that
 weight times its mean squared gap, whatever its number of columns. The distance between two rows
 of the output, over the square root of the total weight, is the distance between the councils.
 
-A distance ``d`` becomes a similarity ``2 ** (-d / s)``, where ``s`` is the median distance between
-two councils of the area's pool under the same weights: identical places score 1, a typical pair
-0.5, and the score never reaches 0.
+A distance ``d`` becomes a similarity ``2 ** (-d / s)``, where ``s`` is, over the councils of the
+area's pool, the median distance to their 5th nearest neighbour: identical places score 1, a
+council as near as a typical 5th statistical neighbour 0.5, a typical pair of councils about a
+fifth, and the score never reaches 0. So closeness in circumstances weighs as much in the ranking
+as the difference between a good and an outstanding partner: a good partner among a council's
+nearest neighbours comes before an outstanding one that is not comparable.
 """
 
 from __future__ import annotations
@@ -99,6 +102,7 @@ RURALITY_ORDER: dict[str, float] = {
 _KM_PER_DEGREE = 111.2
 _COS_UK = math.cos(math.radians(54.0))
 _SCALE_SAMPLE = 500
+SCALE_NEIGHBOURS = 5  # similarity 0.5: as near as a typical council's 5th nearest neighbour
 _MIN_POOL = 3
 
 
@@ -278,12 +282,17 @@ class ContextModel:
         return pool if len(pool) >= _MIN_POOL else np.arange(len(self._places))
 
     def _median_distance(self, entry: _Area, pool: np.ndarray) -> float:
-        """Return the median distance between two councils of the pool (sampled if many)."""
+        """Return the median, over the pool's councils, of the distance to their
+        ``SCALE_NEIGHBOURS``-th nearest other council of the pool (sampled if many)."""
         pick = np.unique(np.linspace(0, len(pool) - 1, min(len(pool), _SCALE_SAMPLE)).astype(int))
         rows = entry.rows[pool[pick]]
-        squares = ((rows[:, None, :] - rows[None, :, :]) ** 2).sum(axis=2)
-        upper = squares[np.triu_indices(len(rows), k=1)]
-        scale = float(np.median(np.sqrt(upper / entry.total))) if upper.size else 0.0
+        squares = ((rows[:, None, :] - rows[None, :, :]) ** 2).sum(axis=2) / entry.total
+        if len(rows) < 2:
+            return 1.0
+        np.fill_diagonal(squares, np.inf)
+        k = min(SCALE_NEIGHBOURS, len(rows) - 1)
+        kth = np.sqrt(np.partition(squares, k - 1, axis=1)[:, k - 1])
+        scale = float(np.median(kth))
         return scale if scale > 1e-9 else 1.0
 
     def _distinct_areas(self) -> list[_Area]:
