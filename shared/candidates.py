@@ -22,7 +22,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from shared.columns import FrozenDict, mapped
-from shared.context import ContextModel
+from shared.context_store import load_or_fit
 from shared.evidence import evidence_for, improved_areas
 from shared.matching import UNKNOWN_CAPACITY, MatchIndex
 from shared.models import Council, OutboxEvent, Profile, Recommendation, utcnow
@@ -97,7 +97,7 @@ class CandidateIndex:
 
     def __init__(self, session: Session, store: SnapshotStore | None = None):
         places = [place_of(c) for c in session.scalars(select(Council))]
-        self.context = ContextModel.fit(places)
+        self.context = load_or_fit(places, store.folder / "context" if store else None)
         self.fingerprint = fingerprint(places)
         self.store = store
         self.snapshot: Snapshot | None = None  # the shared snapshot the index was opened from

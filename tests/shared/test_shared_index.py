@@ -163,3 +163,17 @@ def test_two_worker_processes_build_once_and_share_the_snapshot(seeded, database
     (first, first_matches), (second, second_matches) = found
     assert first == second  # one snapshot: built by one process, opened by the other
     assert first_matches == second_matches == expected
+
+
+def test_the_context_model_fitted_once_is_loaded_by_the_next_process(seeded, tmp_path,
+                                                                     monkeypatch):
+    from shared.context import ContextModel
+
+    store = SnapshotStore(tmp_path / "index", min_profiles=10**9)
+    with seeded() as session:
+        first = CandidateIndex(session, store)
+        assert list((store.folder / "context").glob("context-*.joblib"))
+        monkeypatch.setattr(ContextModel, "fit", classmethod(
+            lambda cls, *a, **k: pytest.fail("fitted again instead of loaded")))
+        second = CandidateIndex(session, store)
+        assert matches(second, session) == matches(first, session)
