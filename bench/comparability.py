@@ -31,8 +31,8 @@ import numpy as np
 from bench.legacy_context import ContextModel as LegacyModel
 from bench.outcomes import OutcomeSet
 from shared.context import ContextModel
-from shared.demo import MIN_MEASURES, OFSTED_RATINGS, Z_CLIP, capacity_for, latest_graded
-from shared.matching import MatchIndex
+from shared.demo import MIN_MEASURES, OFSTED_RATINGS, Z_CLIP, latest_graded
+from shared.matching import UNKNOWN_CAPACITY, MatchIndex
 from shared.reasons import PUBLIC_DATA
 from shared.records import Candidate, CouncilRecord, MatchRequest
 from shared.taxonomy import STRONG_MIN, STRUGGLING_MAX, delivers
@@ -79,11 +79,12 @@ Method = Callable[[Council, list[Council]], list[str]]
 
 def model_method(context: ContextModel, area: str, everyone: list[Council],
                  diversity: bool = True) -> Method:
-    """Return the production ranking over the strong councils, one index for all requests."""
+    """Return the production ranking over the strong councils, one index for all requests
+    (profiled as the demo profiles are: from public data, capacity unknown)."""
     index = MatchIndex(context)
     index.extend(Candidate(
         profile_id=c.gss, kind="council", name=c.record.place.name, ratings={area: c.rating},
-        capacity_to_support=capacity_for({area: c.rating}), gss_code=c.gss,
+        capacity_to_support=UNKNOWN_CAPACITY, gss_code=c.gss,
         council_type=c.record.place.council_type, rating_source=PUBLIC_DATA)
         for c in everyone if c.rating >= STRONG_MIN)
 
