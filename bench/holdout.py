@@ -163,6 +163,22 @@ def context_only(context: ContextModel) -> Method:
     return run
 
 
+def outstanding_then_nearest(context: ContextModel) -> Method:
+    """Return the naive ranking: outstanding councils first, then good ones, each by context."""
+
+    def run(batch: Sequence[Query]) -> np.ndarray:
+        scores = []
+        for query in batch:
+            strong = _strong(query)
+            similarity = context.similarities(query.requester.gss, [s.gss for s in strong], AREA)
+            grade = [-OFSTED_RATINGS[s.grade] for s in strong]
+            order = np.lexsort((np.arange(len(strong)), -similarity, grade))[:TOP]
+            scores.append(precision([strong[i] for i in order]))
+        return np.array(scores)
+
+    return run
+
+
 def _strong(query: Query) -> list[Snapshot]:
     return [s for s in query.others if s.grade in STRONG_GRADES]
 

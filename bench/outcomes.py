@@ -17,7 +17,11 @@ from pathlib import Path
 
 import numpy as np
 
-from shared.context import FEATURES, ContextModel, Gaps, combine_gaps
+from bench.legacy_context import AREA_WEIGHTS as LEGACY_WEIGHTS
+from bench.legacy_context import DEFAULT_WEIGHTS as LEGACY_DEFAULTS
+from bench.legacy_context import ContextModel as LegacyModel
+from bench.legacy_context import combine_gaps as legacy_combine
+from shared.context import EQUAL, ContextModel, Gaps, combine_gaps
 from shared.records import CouncilRecord
 from shared.reference import LAIT
 from shared.taxonomy import delivers
@@ -36,29 +40,28 @@ AREA_TOPICS: dict[str, tuple[str, ...]] = {
     "public_health": ("Health and Wellbeing",),
 }
 SCORED_AREAS = ("adult_social_care", *AREA_TOPICS)
-EQUAL_WEIGHTS = {name: 1.0 for name in FEATURES}
-# AREA_WEIGHTS as they were set by hand before they were chosen by measurement (commit 536a1f2),
-# kept so the report can show what the search changed.
-HAND_SET_WEIGHTS: dict[str, dict[str, float]] = {
-    "childrens_services": {"deprivation": 2.5, "child_need": 2.5, "rurality": 0.5, "area": 0.25},
-    "education_send": {"deprivation": 2.0, "child_need": 2.0, "rurality": 0.5, "area": 0.25},
-    "adult_social_care": {"population": 1.5, "deprivation": 2.0},
-    "public_health": {"deprivation": 2.0},
-}
+EQUAL_WEIGHTS = dict(EQUAL)
 
 
 @dataclass(frozen=True)
 class OutcomeSet:
-    """One service area's councils, their outcome indicators and their context gaps."""
+    """One service area's councils, their outcome indicators and their context gaps.
+
+    ``gaps`` are the model's (standardised within the councils that deliver the area);
+    ``legacy`` are the model's before issue 14 (``bench.legacy_context``), for comparison.
+    """
 
     area: str
     indicators: tuple[str, ...]
     values: np.ndarray  # councils x indicators, robust z clipped, NaN where not reported
     gaps: Gaps
+    legacy: Gaps | None = None
+    codes: tuple[str, ...] = ()
 
 
 def outcome_sets(records: Sequence[CouncilRecord], model: ContextModel,
-                 data_dir: str | Path) -> dict[str, OutcomeSet]:
+                 data_dir: str | Path, legacy: LegacyModel | None = None,
+                 ) -> dict[str, OutcomeSet]:
     """Return the scored areas' outcome indicators for the councils that deliver each area."""
     topics = _lait_topics(Path(data_dir))
     sets = {}
@@ -72,8 +75,10 @@ def outcome_sets(records: Sequence[CouncilRecord], model: ContextModel,
                            for r in councils], dtype=float)
         enough = (~np.isnan(values)).sum(axis=0) >= MIN_COUNCILS
         values = np.clip(values[:, enough], -Z_CLIP, Z_CLIP)
-        gaps = model.gaps([r.place.gss_code for r in councils])
-        sets[area] = OutcomeSet(area, tuple(np.array(keys)[enough]), values, gaps)
+        codes = tuple(r.place.gss_code for r in councils)
+        sets[area] = OutcomeSet(area, tuple(np.array(keys)[enough]), values,
+                                model.gaps(codes, area),
+                                legacy.gaps(codes) if legacy is not None else None, codes)
     return sets
 
 
@@ -109,6 +114,14 @@ def weighted_errors(outcomes: OutcomeSet, weights: Mapping[str, float],
     """Return per-council errors of the neighbours one weighting finds (within ``rows``)."""
     rows = np.arange(len(outcomes.values)) if rows is None else rows
     distances = combine_gaps(outcomes.gaps, weights)[np.ix_(rows, rows)]
+    return errors_for_order(nearest_order(distances), outcomes.values[rows])
+
+
+def legacy_errors(outcomes: OutcomeSet, rows: np.ndarray | None = None) -> np.ndarray:
+    """Return per-council errors of the neighbours the model before issue 14 found."""
+    rows = np.arange(len(outcomes.values)) if rows is None else rows
+    weights = {**LEGACY_DEFAULTS, **LEGACY_WEIGHTS.get(outcomes.area, {})}
+    distances = legacy_combine(outcomes.legacy, weights)[np.ix_(rows, rows)]
     return errors_for_order(nearest_order(distances), outcomes.values[rows])
 
 

@@ -17,47 +17,43 @@ import time
 
 import numpy as np
 
-from bench import holdout
-from bench.outcomes import (
-    EQUAL_WEIGHTS,
-    HAND_SET_WEIGHTS,
-    NEIGHBOURS,
-    median_errors,
-    random_errors,
-    weighted_errors,
+from bench import comparability, holdout
+from bench.outcomes import NEIGHBOURS, median_errors, random_errors, weighted_errors
+from bench.reference import (
+    context_model,
+    councils,
+    data_dir,
+    legacy_context_model,
+    load_outcome_sets,
 )
-from bench.reference import context_model, councils, data_dir, load_outcome_sets
 from bench.stats import bootstrap, table
 from bench.weights import cross_validate
-from shared.context import AREA_WEIGHTS, DEFAULT_WEIGHTS
 
 
 def context_report(folder: str) -> str:
     """Return the neighbours' outcome-prediction table, one block of rows per service area."""
     rows = []
     for area, outcomes in load_outcome_sets(folder).items():
-        model = weighted_errors(outcomes, {**DEFAULT_WEIGHTS, **AREA_WEIGHTS.get(area, {})})
-        equal = weighted_errors(outcomes, EQUAL_WEIGHTS)
-        hand = weighted_errors(outcomes, {**DEFAULT_WEIGHTS, **HAND_SET_WEIGHTS[area]})
+        model = weighted_errors(outcomes, context_model(folder).weights(area))
         cv = cross_validate(outcomes)
         baseline = median_errors(outcomes).mean()
         named = [
-            ("model weights (shared/context.py)", model),
-            ("weight search, out of sample (5-fold CV)", cv.searched),
-            ("equal weights (CIPFA-style)", equal),
-            ("hand-set weights (before measurement)", hand),
-            ("random neighbours", random_errors(outcomes)),
-            ("no neighbours: national median", median_errors(outcomes)),
+            ("model (shared/context.py)", model, None),
+            ("weight search, out of sample (5-fold CV x2)", cv.searched, None),
+            ("people-only start", cv.start, None),
+            ("equal weights, every block (CIPFA-style)", cv.equal, None),
+            ("the model before issue 14", cv.legacy, None),
+            ("random neighbours", random_errors(outcomes), None),
+            ("no neighbours: national median", median_errors(outcomes), None),
         ]
-        for name, errors in named:
-            difference = "" if errors is equal else str(bootstrap(errors - equal))
-            reference = cv.equal if errors is cv.searched else equal
-            if errors is cv.searched:
-                difference = str(bootstrap(errors - reference))
-            rows.append([area if name.startswith("model") else "", name, str(bootstrap(errors)),
-                         f"{1 - errors.mean() / baseline:+.3f}", difference])
+        for name, errors, _ in named:
+            before = "" if errors is cv.legacy else str(bootstrap(cv.legacy - errors))
+            equal = "" if errors is cv.equal else str(bootstrap(cv.equal - errors))
+            rows.append([area if name.startswith("model (") else "", name,
+                         str(bootstrap(errors)), f"{1 - errors.mean() / baseline:+.3f}",
+                         before, equal])
     header = ["area", "neighbours from", "error (MAE, robust z)", "skill vs median",
-              "minus equal weights"]
+              "before minus this", "equal minus this"]
     return table(header, rows)
 
 
@@ -71,6 +67,8 @@ def ranking_report(folder: str) -> str:
         ("model without trajectory bonus", holdout.model_method(context, trajectory=False)),
         ("model without diversity", holdout.model_method(context, diversity=False)),
         ("strength only (outstanding first)", holdout.strength_only()),
+        ("outstanding first, then nearest (same context)",
+         holdout.outstanding_then_nearest(context)),
         ("random strong council", holdout.random_strong()),
         ("context only (statistical neighbours)", holdout.context_only(context)),
     ]
@@ -91,6 +89,44 @@ def ranking_report(folder: str) -> str:
             f" at cutoffs {cutoffs}\n\n" + table(header, rows))
 
 
+def comparability_report(folder: str) -> str:
+    """Return the partners' comparability per area, each method beside the model."""
+    records, context = councils(folder), context_model(folder)
+    legacy = legacy_context_model(folder)
+    outcome_sets = load_outcome_sets(folder)
+    rows = []
+    for area in comparability.AREAS:
+        weak, strong = comparability.requests(records, area)
+        methods = [
+            ("the model (MatchIndex)",
+             comparability.model_method(context, area, strong), 1),
+            ("the model without diversity",
+             comparability.model_method(context, area, strong, diversity=False), 1),
+            ("outstanding first, then nearest (same context)",
+             comparability.naive_method(context, area), 1),
+            ("outstanding first, then nearest (context before issue 14)",
+             comparability.naive_method(legacy, area), 1),
+            ("nearest strong councils, any grade (same context)",
+             comparability.naive_method(context, area, outstanding_first=False), 1),
+            ("random strong councils", comparability.random_method(),
+             comparability.RANDOM_DRAWS),
+        ]
+        found = {name: comparability.score(method, weak, strong, outcome_sets[area], draws)
+                 for name, method, draws in methods}
+        model = found[methods[0][0]]
+        for name, scores in found.items():
+            known = ~np.isnan(scores.error) & ~np.isnan(model.error)
+            minus = "" if scores is model else str(bootstrap((scores.error - model.error)[known]))
+            rows.append([area if scores is model else "", name,
+                         str(bootstrap(scores.error[known])), minus,
+                         str(bootstrap(scores.outstanding))])
+        rows.append(["", f"({len(weak)} weak councils, {len(strong)} strong)", "", "", ""])
+    header = ["area", f"top {comparability.TOP} partners from",
+              "partners' outcome-prediction error", "this minus the model",
+              "share rated outstanding"]
+    return table(header, rows)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data-dir", default=None, help="default: REFERENCE_DATA_DIR")
@@ -102,7 +138,10 @@ def main(argv: list[str] | None = None) -> None:
           "predict its own held-out outcomes?\n   (LAIT children's indicators by topic, ASCOF for "
           "adult social care; lower error is better; 95% CI)\n")
     print(context_report(folder))
-    print("\n2. The ranking held out by time: were recommended partners still good or "
+    print("\n2. Are the partners comparable? The mean of a weak council's recommended partners' "
+          "outcomes predicts its own\n   (lower is more comparable; 95% CI)\n")
+    print(comparability_report(folder))
+    print("\n3. The ranking held out by time: were recommended partners still good or "
           "outstanding at their next Ofsted inspection?\n")
     print(ranking_report(folder))
     print(f"\n({time.perf_counter() - started:.0f} s)")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import cache
 
+from bench.legacy_context import ContextModel as LegacyModel
 from config.settings import load_settings
 from shared.context import ContextModel
 from shared.records import CouncilRecord
@@ -26,9 +27,16 @@ def context_model(folder: str) -> ContextModel:
     return ContextModel.fit([r.place for r in councils(folder)])
 
 
+def legacy_context_model(folder: str) -> LegacyModel:
+    """Fit the context model as it was before issue 14, for comparison."""
+    return LegacyModel.fit([r.place for r in councils(folder)])
+
+
+@cache
 def load_outcome_sets(override: str | None = None):
     """Return the scored areas' outcome sets (see ``bench.outcomes``)."""
     from bench.outcomes import outcome_sets
 
     folder = data_dir(override)
-    return outcome_sets(councils(folder), context_model(folder), folder)
+    return outcome_sets(councils(folder), context_model(folder), folder,
+                        legacy_context_model(folder))

@@ -1,13 +1,18 @@
 """Choose each service area's context weights so that neighbours predict held-out outcomes.
 
-A coordinate search over a small grid, starting from equal weights: each feature's weight in turn
-takes the grid value that lowers the mean neighbour-prediction error (``bench.outcomes``) most,
-until a pass changes nothing. Each departure from equal weights costs ``PENALTY`` per doubling or
-halving (a zero weight costs as much as three), because with ~150 councils an unpenalised search
-fits noise: in cross-validation it did no better than equal weights for adult social care and
-children's services. Its honesty is checked by cross-validation: the search sees only the
-training councils (as targets and as neighbours), and the weights it picks are scored on the
-councils it never saw, beside equal weights scored on the same councils.
+A coordinate search over a small grid of block weights (``shared.context.FEATURES``): each block's
+weight in turn takes the grid value that lowers the mean neighbour-prediction error
+(``bench.outcomes``) most, until a pass changes nothing. It starts from the people-only weights
+(``DEFAULT_WEIGHTS``: density, deprivation and the Census blocks); each departure from the start
+costs ``PENALTY`` per doubling or halving, and switching a block on or off costs ``ZERO_COST``
+doublings, because with ~150 councils an unpenalised search fits noise.
+
+Its honesty is checked by cross-validation (scikit-learn's ``RepeatedKFold``): the search sees
+only the training councils (as targets and as neighbours), and the weights it picks are scored on
+the councils it never saw, beside the fixed candidates scored on the same councils: equal weights
+over every block (CIPFA-style, size, type and geography included), the people-only start, and the
+model before issue 14. An area keeps the searched weights only if they beat every fixed candidate
+out of sample; otherwise the best fixed candidate is kept.
 
 Run ``python -m bench.weights`` to repeat the search; its output is where the constants in
 ``shared/context.py`` (``AREA_WEIGHTS``) came from. The matching never fits weights at run time.
@@ -20,31 +25,53 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
+from sklearn.model_selection import RepeatedKFold
 
-from bench.outcomes import EQUAL_WEIGHTS, OutcomeSet, weighted_errors
+from bench.outcomes import EQUAL_WEIGHTS, OutcomeSet, legacy_errors, weighted_errors
 from bench.reference import load_outcome_sets
-from bench.stats import Estimate, bootstrap, table
-from shared.context import FEATURES
+from bench.stats import bootstrap, table
+from shared.context import DEFAULT_WEIGHTS, FEATURES
 
 GRID = (0.0, 0.25, 0.5, 1.0, 2.0, 4.0)
-PENALTY = 0.005
+PENALTY = 0.004
 ZERO_COST = 3.0  # doublings
 MAX_PASSES = 4
 MIN_GAIN = 1e-4
 FOLDS = 5
 REPEATS = 2
+START = {name: DEFAULT_WEIGHTS.get(name, 0.0) for name in FEATURES}
+START_CHILD = {**START, "child_poverty": 1.0}
+CHILD_AREAS = ("childrens_services", "education_send", "public_health")
+
+
+def start_for(area: str) -> dict[str, float]:
+    """Return the people-only start: with child poverty for the children's areas."""
+    return dict(START_CHILD if area in CHILD_AREAS else START)
+
+
+def _departure(weights: Mapping[str, float], start: Mapping[str, float]) -> float:
+    cost = 0.0
+    for name, value in weights.items():
+        origin = start.get(name, 0.0)
+        if value == origin:
+            continue
+        cost += ZERO_COST if 0.0 in (value, origin) else abs(np.log2(value / origin))
+    return cost
 
 
 def search(outcomes: OutcomeSet, rows: np.ndarray | None = None) -> dict[str, float]:
     """Return the weights, from the grid, whose neighbours best predict these councils' outcomes."""
-    weights = dict(EQUAL_WEIGHTS)
-    best = _objective(outcomes, weights, rows)
+    start = start_for(outcomes.area)
+    weights = dict(start)
+    best = _objective(outcomes, weights, rows, start)
     for _ in range(MAX_PASSES):
         changed = False
         for name in FEATURES:
             for value in GRID:
                 trial = {**weights, name: value}
-                error = _objective(outcomes, trial, rows)
+                if not any(trial.values()):
+                    continue
+                error = _objective(outcomes, trial, rows, start)
                 if error < best - MIN_GAIN:
                     weights, best, changed = trial, error, True
         if not changed:
@@ -53,43 +80,34 @@ def search(outcomes: OutcomeSet, rows: np.ndarray | None = None) -> dict[str, fl
 
 
 def _objective(outcomes: OutcomeSet, weights: Mapping[str, float],
-               rows: np.ndarray | None) -> float:
-    departure = sum(abs(np.log2(w)) if w > 0 else ZERO_COST for w in weights.values())
-    return float(weighted_errors(outcomes, weights, rows).mean()) + PENALTY * departure
+               rows: np.ndarray | None, start: Mapping[str, float]) -> float:
+    error = float(weighted_errors(outcomes, weights, rows).mean())
+    return error + PENALTY * _departure(weights, start)
 
 
 @dataclass(frozen=True)
 class CrossValidated:
-    """Out-of-sample errors per council: searched weights against equal weights."""
+    """Out-of-sample errors per council: the searched weights and the fixed candidates."""
 
     searched: np.ndarray
-    equal: np.ndarray
+    equal: np.ndarray  # equal weights over every block
+    start: np.ndarray  # the people-only start
+    legacy: np.ndarray  # the model before issue 14
 
 
 def cross_validate(outcomes: OutcomeSet, seed: int = 11) -> CrossValidated:
     """Score the search on councils it did not see, averaged over repeated K-fold splits."""
     n = len(outcomes.values)
-    searched, equal = np.zeros(n), np.zeros(n)
-    rng = np.random.default_rng(seed)
-    for _ in range(REPEATS):
-        folds = np.array_split(rng.permutation(n), FOLDS)
-        for test in folds:
-            train = np.setdiff1d(np.arange(n), test)
-            weights = search(outcomes, train)
-            searched[test] += _test_errors(outcomes, weights, test)
-            equal[test] += _test_errors(outcomes, EQUAL_WEIGHTS, test)
-    return CrossValidated(searched / REPEATS, equal / REPEATS)
-
-
-def _test_errors(outcomes: OutcomeSet, weights: Mapping[str, float],
-                 test: np.ndarray) -> np.ndarray:
-    """Return the errors of test councils whose neighbours may be any council."""
-    return weighted_errors(outcomes, weights)[test]
-
-
-def differences(cv: CrossValidated) -> Estimate:
-    """Return searched minus equal error per council, with its interval (negative is better)."""
-    return bootstrap(cv.searched - cv.equal)
+    searched = np.zeros(n)
+    splits = RepeatedKFold(n_splits=FOLDS, n_repeats=REPEATS, random_state=seed)
+    for train, test in splits.split(np.arange(n)):
+        weights = search(outcomes, train)
+        searched[test] += weighted_errors(outcomes, weights)[test]
+    return CrossValidated(
+        searched / REPEATS,
+        weighted_errors(outcomes, EQUAL_WEIGHTS),
+        weighted_errors(outcomes, start_for(outcomes.area)),
+        legacy_errors(outcomes) if outcomes.legacy is not None else np.full(n, np.nan))
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -100,15 +118,19 @@ def main(argv: list[str] | None = None) -> None:
     for area, outcomes in load_outcome_sets(args.data_dir).items():
         cv = cross_validate(outcomes)
         chosen[area] = search(outcomes)
-        rows.append([area, str(bootstrap(cv.searched)), str(bootstrap(cv.equal)),
-                     str(differences(cv))])
+        rows.append([area, str(bootstrap(cv.searched)), str(bootstrap(cv.start)),
+                     str(bootstrap(cv.equal)), str(bootstrap(cv.legacy)),
+                     str(bootstrap(cv.searched - cv.start)),
+                     str(bootstrap(cv.searched - cv.equal)),
+                     str(bootstrap(cv.searched - cv.legacy))])
     print("Context weights chosen so neighbours predict held-out outcomes "
           f"({FOLDS}-fold cross-validation x{REPEATS}; mean absolute error, robust z; 95% CI)\n")
-    print(table(["area", "searched weights (out of sample)", "equal weights",
-                 "searched - equal"], rows))
-    print("\nWeights chosen on all councils (paste into AREA_WEIGHTS):")
+    print(table(["area", "searched (out of sample)", "people-only start", "equal weights",
+                 "before issue 14", "searched - start", "searched - equal",
+                 "searched - before"], rows))
+    print("\nWeights chosen on all councils (non-zero blocks):")
     for area, weights in chosen.items():
-        print(f"    {area!r}: {weights},")
+        print(f"    {area!r}: {{{', '.join(f'{k!r}: {v}' for k, v in weights.items() if v)}}},")
 
 
 if __name__ == "__main__":

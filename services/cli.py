@@ -103,6 +103,7 @@ def _copy_folder(source, target) -> None:
 @click.option("--demo", is_flag=True, help="Also create demo profiles from public data.")
 def seed(data_dir: str | None, demo: bool) -> None:
     """Load or refresh the council register and public indicators (idempotent)."""
+    from shared.context_store import fit_context
     from shared.db import make_engine, make_sessionmaker, transaction
     from shared.register import load_register
 
@@ -114,6 +115,9 @@ def seed(data_dir: str | None, demo: bool) -> None:
     with _reference_errors(), transaction(sessions) as session:
         count = load_register(session, data_dir)
     click.echo(f"register: {count} councils loaded from {data_dir}")
+    with sessions() as session:
+        folder = fit_context(session, settings.INDEX_DIR, settings.DATABASE_URL)
+    click.echo(f"context model: fitted and saved in {folder}")
     if demo:
         from shared.demo import seed_demo
 

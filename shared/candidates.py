@@ -15,7 +15,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from datetime import datetime, timedelta
-from itertools import chain, repeat
 from pathlib import Path
 
 import numpy as np
@@ -23,10 +22,10 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from shared.columns import FrozenDict, mapped
-from shared.context import ContextModel
+from shared.context_store import load_or_fit
 from shared.evidence import evidence_for, improved_areas
 from shared.matching import UNKNOWN_CAPACITY, MatchIndex
-from shared.models import Council, OutboxEvent, Profile, utcnow
+from shared.models import Council, OutboxEvent, Profile, Recommendation, utcnow
 from shared.reasons import FICTIONAL, PUBLIC_DATA, SELF_RATED
 from shared.records import Candidate, MatchRequest
 from shared.register import place_of
@@ -36,6 +35,11 @@ log = logging.getLogger(__name__)
 _UNUSABLE = (OSError, ValueError, EOFError, KeyError)
 SYNC_OVERLAP = timedelta(seconds=30)
 LOAD_BATCH = 500
+# A partner counts as recommended when it is among a need's first COUNTED_RANKS (what the email
+# shows). Recommendation ids are read again this far back, because concurrent transactions can
+# commit out of id order; ids already counted are skipped.
+COUNTED_RANKS = 5
+RECOUNT_OVERLAP = 400
 
 
 def candidate_from(profile: Profile) -> Candidate:
@@ -93,7 +97,7 @@ class CandidateIndex:
 
     def __init__(self, session: Session, store: SnapshotStore | None = None):
         places = [place_of(c) for c in session.scalars(select(Council))]
-        self.context = ContextModel.fit(places)
+        self.context = load_or_fit(places, store.folder / "context" if store else None)
         self.fingerprint = fingerprint(places)
         self.store = store
         self.snapshot: Snapshot | None = None  # the shared snapshot the index was opened from
@@ -106,6 +110,30 @@ class CandidateIndex:
         self.index = MatchIndex(self.context)
         self.synced_at: datetime | None = None
         self._seen: dict[str, tuple[int, bool]] | FrozenDict = {}
+        self._counted: set[int] = set()  # recommendation ids counted, the latest few only
+        self._counted_to = 0
+
+    def _count_recommendations(self, session: Session) -> None:
+        """Bring the index's counts of recommendations up to date with the database.
+
+        Every process reads the same rows, so every worker spreads the load alike (the diversity
+        of ``shared.matching``); a new index counts them all.
+        """
+        rows = session.execute(
+            select(Recommendation.id, Recommendation.partner_profile_id)
+            .where(Recommendation.id > self._counted_to - RECOUNT_OVERLAP,
+                   Recommendation.rank <= COUNTED_RANKS)
+        ).all()
+        counts: dict[str, int] = {}
+        for row_id, partner in rows:
+            if row_id not in self._counted:
+                self._counted.add(row_id)
+                counts[partner] = counts.get(partner, 0) + 1
+        if counts:
+            self.index.add_recommended(counts)
+        self._counted_to = max(self._counted, default=0)
+        floor = self._counted_to - RECOUNT_OVERLAP
+        self._counted = {row_id for row_id in self._counted if row_id > floor}
 
     def refresh(self, session: Session) -> int:
         """Bring the index up to date with the database; return how many profiles changed."""
@@ -127,6 +155,7 @@ class CandidateIndex:
                 updated.append(candidate_from(profile))
                 self._seen[profile.id] = state
         self.index.extend(updated)  # in batches: texts are vectorised together
+        self._count_recommendations(session)
         changed = len(updated)
         if self.synced_at is not None:
             changed += self._remove_deleted(session)
@@ -152,7 +181,6 @@ class CandidateIndex:
 
     def _renew(self, session: Session) -> int:
         """Open a newer snapshot, or build one if none is (one process; the others go on)."""
-        counts = self.index.recommended_counts()
         try:
             with self.store.locked(wait=False) as held:
                 if not held:
@@ -166,11 +194,7 @@ class CandidateIndex:
         except _UNUSABLE as error:  # the index is left private, as it is
             log.warning("shared index not renewed (%s: %s)", type(error).__name__, error)
             self.snapshot = None
-        changed = self._catch_up(session)
-        if self.index.recommended_counts() != counts:  # a new index: spread the load as before
-            self.index.record_recommended(
-                chain.from_iterable(repeat(pid, count) for pid, count in counts.items()))
-        return changed
+        return self._catch_up(session)
 
     def _publish(self) -> Snapshot:
         return self.store.publish(self._save, self.fingerprint, self.synced_at, len(self._seen))
@@ -195,6 +219,8 @@ class CandidateIndex:
             decode_key=bytes.decode, decode=lambda state: (int(state) >> 1, bool(state & 1)))
         self.index, self._seen = index, seen
         self.synced_at, self.snapshot = snapshot.synced_at, snapshot
+        self.index.set_recommended({})  # counted again from the database at the catch-up
+        self._counted, self._counted_to = set(), 0
 
     def _changed_ids(self, session: Session) -> list[str]:
         """Return ids changed since the last look, reading only ids and versions.

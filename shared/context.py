@@ -1,93 +1,128 @@
-"""How alike two councils' circumstances are: weighted Euclidean distance on standardised features.
+"""How alike two councils' circumstances are: a scikit-learn pipeline per service area.
 
-The method is CIPFA Nearest Neighbours' and NHS England's peer groups': robust-standardise a few
-public facts about each place (median and interquartile range, missing values imputed with the
-median), weight them, and take the Euclidean distance. Weights differ per service area, because
-children's services depend on deprivation and child need, highways on rurality, density and area.
+The method is CIPFA Nearest Neighbours' and NHS England's peer groups': describe each place by
+public facts about its people (Census 2021 age structure, ethnicity and country of birth, language
+and households; deprivation and its spread; density; child poverty for children's services) and,
+only where they earn their place, its size, type and geography; robust-standardise them, weight
+them, and take the Euclidean distance.
 
-A distance ``d`` becomes a similarity ``2 ** (-d / s)``, where ``s`` is the median distance between
-two councils under the same weights: identical places score 1, a typical pair 0.5, and the score
-never reaches 0. The median, unlike the nearest-neighbour distance, does not collapse when a few
-councils are near copies of each other.
+Each service area has its own ``sklearn`` pipeline, a ``ColumnTransformer`` with one transformer
+per block of features: numeric blocks are robust-scaled (median and interquartile range) over the
+councils that deliver the area, then missing values are imputed with that median (a council with
+no Census, in Scotland or Northern Ireland, is taken as typical, and its reasons say so);
+categories are one-hot encoded. ``transformer_weights`` weigh each block so that it adds its
+weight times its mean squared gap, whatever its number of columns. The distance between two rows
+of the output, over the square root of the total weight, is the distance between the councils.
+
+A distance ``d`` becomes a similarity ``2 ** (-d / s)``, where ``s`` is, over the councils of the
+area's pool, the median distance to their 5th nearest neighbour: identical places score 1, a
+council as near as a typical 5th statistical neighbour 0.5, a typical pair of councils about a
+fifth, and the score never reaches 0. So closeness in circumstances weighs as much in the ranking
+as the difference between a good and an outstanding partner: a good partner among a council's
+nearest neighbours comes before an outstanding one that is not comparable.
 """
 
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
+from sklearn.compose import ColumnTransformer
+from sklearn.impute import SimpleImputer
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, RobustScaler
 
+from shared.likeness import context_reasons, haversine_miles
 from shared.records import Place
+from shared.taxonomy import SERVICE_AREAS, delivers
 
-FEATURES = (
-    "population", "density", "area", "deprivation", "rurality", "distance",
-    "council_type", "region", "child_need",
-)
-DEFAULT_WEIGHTS: dict[str, float] = {
-    "population": 1.0, "density": 1.0, "area": 0.5, "deprivation": 1.0, "rurality": 1.0,
-    "distance": 0.5, "council_type": 1.0, "region": 0.5, "child_need": 0.0,
+__all__ = ["AREA_WEIGHTS", "BLOCKS", "DEFAULT_WEIGHTS", "EQUAL", "FEATURES", "ContextModel",
+           "Gaps", "combine_gaps", "context_reasons", "haversine_miles"]
+
+CHILD_POVERTY = ("ChildPov", "PriFSM", "SecFSM")
+# The numeric blocks and their columns (see ``_raw_features``), then the categorical ones.
+BLOCKS: dict[str, tuple[str, ...]] = {
+    "population": ("log_population",),
+    "density": ("log_density",),
+    "area": ("log_area",),
+    "deprivation": ("imd_score", "imd_high_share", "imd_low_share"),
+    "rurality": ("rurality",),
+    "distance": ("x_km", "y_km"),
+    "age": ("age_0-14_perc", "age_15-24_perc", "age_25-34_perc", "age_35-44_perc",
+            "age_45-54_perc", "age_55-64_perc", "age_65-74_perc", "age_75plus_perc"),
+    "ethnicity": ("ethnicity_asian_perc", "ethnicity_black_perc", "ethnicity_mixed_perc",
+                  "ethnicity_white_perc", "born_outside_UK_perc",
+                  "households_multiplelanguages_perc"),
+    "households": ("household_1-person_perc", "household_2-person_perc",
+                   "household_3-person_perc", "household_4-person_perc", "marital_Single_perc",
+                   "marital_DivorcedDissolved_perc"),
+    "child_poverty": CHILD_POVERTY,
 }
-# Per-area weights. The four areas with public outcome data were chosen by measurement, not set by
-# hand: ``python -m bench.weights`` searches a grid (penalising departures from equal weights) for
-# the weights whose 10 nearest neighbours best predict a council's own held-out outcomes (LAIT
-# children's indicators, ASCOF), the test NFER used for the DfE statistical neighbours. Out of
-# sample (5-fold cross-validation, 153 English councils; mean absolute error in robust z, 95% CI):
-# education and SEND 0.940 against 0.950 for equal weights (difference -0.010 [-0.018, -0.003]);
-# public health 0.956 against 0.975 (-0.019 [-0.032, -0.005]). For adult social care and
-# children's services no weighting of these features beat equal weights out of sample (the
-# unpenalised search overfitted: +0.006 and +0.002), so they keep equal weights. The other areas
-# have no outcome data here: their weights are judgement (highways on rurality, density and area;
-# waste on density and rurality) and say so.
+CATEGORIES = ("council_type", "region")
+FEATURES = (*BLOCKS, *CATEGORIES)
+COLUMNS = tuple(column for block in BLOCKS.values() for column in block)
+_CENSUS_COLUMNS = frozenset(BLOCKS["age"] + BLOCKS["ethnicity"] + BLOCKS["households"])
 EQUAL = dict.fromkeys(FEATURES, 1.0)
+# Before measurement: what describes the people, nothing of size, type or geography.
+DEFAULT_WEIGHTS: dict[str, float] = {
+    **dict.fromkeys(FEATURES, 0.0),
+    "density": 1.0, "deprivation": 1.0, "age": 1.0, "ethnicity": 1.0, "households": 1.0,
+}
+CHILDREN = {**DEFAULT_WEIGHTS, "child_poverty": 1.0}
+# Per-area weights. The four areas with public outcome data were chosen by measurement:
+# ``python -m bench.weights`` searches a grid of block weights, starting from the people-only
+# weights, for those whose 10 nearest neighbours best predict a council's own held-out outcomes
+# (LAIT children's indicators by topic, ASCOF), the test NFER used for the DfE statistical
+# neighbours, and cross-validates the search (5-fold x2, ~150 English councils; mean absolute
+# error in robust z, 95% CI). Only public health's search beat the people-only start out of
+# sample (0.898 against 0.927, difference -0.029 [-0.048, -0.011]; equal weights over every
+# block 0.950); for adult social care (-0.007 [-0.021, 0.007]), children's services (-0.005
+# [-0.015, 0.004]) and education (-0.012 [-0.027, 0.002]) it did not, so they keep the
+# people-only weights (with child poverty where children are concerned): size, type and region
+# did not earn a place. The other areas have no outcome data here: their extra weights are
+# judgement (highways on rurality and area; waste on rurality) and say so.
 AREA_WEIGHTS: dict[str, dict[str, float]] = {
-    "adult_social_care": EQUAL,
-    "childrens_services": EQUAL,
-    "education_send": {**EQUAL, "deprivation": 2.0},
-    "public_health": {**EQUAL, "population": 0.5, "deprivation": 2.0, "child_need": 2.0},
-    "housing": {"density": 1.5, "deprivation": 1.5},
-    "highways_transport": {"rurality": 2.5, "density": 2.0, "area": 2.0, "deprivation": 0.5},
-    "waste": {"density": 1.5, "rurality": 1.5},
+    "adult_social_care": DEFAULT_WEIGHTS,
+    "childrens_services": CHILDREN,
+    "education_send": CHILDREN,
+    "public_health": {**DEFAULT_WEIGHTS, "deprivation": 2.0, "age": 0.0, "ethnicity": 2.0,
+                      "child_poverty": 0.5, "region": 1.0},
+    "housing": DEFAULT_WEIGHTS,
+    "highways_transport": {**DEFAULT_WEIGHTS, "rurality": 2.0, "area": 1.0},
+    "waste": {**DEFAULT_WEIGHTS, "rurality": 1.0},
 }
 # mySociety rural-urban labels, least to most rural; unknown labels are imputed with the median.
 RURALITY_ORDER: dict[str, float] = {
     "urban": 0, "urban with rural areas": 1, "urban with significant rural": 1,
     "rural": 2, "largely rural": 2, "mainly rural": 2, "sparse and rural": 3,
 }
-_COLUMNS = ("population", "density", "area", "deprivation", "rurality", "distance", "distance")
 _KM_PER_DEGREE = 111.2
 _COS_UK = math.cos(math.radians(54.0))
 _SCALE_SAMPLE = 500
-
-
-@dataclass(frozen=True)
-class _WeightSet:
-    """One set of feature weights, and the median distance that turns distance into similarity."""
-
-    root: np.ndarray  # square roots of the continuous-column weights
-    council_type: float
-    region: float
-    child_need: float
-    base_total: float
-    scale: float = 1.0
+SCALE_NEIGHBOURS = 5  # similarity 0.5: as near as a typical council's 5th nearest neighbour
+_MIN_POOL = 3
 
 
 @dataclass(frozen=True)
 class Gaps:
-    """Squared standardised gaps between pairs of councils, one square matrix per feature."""
+    """Squared standardised gaps between pairs of councils, one square matrix per block.
+
+    Each block's gap is the mean over its columns (a category's is 1 where the two differ), so
+    ``combine_gaps`` weighs blocks exactly as the area's pipeline does.
+    """
 
     gss_codes: tuple[str, ...]
     blocks: dict[str, np.ndarray]
-    need_shared: np.ndarray  # True where both councils have a child-need indicator in common
 
 
 def combine_gaps(gaps: Gaps, weights: Mapping[str, float]) -> np.ndarray:
-    """Weight per-feature gaps into distances, exactly as ``ContextModel`` does for one area."""
-    entry = {**DEFAULT_WEIGHTS, **weights}
+    """Weight per-block gaps into distances, exactly as ``ContextModel`` does for one area."""
+    entry = {**dict.fromkeys(FEATURES, 0.0), **weights}
     squares = sum(entry[name] * block for name, block in gaps.blocks.items())
-    base = sum(entry[name] for name in FEATURES if name != "child_need") or 1.0
-    total = base + entry["child_need"] * gaps.need_shared
+    total = sum(entry[name] for name in gaps.blocks) or 1.0
     return np.sqrt(squares / total)
 
 
@@ -102,6 +137,8 @@ def _weight_table(weights: Mapping[str, Mapping[str, float]] | None) -> dict[str
         unknown = set(entry) - set(FEATURES)
         if unknown:
             raise ValueError(f"unknown context features: {sorted(unknown)}")
+        if not any(value > 0 for value in entry.values()):
+            raise ValueError("context weights must give some feature a positive weight")
     return table
 
 
@@ -109,45 +146,75 @@ def _positive_log(value: float | None) -> float:
     return math.log(value) if value and value > 0 else math.nan
 
 
-def _raw_features(place: Place) -> list[float]:
-    """Return the continuous features of a place, NaN where unknown."""
+def _known(value: float | None) -> float:
+    return math.nan if value is None else float(value)
+
+
+def _raw_features(place: Place) -> list:
+    """Return a place's columns in ``COLUMNS`` order (NaN where unknown), then its categories."""
     population, area, density = place.population, place.area_km2, place.density
     if density is None and population and area:
         density = population / area
     if area is None and population and density:
         area = population / density
-    rurality = RURALITY_ORDER.get((place.rurality or "").strip().lower(), math.nan)
     x = y = math.nan
     if place.lat is not None and place.lon is not None:
         x, y = place.lon * _COS_UK * _KM_PER_DEGREE, place.lat * _KM_PER_DEGREE
-    imd = math.nan if place.imd_score is None else float(place.imd_score)
-    return [_positive_log(population), _positive_log(density), _positive_log(area), imd,
-            float(rurality), x, y]
+    values = {
+        "log_population": _positive_log(population), "log_density": _positive_log(density),
+        "log_area": _positive_log(area), "imd_score": _known(place.imd_score),
+        "imd_high_share": _known(place.imd_high_share),
+        "imd_low_share": _known(place.imd_low_share),
+        "rurality": RURALITY_ORDER.get((place.rurality or "").strip().lower(), math.nan),
+        "x_km": x, "y_km": y,
+        **{key: _known(place.census.get(key)) for key in _CENSUS_COLUMNS},
+        **{key: _known(place.need_indicators.get(key)) for key in CHILD_POVERTY},
+    }
+    return [values[column] for column in COLUMNS] + [place.council_type or "", place.region or ""]
 
 
-def _robust_scale(column: np.ndarray) -> float:
-    """Return the interquartile range, falling back to the standard deviation, then 1."""
-    known = column[~np.isnan(column)]
-    if known.size == 0:
-        return 1.0
-    q1, q3 = np.percentile(known, [25, 75])
-    return float(q3 - q1) or float(known.std()) or 1.0
+def weigh_columns(x: np.ndarray, multipliers: np.ndarray) -> np.ndarray:
+    """Multiply each column by its block's weight (the last step of the numeric pipeline)."""
+    return np.asarray(x, dtype=float) * multipliers
 
 
-def _nanmedian(matrix: np.ndarray) -> np.ndarray:
-    """Return each column's median over known values (0 for a column with none)."""
-    known = [column[~np.isnan(column)] for column in matrix.T]
-    return np.array([float(np.median(c)) if c.size else 0.0 for c in known])
+def _multipliers(weights: Mapping[str, float]) -> np.ndarray:
+    """Return ``sqrt(w / n)`` for each column of a numeric block of ``n`` columns."""
+    return np.array([math.sqrt(weights.get(block, 0.0) / len(columns))
+                     for block, columns in BLOCKS.items() for _ in columns])
 
 
-def haversine_miles(a: Place, b: Place) -> float | None:
-    """Return the great-circle distance between two places in miles, if both have coordinates."""
-    if None in (a.lat, a.lon, b.lat, b.lon):
-        return None
-    lat1, lon1, lat2, lon2 = map(math.radians, (a.lat, a.lon, b.lat, b.lon))
-    h = math.sin((lat2 - lat1) / 2) ** 2 + math.cos(lat1) * math.cos(lat2) * math.sin(
-        (lon2 - lon1) / 2) ** 2
-    return 2 * 3958.8 * math.asin(math.sqrt(h))
+def area_pipeline(weights: Mapping[str, float]) -> ColumnTransformer:
+    """Return one service area's unfitted pipeline.
+
+    Numeric columns are robust-scaled over the pool (median and interquartile range; NaN left
+    out of the fit), missing values imputed with the median (0 once scaled), and each column of
+    a block of ``n`` multiplied by ``sqrt(w / n)``; each category is one-hot encoded and weighted
+    by ``sqrt(w / 2)`` (two columns differ when categories do). So every block adds its weight
+    times its mean squared gap to the squared distance.
+    """
+    numeric = Pipeline([
+        ("scale", RobustScaler()),
+        ("impute", SimpleImputer(strategy="constant", fill_value=0.0, keep_empty_features=True)),
+        ("weigh", FunctionTransformer(weigh_columns,
+                                      kw_args={"multipliers": _multipliers(weights)})),
+    ])
+    transformers = [("numeric", numeric, list(range(len(COLUMNS))))]
+    transformers += [(block, OneHotEncoder(handle_unknown="ignore", sparse_output=False),
+                      [len(COLUMNS) + offset]) for offset, block in enumerate(CATEGORIES)]
+    block_weights = {block: math.sqrt(weights.get(block, 0.0) / 2) for block in CATEGORIES}
+    return ColumnTransformer(transformers, transformer_weights={"numeric": 1.0, **block_weights})
+
+
+@dataclass
+class _Area:
+    """One weight set: its fitted pipeline, its places' rows and the scale of its distances."""
+
+    pipeline: ColumnTransformer
+    weights: dict[str, float]
+    rows: np.ndarray  # one row per place, in the model's order
+    total: float  # the sum of the weights
+    scale: float = 1.0
 
 
 class ContextModel:
@@ -157,13 +224,14 @@ class ContextModel:
         self._table = _weight_table(weights)
         self._places: list[Place] = []
         self._rows: dict[str, int] = {}
-        self._codes: dict[str, dict[str, int]] = {"council_type": {}, "region": {}}
+        self._raw = np.empty((0, len(COLUMNS) + len(CATEGORIES)), dtype=object)
+        self._areas: dict[str, _Area] = {}
         self.version = 0  # bumped on every upsert, so indexes can tell when rows were added
 
     @classmethod
     def fit(cls, places: Sequence[Place],
             weights: Mapping[str, Mapping[str, float]] | None = None) -> ContextModel:
-        """Standardise the places' features and precompute one weighted matrix per weight set."""
+        """Fit one pipeline per service area over the councils that deliver it."""
         model = cls(weights)
         model._fit(places)
         return model
@@ -172,90 +240,78 @@ class ContextModel:
         unique = list({p.gss_code: p for p in places}.values())
         self._places = unique
         self._rows = {p.gss_code: i for i, p in enumerate(unique)}
-        self._need_keys = sorted({k for p in unique for k in p.need_indicators})
-        raw = np.array([_raw_features(p) for p in unique], dtype=float).reshape(-1, 7)
-        self._centre = _nanmedian(raw)
-        scales = np.array([_robust_scale(raw[:, i]) for i in range(7)])
-        scales[5:] = (scales[5] + scales[6]) / 2  # one scale for both axes keeps distance round
-        self._spread = scales
-        needs = np.array([self._raw_need(p) for p in unique], dtype=float)
-        needs = needs.reshape(len(unique), len(self._need_keys))
-        self._need_centre = _nanmedian(needs)
-        self._need_spread = np.array([_robust_scale(c) for c in needs.T])
-        self._z = self._standardise(raw)
-        self._need_z = (needs - self._need_centre) / self._need_spread
-        self._type_codes = np.array([self._code("council_type", p.council_type) for p in unique])
-        self._region_codes = np.array([self._code("region", p.region) for p in unique])
-        self._build_weight_sets()
+        self._raw = self.columns_of(unique)
+        shared: dict[tuple, _Area] = {}
+        for area, weights in self._table.items():
+            pool = self._pool(area)
+            key = (pool.tobytes(), tuple(weights[f] for f in FEATURES))
+            if key not in shared:
+                shared[key] = self._fit_area(weights, pool)
+            self._areas[area] = shared[key]
 
-    def _raw_need(self, place: Place) -> list[float]:
-        return [float(place.need_indicators.get(k, math.nan)) for k in self._need_keys]
-
-    def _standardise(self, raw: np.ndarray) -> np.ndarray:
-        filled = np.where(np.isnan(raw), self._centre, raw)
-        return (filled - self._centre) / self._spread
-
-    def _code(self, kind: str, value: str | None) -> int:
-        codes = self._codes[kind]
-        return codes.setdefault(value or "", len(codes))
-
-    def _build_weight_sets(self) -> None:
-        self._sets: dict[tuple, _WeightSet] = {}
-        self._set_for_area: dict[str, tuple] = {}
-        self._weighted: dict[tuple, np.ndarray] = {}
-        for area, entry in self._table.items():
-            key = tuple(entry[f] for f in FEATURES)
-            self._set_for_area[area] = key
-            if key not in self._sets:
-                self._sets[key] = self._weight_set(entry)
-                self._weighted[key] = self._z * self._sets[key].root
-                self._sets[key] = self._with_scale(key)
+    def _fit_area(self, weights: Mapping[str, float], pool: np.ndarray) -> _Area:
+        pipeline = area_pipeline(weights)
+        with warnings.catch_warnings():  # a block no pool council has is imputed as all zeros
+            warnings.simplefilter("ignore", RuntimeWarning)
+            pipeline.fit(self._raw[pool])
+        entry = _Area(pipeline, dict(weights), self._transform(pipeline, self._raw),
+                      float(sum(weights.values())))
+        entry.scale = self._median_distance(entry, pool)
+        return entry
 
     @staticmethod
-    def _weight_set(entry: Mapping[str, float]) -> _WeightSet:
-        column_weights = np.array([entry[name] for name in _COLUMNS], dtype=float)
-        base = column_weights[:6].sum() + entry["council_type"] + entry["region"]
-        return _WeightSet(np.sqrt(column_weights), entry["council_type"], entry["region"],
-                          entry["child_need"], float(base) or 1.0)
+    def columns_of(places: Sequence[Place]) -> np.ndarray:
+        """Return the pipelines' input: one row of ``COLUMNS`` and categories per place."""
+        rows = np.empty((len(places), len(COLUMNS) + len(CATEGORIES)), dtype=object)
+        for i, place in enumerate(places):
+            rows[i] = _raw_features(place)
+        return rows
 
-    def _with_scale(self, key: tuple) -> _WeightSet:
-        """Set the scale to the median distance between councils (on a sample if there are many)."""
-        n = len(self._places)
-        sample = np.unique(np.linspace(0, n - 1, min(n, _SCALE_SAMPLE)).astype(int))
-        pairs = [self._distances(key, int(i), sample[sample > i]) for i in sample]
-        distances = np.concatenate(pairs) if pairs else np.empty(0)
-        scale = float(np.median(distances)) if distances.size else 0.0
-        return replace(self._sets[key], scale=scale if scale > 1e-9 else 1.0)
+    @staticmethod
+    def _transform(pipeline: ColumnTransformer, raw: np.ndarray) -> np.ndarray:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            return np.asarray(pipeline.transform(raw), dtype=float)
 
-    def _distances(self, key: tuple, row: int, rows: np.ndarray) -> np.ndarray:
-        """Return weighted distances from one row to many, as a weighted mean of squares."""
-        ws, weighted = self._sets[key], self._weighted[key]
-        squares = ((weighted[rows] - weighted[row]) ** 2).sum(axis=1)
-        squares += ws.council_type * (self._type_codes[rows] != self._type_codes[row])
-        squares += ws.region * (self._region_codes[rows] != self._region_codes[row])
-        total = np.full(len(rows), ws.base_total)
-        if ws.child_need > 0 and self._need_z.shape[1]:
-            self._add_child_need(ws.child_need, row, rows, squares, total)
-        return np.sqrt(squares / total)
+    def _pool(self, area: str) -> np.ndarray:
+        """Return the rows of the councils that deliver an area (every council for 'default')."""
+        if area not in SERVICE_AREAS:
+            return np.arange(len(self._places))
+        pool = np.array([i for i, p in enumerate(self._places)
+                         if delivers(p.council_type, area)], dtype=np.intp)
+        return pool if len(pool) >= _MIN_POOL else np.arange(len(self._places))
 
-    def _add_child_need(self, weight: float, row: int, rows: np.ndarray,
-                        squares: np.ndarray, total: np.ndarray) -> None:
-        """Add the child-need block where both councils have indicators in common."""
-        if np.isnan(self._need_z[row]).all():
-            return
-        diff = self._need_z[rows] - self._need_z[row]
-        shared = (~np.isnan(diff)).sum(axis=1)
-        both = shared > 0
-        mean = np.nansum(diff[both] ** 2, axis=1) / shared[both]
-        squares[both] += weight * mean
-        total[both] += weight
+    def _median_distance(self, entry: _Area, pool: np.ndarray) -> float:
+        """Return the median, over the pool's councils, of the distance to their
+        ``SCALE_NEIGHBOURS``-th nearest other council of the pool (sampled if many)."""
+        pick = np.unique(np.linspace(0, len(pool) - 1, min(len(pool), _SCALE_SAMPLE)).astype(int))
+        rows = entry.rows[pool[pick]]
+        squares = ((rows[:, None, :] - rows[None, :, :]) ** 2).sum(axis=2) / entry.total
+        if len(rows) < 2:
+            return 1.0
+        np.fill_diagonal(squares, np.inf)
+        k = min(SCALE_NEIGHBOURS, len(rows) - 1)
+        kth = np.sqrt(np.partition(squares, k - 1, axis=1)[:, k - 1])
+        scale = float(np.median(kth))
+        return scale if scale > 1e-9 else 1.0
 
-    def _key(self, service_area: str | None) -> tuple:
-        return self._set_for_area.get(service_area or "default", self._set_for_area["default"])
+    def _distinct_areas(self) -> list[_Area]:
+        return list({id(entry): entry for entry in self._areas.values()}.values())
 
-    def weights_key(self, service_area: str | None) -> tuple:
-        """Return a key shared by the service areas that use the same weights."""
-        return self._key(service_area)
+    def _area(self, service_area: str | None) -> _Area:
+        return self._areas.get(service_area or "default", self._areas["default"])
+
+    def weights_key(self, service_area: str | None) -> int:
+        """Return a key shared by the areas that use the same pool and weights."""
+        return id(self._area(service_area))
+
+    def weights(self, service_area: str | None) -> dict[str, float]:
+        """Return the block weights an area uses."""
+        return dict(self._area(service_area).weights)
+
+    def pipeline(self, service_area: str | None) -> ColumnTransformer:
+        """Return an area's fitted scikit-learn pipeline (raw place columns in, weighted out)."""
+        return self._area(service_area).pipeline
 
     def row(self, gss_code: str | None) -> int | None:
         """Return the row of a council in this model, or None if unknown."""
@@ -271,12 +327,18 @@ class ContextModel:
     def __len__(self) -> int:
         return len(self._places)
 
+    def distances_for_rows(self, row: int, rows: np.ndarray,
+                           service_area: str | None = None) -> np.ndarray:
+        """Return the weighted distances from one row to many rows."""
+        entry = self._area(service_area)
+        diff = entry.rows[np.asarray(rows, dtype=np.intp)] - entry.rows[row]
+        return np.sqrt(np.einsum("ij,ij->i", diff, diff) / entry.total)
+
     def similarities_for_rows(self, row: int, rows: np.ndarray,
                               service_area: str | None = None) -> np.ndarray:
         """Return similarities (0..1) from one row to many rows: the vectorised hot path."""
-        key = self._key(service_area)
-        distances = self._distances(key, row, np.asarray(rows, dtype=np.intp))
-        return np.exp2(-distances / self._sets[key].scale)
+        distances = self.distances_for_rows(row, rows, service_area)
+        return np.exp2(-distances / self._area(service_area).scale)
 
     def similarities(self, a_gss: str, candidates_gss: Sequence[str],
                      service_area: str | None = None) -> np.ndarray:
@@ -291,6 +353,11 @@ class ContextModel:
         """Return how alike two councils' circumstances are, from 0 to 1 (1 when identical)."""
         return float(self.similarities(a_gss, [b_gss], service_area)[0])
 
+    def reasons(self, a: Place, b: Place, service_area: str | None = None) -> tuple[str, ...]:
+        """Return how two places are alike, in the blocks this area weighs."""
+        weights = self._area(service_area).weights
+        return context_reasons(a, b, {block for block, w in weights.items() if w > 0})
+
     def similar(self, gss_code: str, service_area: str | None = None, limit: int = 10,
                 eligible: Callable[[Place], bool] | None = None,
                 ) -> list[tuple[Place, float, tuple[str, ...]]]:
@@ -304,140 +371,50 @@ class ContextModel:
         found = [(self._places[i], s) for i, s in zip(rows.tolist(), scores.tolist(), strict=True)]
         found.sort(key=lambda ps: (-ps[1], ps[0].name, ps[0].gss_code))
         me = self._places[row]
-        return [(p, s, context_reasons(me, p)) for p, s in found[:limit]]
+        return [(p, s, self.reasons(me, p, service_area)) for p, s in found[:limit]]
 
-    def gaps(self, gss_codes: Sequence[str]) -> Gaps:
-        """Return the squared standardised gaps between every pair of these councils, per feature.
+    def gaps(self, gss_codes: Sequence[str], service_area: str | None = None) -> Gaps:
+        """Return the squared standardised gaps between every pair of these councils, per block.
 
-        ``combine_gaps`` weights them into the same distances ``similarity`` uses, so weights can
-        be compared (``python -m bench.weights``) without refitting the model for each candidate.
+        Standardised as the area's pipeline does (over the councils that deliver it);
+        ``combine_gaps`` weights them into the distances ``similarity`` uses, so weights can be
+        compared (``python -m bench.weights``) without refitting for each candidate.
         """
-        rows = np.array([self._rows[g] for g in gss_codes], dtype=np.intp)
-        z = self._z[rows]
-        squares = (z[:, None, :] - z[None, :, :]) ** 2
-        blocks = {name: squares[:, :, i] for i, name in enumerate(FEATURES[:5])}
-        blocks["distance"] = squares[:, :, 5] + squares[:, :, 6]
-        for name, codes in (("council_type", self._type_codes), ("region", self._region_codes)):
-            blocks[name] = (codes[rows][:, None] != codes[rows][None, :]).astype(float)
-        need = self._need_z[rows]
-        diff = need[:, None, :] - need[None, :, :]
-        shared = (~np.isnan(diff)).sum(axis=2)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            blocks["child_need"] = np.where(shared > 0, np.nansum(diff**2, axis=2) / shared, 0.0)
-        return Gaps(tuple(gss_codes), blocks, shared > 0)
+        pipeline = self._area(service_area).pipeline
+        raw = self._raw[[self._rows[g] for g in gss_codes]]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            numeric = pipeline.named_transformers_["numeric"][:-1].transform(
+                raw[:, :len(COLUMNS)])
+        blocks, start = {}, 0
+        for name, columns in BLOCKS.items():
+            z = np.asarray(numeric[:, start:start + len(columns)], dtype=float)
+            start += len(columns)
+            blocks[name] = ((z[:, None, :] - z[None, :, :]) ** 2).mean(axis=2)
+        for offset, name in enumerate(CATEGORIES):
+            codes = raw[:, len(COLUMNS) + offset]
+            blocks[name] = (codes[:, None] != codes[None, :]).astype(float)
+        return Gaps(tuple(gss_codes), blocks)
 
     def embedding(self, service_area: str | None = None) -> np.ndarray:
-        """Return one row per place whose Euclidean distances are this area's weighted distances.
-
-        Categories become one-hot columns scaled so a mismatch adds its weight; child need is
-        imputed with the median. For places with every need indicator, the distance between two
-        rows over ``sqrt(total weight)`` is the model's distance; the bench gives this matrix to
-        scikit-learn's nearest neighbours as the baseline.
-        """
-        key = self._key(service_area)
-        ws = self._sets[key]
-        types = np.eye(len(self._codes["council_type"]))[self._type_codes]
-        regions = np.eye(len(self._codes["region"]))[self._region_codes]
-        need = np.nan_to_num(self._need_z) * np.sqrt(ws.child_need / max(1, len(self._need_keys)))
-        return np.hstack([self._weighted[key], types * np.sqrt(ws.council_type / 2),
-                          regions * np.sqrt(ws.region / 2), need])
+        """Return one row per place whose Euclidean distances are this area's weighted distances
+        times ``sqrt(total weight)``: the pipeline's output, given to scikit-learn's nearest
+        neighbours as the bench's baseline."""
+        return self._area(service_area).rows
 
     def upsert(self, place: Place) -> None:
-        """Add or replace one place, standardised with the fitted centre and spread (no refit)."""
+        """Add or replace one place, transformed by the fitted pipelines (no refit)."""
         row = self._rows.get(place.gss_code)
-        z = self._standardise(np.array([_raw_features(place)], dtype=float))
-        need = (np.array([self._raw_need(place)], dtype=float).reshape(1, -1)
-                - self._need_centre) / self._need_spread
-        codes = (self._code("council_type", place.council_type), self._code("region", place.region))
+        raw = self.columns_of([place])
         if row is None:
-            self._append(place, z, need, codes)
+            self._rows[place.gss_code] = len(self._places)
+            self._places.append(place)
+            self._raw = np.vstack([self._raw, raw])
+            for entry in self._distinct_areas():
+                entry.rows = np.vstack([entry.rows, self._transform(entry.pipeline, raw)])
         else:
-            self._replace(row, place, z, need, codes)
+            self._places[row] = place
+            self._raw[row] = raw[0]
+            for entry in self._distinct_areas():
+                entry.rows[row] = self._transform(entry.pipeline, raw)[0]
         self.version += 1
-
-    def _append(self, place: Place, z: np.ndarray, need: np.ndarray, codes: tuple) -> None:
-        self._rows[place.gss_code] = len(self._places)
-        self._places.append(place)
-        self._z = np.vstack([self._z, z])
-        self._need_z = np.vstack([self._need_z, need])
-        self._type_codes = np.append(self._type_codes, codes[0])
-        self._region_codes = np.append(self._region_codes, codes[1])
-        for key, ws in self._sets.items():
-            self._weighted[key] = np.vstack([self._weighted[key], z * ws.root])
-
-    def _replace(self, row: int, place: Place, z: np.ndarray, need: np.ndarray,
-                 codes: tuple) -> None:
-        self._places[row] = place
-        self._z[row], self._need_z[row] = z[0], need[0]
-        self._type_codes[row], self._region_codes[row] = codes
-        for key, ws in self._sets.items():
-            self._weighted[key][row] = z[0] * ws.root
-
-
-
-FIFTHS = {
-    1: "the most deprived fifth", 2: "the second most deprived fifth", 3: "the middle fifth",
-    4: "the second least deprived fifth", 5: "the least deprived fifth",
-}
-TYPE_NAMES = {
-    "CTY": "a county council", "NMD": "a district council", "UA": "a unitary authority",
-    "MD": "a metropolitan borough", "LBO": "a London borough", "CC": "a city corporation",
-    "SCO": "a Scottish council", "WPA": "a Welsh council",
-    "NID": "a Northern Ireland district council",
-}
-NEIGHBOUR_MILES = 30
-SIMILAR_POPULATION_RATIO = 1.25
-
-
-def _rounded_people(count: float) -> str:
-    step = 10_000 if count >= 100_000 else 1_000 if count >= 10_000 else 100
-    return f"{int(round(count / step) * step):,}"
-
-
-def _deprivation_reason(a: Place, b: Place) -> str | None:
-    if a.imd_quintile is None or a.imd_quintile != b.imd_quintile:
-        return None
-    return f"Similar deprivation: both in {FIFTHS.get(a.imd_quintile, 'the same fifth')}"
-
-
-def _type_reason(a: Place, b: Place) -> str | None:
-    if not a.council_type or a.council_type != b.council_type:
-        return None
-    return f"Also {TYPE_NAMES.get(a.council_type, 'the same type of council')}"
-
-
-def _region_reason(a: Place, b: Place) -> str | None:
-    return f"Same region: {a.region}" if a.region and a.region == b.region else None
-
-
-def _population_reason(a: Place, b: Place) -> str | None:
-    if not a.population or not b.population:
-        return None
-    low, high = sorted((a.population, b.population))
-    if high > SIMILAR_POPULATION_RATIO * low:
-        return None
-    return (f"Similar population: {_rounded_people(a.population)} and "
-            f"{_rounded_people(b.population)}")
-
-
-def _rurality_reason(a: Place, b: Place) -> str | None:
-    label = (a.rurality or "").strip().lower()
-    return f"Both {label}" if label and label == (b.rurality or "").strip().lower() else None
-
-
-def _neighbour_reason(a: Place, b: Place) -> str | None:
-    miles = haversine_miles(a, b)
-    if miles is None or miles >= NEIGHBOUR_MILES:
-        return None
-    if miles < 1:
-        return "Neighbours: under a mile apart"
-    return f"Neighbours: {round(miles)} miles apart"
-
-
-_REASONS = (_deprivation_reason, _type_reason, _region_reason, _population_reason,
-            _rurality_reason, _neighbour_reason)
-
-
-def context_reasons(a: Place, b: Place) -> tuple[str, ...]:
-    """Say in plain words, each checkable against public data, how two places are alike."""
-    return tuple(r for r in (reason(a, b) for reason in _REASONS) if r)

@@ -2,7 +2,7 @@
 
 For each service area the requester rates 1 or 2 (weakest first), every eligible candidate scores
 
-    strength x trajectory x context x text x capacity x reciprocity x diversity, clipped to 0..1
+    strength x trajectory x context x text x capacity x reciprocity, clipped to 0..1
 
 - strength: rating 4 -> 0.5, 5 -> 1.0;
 - trajectory: 1.1 when the partner recently improved in the area from weak to strong (Ofsted
@@ -17,8 +17,11 @@ For each service area the requester rates 1 or 2 (weakest first), every eligible
   below an equally strong council that joined and did, and carry no capacity reason;
 - reciprocity: 1.1 when the requester is strong in an area the partner council runs and struggles
   in, so the help can flow both ways;
-- diversity: 1 / (1 + 0.05 x times recommended by this index), never below 0.5, so the same few
-  councils are not sent to everyone while strength and fit still decide the order.
+- diversity, which never changes a score: partners whose scores are within ``DIVERSITY_MARGIN``
+  (2%) of the best one left are put in order of how often they have been recommended (fewest
+  first), so the same few councils are not sent to everyone, yet a partner is never placed after
+  one that scores more than 2% less. The counts come from the database (``shared.candidates``),
+  so every worker ranks alike, and the order is the same for the same state.
 
 Eligibility is a hard rule: strong in the area, not the requester (by profile or by council), a kind
 the requester seeks, suppliers approved, councils of a type that delivers the area. Each council
@@ -44,7 +47,7 @@ from typing import Any
 import numpy as np
 
 from shared.columns import Columns, FrozenDict, FrozenList, mapped
-from shared.context import ContextModel, context_reasons
+from shared.context import ContextModel
 from shared.reasons import (
     NOT_JOINED,
     PUBLIC_DATA,
@@ -64,7 +67,7 @@ from shared.taxonomy import (
 )
 from shared.textindex import TextIndex
 
-MODEL_VERSION = "context-strength-3"
+MODEL_VERSION = "context-census-4"
 NEUTRAL_SIMILARITY = 0.5
 # A supplier has no place to compare, so it scores like a typical pair of councils (similarity
 # 0.5) when it works in the requester's region, less when it does not: otherwise suppliers would
@@ -78,8 +81,8 @@ _CAPACITY_FACTOR = np.array([CAPACITY_FACTORS.get(c, 0.0) for c in CAPACITIES], 
 RECIPROCITY_BONUS = 1.1
 TRAJECTORY_BONUS = 1.1
 TEXT_FLOOR = 0.75
-DIVERSITY_RATE = 0.05
-DIVERSITY_FLOOR = 0.5
+DIVERSITY_MARGIN = 0.02
+_WITHIN_MARGIN = 1.0 - DIVERSITY_MARGIN
 KINDS = ("council", "supplier")
 AREAS = tuple(SERVICE_AREAS)
 _AREA = {area: i for i, area in enumerate(AREAS)}
@@ -92,7 +95,7 @@ _ALIKE_CACHE = 200_000  # pairs of councils whose likeness reasons are remembere
 _FIRST_TEXT_BLOCK = 256  # rows whose text is scored before checking whether to stop
 _SLOT_COLUMNS = {
     "alive": (bool, ()), "kind": (np.int8, ()), "ratings": (np.int8, (len(AREAS),)),
-    "capacity": (np.int8, ()), "group": (np.int32, ()), "diversity": (np.float32, ()),
+    "capacity": (np.int8, ()), "group": (np.int32, ()), "recommended": (np.int32, ()),
     "struggles": (np.uint16, ()), "improved": (np.uint16, ()), "indexed": (np.uint16, ()),
     "serves": (np.uint64, ()), "serves_all": (bool, ()), "source": (np.int8, ()),
 }
@@ -105,7 +108,7 @@ _PARTITION_COLUMNS = {
 class _Partition:
     """The profiles that may be recommended for one service area, in slot order.
 
-    ``weight`` is strength x trajectory x capacity x diversity (0 once the profile is gone);
+    ``weight`` is strength x trajectory x capacity (0 once the profile is gone);
     ``group`` is the council's group, or ``_NOT_A_COUNCIL`` for suppliers, listed in ``suppliers``.
     """
 
@@ -145,8 +148,8 @@ class MatchIndex:
         self._groups: dict[str, int] = {}
         self._regions: dict[str, int] = {}
         self._delivered: dict[str | None, np.ndarray] = {}
-        self._alike: dict[tuple[str, str | None, int], tuple[str, ...]] = {}
-        self._similar: dict[tuple[int, tuple], np.ndarray] = {}
+        self._alike: dict[tuple[str, str | None, int, int], tuple[str, ...]] = {}
+        self._similar: dict[tuple[int, int], np.ndarray] = {}
         self._similar_stamp: tuple[int, int] = (-1, -1)
         self._reset()
 
@@ -189,12 +192,25 @@ class MatchIndex:
 
     def record_recommended(self, profile_ids: Iterable[str]) -> None:
         """Count a recommendation of each profile, so later requests spread the load."""
+        counts: dict[str, int] = {}
         for profile_id in profile_ids:
-            self._counts[profile_id] = self._counts.get(profile_id, 0) + 1
+            counts[profile_id] = counts.get(profile_id, 0) + 1
+        self.add_recommended(counts)
+
+    def add_recommended(self, counts: dict[str, int]) -> None:
+        """Add to the times each profile has been recommended (counted in the database)."""
+        column = self._slots.view("recommended")
+        for profile_id, count in counts.items():
+            self._counts[profile_id] = self._counts.get(profile_id, 0) + count
             slot = self._slot_of.get(profile_id)
             if slot is not None:
-                self._slots.view("diversity")[slot] = self._diversity_factor(profile_id)
-                self._reweigh(slot)
+                column[slot] = self._counts[profile_id]
+
+    def set_recommended(self, counts: dict[str, int]) -> None:
+        """Replace every count of recommendations (a full count from the database)."""
+        self._counts = {}
+        self._slots.view("recommended")[:] = 0
+        self.add_recommended(counts)
 
     def recommended_counts(self) -> dict[str, int]:
         """Return how many times each profile was recommended by this index."""
@@ -272,9 +288,6 @@ class MatchIndex:
                        decode=tables[name].__getitem__) for name in ("evidence", "served"))
         return index
 
-    def _diversity_factor(self, profile_id: str) -> float:
-        return max(DIVERSITY_FLOOR, 1.0 / (1.0 + DIVERSITY_RATE * self._counts.get(profile_id, 0)))
-
     def _areas_of(self, slot: int) -> list[int]:
         bits = int(self._slots.view("indexed")[slot])
         return [i for i in range(len(AREAS)) if bits >> i & 1]
@@ -287,12 +300,11 @@ class MatchIndex:
             partition.rows.view("weight")[partition.position(slot)] = weight
 
     def _weights(self, slots: np.ndarray, area: int) -> np.ndarray:
-        """Return strength x trajectory x capacity x diversity of slots in an area (0 if gone)."""
+        """Return strength x trajectory x capacity of slots in an area (0 if gone)."""
         columns = self._slots
         strength = np.clip((columns.view("ratings")[slots, area] - 3.0) / 2, 0.0, 1.0)
         improved = np.where(columns.view("improved")[slots] >> area & 1, TRAJECTORY_BONUS, 1.0)
         weight = strength * _CAPACITY_FACTOR[columns.view("capacity")[slots]] * improved
-        weight *= columns.view("diversity")[slots]
         return np.where(columns.view("alive")[slots], weight, 0.0)
 
     def _tombstone(self, profile_id: str) -> None:
@@ -356,7 +368,7 @@ class MatchIndex:
             "capacity": [CAPACITIES.index(c.capacity_to_support)
                          if c.capacity_to_support in CAPACITIES else 0 for c in batch],
             "group": groups, "struggles": struggles,
-            "diversity": [self._diversity_factor(c.profile_id) for c in batch],
+            "recommended": [self._counts.get(c.profile_id, 0) for c in batch],
             "improved": [_bits(c.improved) for c in batch],
             "indexed": indexable.astype(np.uint16) @ _BITS,
             "serves": [self._serves(c.regions_served) for c in batch],
@@ -563,7 +575,7 @@ class MatchIndex:
             return []
         floor = TEXT_FLOOR if query.text[0].size else 1.0
         # a row is kept if its best case reaches the worst case of the limit-th council
-        pool = np.flatnonzero(scores >= kth * floor - 1e-6)
+        pool = np.flatnonzero(scores >= kth * floor * _WITHIN_MARGIN - 1e-6)
         rows, final = self._finals(query, partition, scores, pool, limit)
         final = np.minimum(final, 1.0).round(6)  # scores are never negative here
         return self._one_per_council(query, partition, rows, final, limit)
@@ -583,7 +595,8 @@ class MatchIndex:
         finals = np.empty(0)
         while done < len(pool):
             rest = scores.take(pool[done:])
-            if done and rest.max() < kth - 1e-6:  # (never before the first block: kth is -inf)
+            # (never before the first block: kth is -inf)
+            if done and rest.max() < kth * _WITHIN_MARGIN - 1e-6:
                 break
             pool[done:] = _best_first(pool[done:], rest, size)
             rows = pool[done: done + size]
@@ -598,10 +611,12 @@ class MatchIndex:
 
     def _one_per_council(self, query: _Query, partition: _Partition, rows: np.ndarray,
                          final: np.ndarray, limit: int) -> list[tuple[int, float]]:
-        """Pick each council's best row, best first; ties by name, then profile id."""
+        """Pick each council's best row, best first (ties by name, then profile id), spreading
+        the load among partners within the margin (``_spread``)."""
         groups = partition.rows.view("group")[rows]
         best = _best_per_council(groups, final, len(self._groups))
-        near = final >= _kth_best(best, final[groups < 0], limit) - 1e-6
+        kth = _kth_best(best, final[groups < 0], limit)
+        near = final >= kth * _WITHIN_MARGIN - 1e-6
         near &= (groups < 0) | (final >= np.append(best, 0.0)[groups])  # below its best: no
         slots = partition.rows.view("slot")[rows[near]].tolist()
         order = sorted(zip(final[near].tolist(), slots, groups[near].tolist(), strict=True),
@@ -613,7 +628,23 @@ class MatchIndex:
             if entity not in seen:
                 seen.add(entity)
                 chosen.append((slot, score))
-        return chosen[:limit]
+        return self._spread(chosen, limit)
+
+    def _spread(self, ranked: list[tuple[int, float]], limit: int) -> list[tuple[int, float]]:
+        """Return ``limit`` partners: at each place, of those within the margin of the best one
+        left, the one recommended least often (then the best, then as ranked)."""
+        if not self._counts:
+            return ranked[:limit]
+        counts = self._slots.view("recommended")
+        left = [(slot, score, int(counts[slot]), i) for i, (slot, score) in enumerate(ranked)]
+        chosen = []
+        while left and len(chosen) < limit:
+            floor = left[0][1] * _WITHIN_MARGIN - 1e-9
+            pick = min((entry for entry in left if entry[1] >= floor),
+                       key=lambda entry: (entry[2], entry[3]))
+            left.remove(pick)
+            chosen.append((pick[0], pick[1]))
+        return chosen
 
     def _partner_list(self, query: _Query, area: str,
                       chosen: list[tuple[int, float]]) -> tuple[Partner, ...]:
@@ -635,14 +666,16 @@ class MatchIndex:
                     RATING_SOURCES[source], rating, CAPACITIES[capacity], helpable))))
         return tuple(partners)
 
-    def _context_reasons(self, place: Place, gss_code: str | None) -> tuple[str, ...]:
-        """Return how two councils are alike, remembered per pair (places change rarely)."""
-        key = (place.gss_code, gss_code, self.context.version)
+    def _context_reasons(self, place: Place, gss_code: str | None,
+                         area: str) -> tuple[str, ...]:
+        """Return how two councils are alike in what the area weighs, remembered per pair and
+        weight set (places change rarely)."""
+        key = (place.gss_code, gss_code, self.context.weights_key(area), self.context.version)
         if key not in self._alike:
             partner = self._place(gss_code)
             if len(self._alike) > _ALIKE_CACHE:
                 self._alike.clear()
-            self._alike[key] = context_reasons(place, partner) if partner else ()
+            self._alike[key] = self.context.reasons(place, partner, area) if partner else ()
         return self._alike[key]
 
     def _reasons(self, query: _Query, area: str, slot: int, kind: str,
@@ -653,7 +686,7 @@ class MatchIndex:
         if self._evidence:
             reasons += self._evidence.get(slot, {}).get(area, ())
         if query.place and kind == "council":
-            reasons += self._context_reasons(query.place, self._gss[slot])
+            reasons += self._context_reasons(query.place, self._gss[slot], area)
         if capacity_line := _capacity_reason(capacity):
             reasons.append(capacity_line)
         if helpable:

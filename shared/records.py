@@ -30,10 +30,14 @@ class Place:
     density: float | None = None
     imd_score: float | None = None
     imd_quintile: int | None = None  # 1 = most deprived fifth
+    imd_high_share: float | None = None  # share of people in the most deprived areas (0..1)
+    imd_low_share: float | None = None  # share of people in the least deprived areas (0..1)
     rurality: str | None = None  # mySociety rural-urban label, e.g. "Urban", "Sparse and rural"
     lat: float | None = None
     lon: float | None = None
     need_indicators: dict[str, float] = field(default_factory=dict)  # children's need (LAIT)
+    # Census 2021 (England and Wales), aggregated to the council: shares in % and counts
+    census: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ from datetime import date
 from pathlib import Path
 from statistics import median
 
+from shared.census import CENSUS, aggregate, district_councils
 from shared.records import CouncilRecord, OfstedJudgement, Place
 from shared.taxonomy import COUNCIL_TYPES
 
@@ -39,8 +40,10 @@ ASC_POLARITY: dict[str, int] = {
     "ASC7": -1,  # workforce turnover rate: lower is better
 }
 
-# Children's circumstances (raw values, latest period), present for 150+ of the 153 English LAs.
-# LAIT has no child population or IDACI measure; ChildPov stands in for income deprivation.
+# Children's need (raw values, latest period), present for 150+ of the 153 English LAs. Only the
+# circumstances (child poverty and free school meals, ``shared.context.CHILD_POVERTY``) describe
+# the place; the rates of children in need, on plans and looked after, and SEN, are the service's
+# own activity: they are kept on the place for the record but the context model does not use them.
 LAIT_NEED_MEASURES: dict[str, str] = {
     "CIN": "Children in need, rate per 10,000 children",
     "CPP_rate": "Children on a child protection plan, rate per 10,000 children",
@@ -158,9 +161,12 @@ def _base_records(data_dir: Path, register: list[dict[str, str]]) -> list[Counci
     imd = {row["local-authority-code"]: row for row in _rows(data_dir, IMD)}
     rurality = {row["local-authority-code"]: row["label"] for row in _rows(data_dir, RURALITY)}
     predecessors, centres = _predecessors(register), _county_centres(register)
+    census = _census(data_dir, register)
     return [
         CouncilRecord(
-            place=_place(row, imd.get(row["local-authority-code"], {}), rurality, centres),
+            place=replace(
+                _place(row, imd.get(row["local-authority-code"], {}), rurality, centres),
+                census=census.get(row["local-authority-code"], {})),
             code=row["local-authority-code"],
             official_name=row["official-name"],
             nation=row["nation"],
@@ -170,6 +176,12 @@ def _base_records(data_dir: Path, register: list[dict[str, str]]) -> list[Counci
         for row in register
         if _is_current_council(row)
     ]
+
+
+def _census(data_dir: Path, register: list[dict[str, str]]) -> dict[str, dict[str, float]]:
+    """Return each council's Census 2021 indicators, aggregated from the 2021 districts."""
+    current = {row["local-authority-code"]: _is_current_council(row) for row in register}
+    return aggregate(_rows(data_dir, CENSUS), district_councils(register, current))
 
 
 def _county_centres(register: list[dict[str, str]]) -> dict[str, tuple[float, float]]:
@@ -209,6 +221,8 @@ def _place(
         region=row["region"], population=population, area_km2=area, density=density,
         imd_score=_number(imd.get("la-deprivation-score")),
         imd_quintile=None if quintile is None else int(quintile),
+        imd_high_share=_number(imd.get("high-deprivation")),
+        imd_low_share=_number(imd.get("low-deprivation")),
         rurality=rurality.get(code), lat=lat, lon=lon,
     )
 

@@ -17,6 +17,7 @@ from services.api.schemas import (
     SimilarSchema,
 )
 from shared.context import ContextModel
+from shared.context_store import context_folder, load_or_fit
 from shared.models import Council
 from shared.register import place_of
 from shared.taxonomy import SERVICE_AREAS, delivers, types_delivering
@@ -91,11 +92,12 @@ def similar(query: dict[str, Any], gss_code: str):
 
 
 def context_model() -> ContextModel:
-    """Return this process's context model, fitted once from the register."""
+    """Return this process's context model: the one fitted at seed time, loaded once."""
     rt = runtime()
     model = rt.caches.get("context")
     if model is None:
         with rt.sessions() as session:
             places = [place_of(c) for c in session.scalars(select(Council))]
-        model = rt.caches["context"] = ContextModel.fit(places)
+        folder = context_folder(rt.settings.INDEX_DIR, rt.settings.DATABASE_URL)
+        model = rt.caches["context"] = load_or_fit(places, folder)
     return model

@@ -61,7 +61,6 @@ def match_profile(self: Task, event_id: str) -> str:
         if count >= rt.settings.TASK_MAX_ATTEMPTS:
             return _give_up_match(rt, event_id, key, count, repr(error))
         raise self.retry(countdown=_backoff(count), exc=error) from error
-    rt.index().index.record_recommended(outcome.partner_ids)
     if outcome.delivery_id:  # sent from here, one broker hop sooner; the claim keeps it once
         _send(rt, outcome.delivery_id)
     return outcome.status
@@ -116,7 +115,6 @@ def refresh_partners(self: Task, event_id: str) -> str:
         if count >= rt.settings.TASK_MAX_ATTEMPTS:
             return _give_up_refresh(rt, event_id, key, count, repr(error))
         raise self.retry(countdown=_backoff(count), exc=error) from error
-    rt.index().index.record_recommended(outcome.partner_ids)
     log.info("refresh: %d profiles examined, %d refreshed, %d emails owed (%s)",
              outcome.examined, len(outcome.refreshed), len(outcome.delivery_ids), outcome.status)
     if outcome.status == "partial":  # progress made: carry on in a new pass, attempts afresh

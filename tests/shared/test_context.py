@@ -8,8 +8,7 @@ import numpy as np
 import pytest
 
 from shared.context import (
-    AREA_WEIGHTS,
-    DEFAULT_WEIGHTS,
+    COLUMNS,
     ContextModel,
     combine_gaps,
     context_reasons,
@@ -29,6 +28,11 @@ def place(gss, name=None, **overrides):
     if "density" not in fields and fields["population"] and fields["area_km2"]:
         fields["density"] = fields["population"] / fields["area_km2"]
     return Place(gss_code=gss, name=name or gss, **fields)
+
+
+YOUNG_DIVERSE = {"age_0-14_perc": 21.0, "age_25-34_perc": 16.0, "age_65-74_perc": 7.0,
+                 "age_75plus_perc": 5.0, "ethnicity_white_perc": 60.0,
+                 "born_outside_UK_perc": 30.0}
 
 
 def spread_of_places(count=16):
@@ -100,7 +104,8 @@ def ranks(model, area):
 
 
 def test_each_service_area_ranks_neighbours_with_its_own_weights():
-    model = per_area_weights_case({"childrens_services": {"deprivation": 6.0}})
+    model = per_area_weights_case({"childrens_services": {"deprivation": 6.0},
+                                   "highways_transport": {"area": 4.0, "rurality": 4.0}})
     highways, childrens = ranks(model, "highways_transport"), ranks(model, "childrens_services")
     assert highways.index("AFFLUENT_URBAN") < highways.index("DEPRIVED_RURAL")
     assert childrens.index("DEPRIVED_RURAL") < childrens.index("AFFLUENT_URBAN")
@@ -113,16 +118,46 @@ def test_measured_areas_weight_deprivation_at_least_as_much_as_highways_does():
             model, "highways_transport").index("DEPRIVED_RURAL")
 
 
-def test_child_need_counts_only_for_childrens_areas_and_when_both_councils_have_it():
-    low_need = place("LOW", need_indicators={"children_in_need_rate": 250.0})
-    high_need = place("HIGH", need_indicators={"children_in_need_rate": 700.0})
+def test_child_poverty_counts_only_for_childrens_areas_and_a_council_without_it_is_typical():
+    low = place("LOW", need_indicators={"ChildPov": 8.0, "PriFSM": 10.0, "SecFSM": 9.0})
+    high = place("HIGH", need_indicators={"ChildPov": 38.0, "PriFSM": 35.0, "SecFSM": 33.0})
+    typical = place("TYPICAL", need_indicators={"ChildPov": 20.0, "PriFSM": 20.0, "SecFSM": 18.0})
     no_data = place("NONE")
-    others = [place(f"N{i}", imd_score=10.0 + 3 * i,
-                    need_indicators={"children_in_need_rate": 200.0 + 40 * i}) for i in range(8)]
-    model = ContextModel.fit([low_need, high_need, no_data, *others])
+    others = [place(f"N{i}", imd_score=10.0 + 3 * i, need_indicators={
+        "ChildPov": 10.0 + 3 * i, "PriFSM": 11.0 + 3 * i, "SecFSM": 10.0 + 2.8 * i})
+        for i in range(8)]
+    model = ContextModel.fit([low, high, typical, no_data, *others])
     assert model.similarity("LOW", "HIGH") == pytest.approx(1.0)
     assert model.similarity("LOW", "HIGH", "childrens_services") < 0.9
-    assert model.similarity("LOW", "NONE", "childrens_services") == pytest.approx(1.0)
+    # imputed with the median, not skipped: closer to a typical council than to an extreme one
+    assert model.similarity("NONE", "TYPICAL", "childrens_services") > model.similarity(
+        "NONE", "HIGH", "childrens_services")
+    assert model.similarity("NONE", "HIGH", "childrens_services") < 1.0
+
+
+def test_each_area_is_standardised_within_the_councils_that_deliver_it():
+    """Districts do not run children's services: their spread must not set its scale."""
+    upper = [place(f"U{i}", council_type="UA", imd_score=20.0 + i) for i in range(10)]
+    districts = [place(f"D{i}", council_type="NMD", imd_score=5.0 + 10 * i) for i in range(10)]
+    model = ContextModel.fit([*upper, *districts])
+    scaler = model.pipeline("childrens_services").named_transformers_["numeric"]["scale"]
+    column = COLUMNS.index("imd_score")
+    assert scaler.center_[column] == pytest.approx(24.5)
+    assert model.pipeline(None).named_transformers_["numeric"]["scale"].center_[
+        column] == pytest.approx(26.5)
+
+
+def test_census_make_up_brings_alike_populations_closer():
+    young = {"age_0-14_perc": 21.0, "age_25-34_perc": 16.0, "age_65-74_perc": 7.0,
+             "age_75plus_perc": 5.0, "ethnicity_white_perc": 60.0, "born_outside_UK_perc": 30.0}
+    old = {"age_0-14_perc": 14.0, "age_25-34_perc": 9.0, "age_65-74_perc": 14.0,
+           "age_75plus_perc": 13.0, "ethnicity_white_perc": 97.0, "born_outside_UK_perc": 4.0}
+    places = [place("ME", census=young), place("YOUNG", census=dict(young)),
+              place("OLD", census=old), *spread_of_places()]
+    places += [place(f"C{i}", census={k: (young[k] * i + old[k] * (6 - i)) / 6 for k in young})
+               for i in range(7)]
+    model = ContextModel.fit(places)
+    assert model.similarity("ME", "YOUNG") > model.similarity("ME", "OLD")
 
 
 def test_unknown_rurality_label_is_treated_as_the_median():
@@ -185,7 +220,33 @@ def test_reasons_stay_silent_about_what_differs():
     urban = place("U", population=200_000, imd_quintile=2)
     rural = place("R", council_type="CTY", region="South West", population=600_000,
                   imd_quintile=4, rurality="Sparse and rural", lat=50.7, lon=-3.5)
-    assert context_reasons(urban, rural) == ()
+    assert context_reasons(urban, rural, {"deprivation", "council_type", "region", "population",
+                                          "rurality", "distance"}) == ()
+    # what could not be compared is said, never passed over
+    assert all("not compared" in reason for reason in context_reasons(urban, rural))
+
+
+def test_reasons_follow_the_features_an_area_weighs():
+    manchester = place("M", "Manchester", council_type="MD", census=YOUNG_DIVERSE,
+                       need_indicators={"ChildPov": 33.0})
+    birmingham = place("B", "Birmingham", council_type="MD", census=YOUNG_DIVERSE,
+                       need_indicators={"ChildPov": 35.0})
+    model = ContextModel.fit([manchester, birmingham, *spread_of_places()],
+                             {"childrens_services": {"council_type": 0.0, "child_poverty": 1.0}})
+    reasons = model.reasons(manchester, birmingham, "childrens_services")
+    assert "Similar population make-up: both have a large share of children and young families "\
+        "(21% and 21% under 15)" in reasons
+    assert "Similar child poverty: 33% and 35% of children in low-income families" in reasons
+    assert "Also a metropolitan borough" not in reasons
+    assert "Also a metropolitan borough" in context_reasons(manchester, birmingham)
+
+
+def test_a_council_without_census_figures_is_said_to_be_taken_as_typical():
+    glasgow = place("S", "Glasgow City", council_type="SCO", region="Scotland")
+    leeds = place("L", "Leeds", council_type="MD", census=YOUNG_DIVERSE)
+    reasons = context_reasons(glasgow, leeds, {"age", "deprivation"})
+    assert ("Population make-up not compared: no Census 2021 figures for Glasgow City (England "
+            "and Wales only), so it was taken as typical") in reasons
 
 
 @pytest.mark.parametrize(("quintile", "words"), [
@@ -209,12 +270,12 @@ def test_similarity_matrix_is_cheap_for_many_candidates():
 @pytest.mark.parametrize("area", [None, "childrens_services", "education_send", "waste"])
 def test_weighted_gaps_give_the_distances_behind_similarity(area):
     """bench.weights compares weightings through gaps: they must be the model's own distances."""
-    places = [*spread_of_places(), place("NEED", need_indicators={"CIN": 300.0}),
-              place("NEED2", need_indicators={"CIN": 500.0})]
+    places = [*spread_of_places(), place("NEED", need_indicators={"ChildPov": 30.0}),
+              place("NEED2", need_indicators={"ChildPov": 15.0}, census={"age_0-14_perc": 20.0}),
+              place("NEED3", need_indicators={"ChildPov": 22.0}, census={"age_0-14_perc": 16.0})]
     model = ContextModel.fit(places)
     codes = [p.gss_code for p in places]
-    weights = {**DEFAULT_WEIGHTS, **AREA_WEIGHTS.get(area or "default", {})}
-    distances = combine_gaps(model.gaps(codes), weights)
+    distances = combine_gaps(model.gaps(codes, area), model.weights(area))
     similarities = np.array([model.similarities(code, codes, area) for code in codes])
     apart = distances > 0
     assert similarities[~apart] == pytest.approx(1.0)
@@ -222,15 +283,16 @@ def test_weighted_gaps_give_the_distances_behind_similarity(area):
     assert ratio == pytest.approx(np.full(ratio.shape, ratio[0]))
 
 
-def test_embedding_distances_are_the_model_distances_for_places_with_full_data():
-    places = [replace(p, need_indicators={"CIN": 100.0 + 37 * i % 300, "LAC": 40.0 + 9 * i})
+def test_embedding_is_the_pipeline_output_and_its_distances_are_the_model_distances():
+    places = [replace(p, need_indicators={"ChildPov": 10.0 + 37 * i % 30})
               for i, p in enumerate(spread_of_places())]
     model = ContextModel.fit(places)
     codes = [p.gss_code for p in places]
     for area in ("childrens_services", "waste"):
         rows = model.embedding(area)
         euclidean = np.linalg.norm(rows[:, None, :] - rows[None, :, :], axis=2)
-        weights = {**DEFAULT_WEIGHTS, **AREA_WEIGHTS.get(area, {})}
-        total = sum(weights.values())  # every pair shares need indicators here
-        distances = combine_gaps(model.gaps(codes), weights)
+        total = sum(model.weights(area).values())
+        distances = combine_gaps(model.gaps(codes, area), model.weights(area))
         assert euclidean / np.sqrt(total) == pytest.approx(distances)
+        raw = ContextModel.columns_of(places)
+        assert model.pipeline(area).transform(raw) == pytest.approx(rows)

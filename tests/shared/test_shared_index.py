@@ -6,13 +6,15 @@ import multiprocessing
 import time
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import insert, select
 
 from shared.candidates import CandidateIndex, request_from
 from shared.db import make_engine, make_sessionmaker, transaction
 from shared.demo import seed_demo
-from shared.models import Profile
+from shared.matching import MODEL_VERSION
+from shared.models import MatchRun, Profile, Recommendation
 from shared.profiles import create_profile, erase_profile, update_profile
+from shared.results import recommendation_rows
 from shared.snapshot import SnapshotStore
 from tests.shared.test_candidates import LEEDS, MANCHESTER, council_fields
 
@@ -63,16 +65,17 @@ def test_a_small_database_is_indexed_privately_without_files(seeded, tmp_path):
     store = SnapshotStore(tmp_path / "index", min_profiles=10**9)
     with seeded() as session:
         index = CandidateIndex(session, store)
-    assert index.snapshot is None and not (tmp_path / "index").exists()
+    assert index.snapshot is None
+    # only the fitted context model is saved (shared by every process); no index files
+    assert [p.name for p in store.folder.iterdir()] == ["context"]
 
 
-def test_a_stale_snapshot_is_built_again_and_the_counts_carried_over(seeded, tmp_path):
+def test_a_stale_snapshot_is_built_again_and_the_counts_come_from_the_database(seeded, tmp_path):
     store = SnapshotStore(tmp_path / "index", min_profiles=0)
     with seeded() as session:
         first = CandidateIndex(session, store)
         private = CandidateIndex(session)
-    for index in (first, private):
-        index.index.record_recommended([p.profile_id for p in _partners(index, seeded)] * 3)
+    store_matches(seeded, first, times=3)
     old = first.snapshot.folder
     store.max_age = 0.0
     time.sleep(0.01)
@@ -81,17 +84,44 @@ def test_a_stale_snapshot_is_built_again_and_the_counts_carried_over(seeded, tmp
         assert first.refresh(session) == private.refresh(session) == 3
         renewed = first.snapshot.folder
         assert renewed != old and not old.exists()
+        counts = private.index.recommended_counts()
+        assert counts and max(counts.values()) >= 3
+        assert first.index.recommended_counts() == counts
         assert matches(first, session) == matches(private, session)
         store.max_age = 3600.0
         other = CandidateIndex(session, store)  # opens the renewed snapshot
+        assert other.index.recommended_counts() == counts
     assert other.snapshot.folder == renewed
     assert sorted(p.name for p in store.folder.iterdir() if "gen-" in p.name) == [renewed.name]
 
 
-def _partners(index: CandidateIndex, sessions) -> list:
-    with sessions() as session:
-        return [p for needs in matches(index, session)[:5] for need in needs
-                for p in need.partners]
+def store_matches(sessions, index: CandidateIndex, times: int) -> None:
+    """Store the matches of a few profiles, as the worker does, several times over."""
+    with transaction(sessions) as session:
+        profiles = session.scalars(select(Profile).order_by(Profile.id)).all()[::7][:5]
+        for time_ in range(1, times + 1):
+            for profile in profiles:  # runs of made-up later versions: the rows are what count
+                version = profile.version + 1000 * time_
+                run = MatchRun(profile_id=profile.id, profile_version=version,
+                               model_version=MODEL_VERSION)
+                session.add(run)
+                session.flush()
+                rows = recommendation_rows(run.id, index.index.match(request_from(profile), 5))
+                if rows:
+                    session.execute(insert(Recommendation), rows)
+
+
+def test_workers_spread_the_load_alike_from_the_counts_in_the_database(seeded):
+    with seeded() as session:
+        one, two = CandidateIndex(session), CandidateIndex(session)
+    store_matches(seeded, one, times=2)
+    with seeded() as session:
+        one.refresh(session)
+        two.refresh(session)
+        assert one.index.recommended_counts() == two.index.recommended_counts() != {}
+        assert matches(one, session) == matches(two, session)
+        one.refresh(session)  # counting again adds nothing
+        assert one.index.recommended_counts() == two.index.recommended_counts()
 
 
 def test_an_unusable_store_or_snapshot_means_a_private_index(seeded, tmp_path):
@@ -135,3 +165,17 @@ def test_two_worker_processes_build_once_and_share_the_snapshot(seeded, database
     (first, first_matches), (second, second_matches) = found
     assert first == second  # one snapshot: built by one process, opened by the other
     assert first_matches == second_matches == expected
+
+
+def test_the_context_model_fitted_once_is_loaded_by_the_next_process(seeded, tmp_path,
+                                                                     monkeypatch):
+    from shared.context import ContextModel
+
+    store = SnapshotStore(tmp_path / "index", min_profiles=10**9)
+    with seeded() as session:
+        first = CandidateIndex(session, store)
+        assert list((store.folder / "context").glob("context-*.joblib"))
+        monkeypatch.setattr(ContextModel, "fit", classmethod(
+            lambda cls, *a, **k: pytest.fail("fitted again instead of loaded")))
+        second = CandidateIndex(session, store)
+        assert matches(second, session) == matches(first, session)
