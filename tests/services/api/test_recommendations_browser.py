@@ -17,12 +17,11 @@ from shared.models import Council
 from shared.notifications import confirm_address
 from shared.profiles import create_profile
 from tests.conftest import REFERENCE_DATA_DIR
-from tests.services.api.browser import assert_accessible, needs_chromium
+from tests.services.api.browser import assert_accessible
 from tests.services.api.helpers import council_body
 from tests.services.api.web_helpers import html_part, link_in, run_worker, text_part
 
-pytestmark = [needs_chromium,
-              pytest.mark.parametrize("seeded_database", ["sqlite"], indirect=True)]
+pytestmark = [pytest.mark.parametrize("seeded_database", ["sqlite"], indirect=True)]
 EMAIL = "sam.officer@leeds.gov.uk"
 PARTNER = "pat.partner@bradford.gov.uk"
 NOT_JOINED = "Not on partnermatch yet: recommended from public data"
