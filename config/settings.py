@@ -31,6 +31,8 @@ class Settings:
     REDIS_URL: str = ""
     # Only benchmarks wait on task results; without a backend, publishing never waits on one.
     RESULT_BACKEND_URL: str = ""
+    # "smtp", "notify" (GOV.UK Notify) or "file"; empty: SMTP when SMTP_HOST is set, else files.
+    EMAIL_BACKEND: str = ""
     SMTP_HOST: str = ""
     SMTP_PORT: int = 25
     SMTP_USERNAME: str = ""
@@ -38,6 +40,11 @@ class Settings:
     SMTP_STARTTLS: bool = False
     SMTP_TIMEOUT: float = 10.0
     MAIL_FROM: str = "partnermatch@localhost"
+    NOTIFY_API_KEY: str = ""
+    # A Notify email template whose subject is ((subject)) and whose body is ((body)).
+    NOTIFY_TEMPLATE_ID: str = ""
+    NOTIFY_BASE_URL: str = "https://api.notifications.service.gov.uk"
+    NOTIFY_TIMEOUT: float = 10.0
     PUBLIC_BASE_URL: str = "http://127.0.0.1:5000"
     SECRET_KEY: str = ""
     OPS_TOKEN: str = ""
