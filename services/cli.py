@@ -8,10 +8,20 @@ from contextlib import contextmanager
 
 import click
 
-from config.settings import load_settings
+from config.settings import SettingsError, load_settings
 
 
-@click.group()
+class _Commands(click.Group):
+    """The command group: a setting that cannot be used stops any command with one line."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except SettingsError as error:
+            raise click.ClickException(f"invalid setting {error}") from None
+
+
+@click.group(cls=_Commands)
 @click.version_option(package_name="partnermatch", prog_name="partnermatch",
                       message="%(prog)s %(version)s")
 def main() -> None:
