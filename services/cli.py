@@ -33,14 +33,55 @@ def db() -> None:
     """Database schema commands."""
 
 
-@db.command("upgrade")
-def db_upgrade() -> None:
-    """Apply the database migrations (Alembic)."""
+# Relative revisions (-1, +1) are arguments, not options.
+_RELATIVE = {"ignore_unknown_options": True}
+
+
+@db.command("upgrade", context_settings=_RELATIVE)
+@click.argument("revision", default="head")
+def db_upgrade(revision: str) -> None:
+    """Apply the database migrations (Alembic), up to REVISION (default: the newest)."""
     from shared.migrate import upgrade
 
     settings = load_settings()
-    upgrade(settings.DATABASE_URL)
-    click.echo("database is up to date")
+    with _alembic_errors():
+        upgrade(settings.DATABASE_URL, revision)
+    click.echo("database is up to date" if revision == "head" else f"database at {revision}")
+
+
+@db.command("downgrade", context_settings=_RELATIVE)
+@click.argument("revision")
+def db_downgrade(revision: str) -> None:
+    """Take the schema back to REVISION (an id such as 0003, or -1 for one step)."""
+    from shared.migrate import downgrade
+
+    with _alembic_errors():
+        downgrade(load_settings().DATABASE_URL, revision)
+    click.echo(f"database downgraded to {revision}")
+
+
+@db.command("current")
+def db_current() -> None:
+    """Show the revision the database is at."""
+    from shared.migrate import current
+
+    current(load_settings().DATABASE_URL)
+
+
+@db.command("revision")
+@click.option("-m", "--message", required=True, help="What the revision changes.")
+@click.option("--autogenerate", is_flag=True,
+              help="Compare the models with the database and write the difference.")
+@click.option("--version-path", type=click.Path(file_okay=False), default=None,
+              help="Write the file here instead of shared/migrations/versions.")
+def db_revision(message: str, autogenerate: bool, version_path: str | None) -> None:
+    """Write a new migration, numbered after the newest (0005, 0006, ...)."""
+    from shared.migrate import revision
+
+    with _alembic_errors():
+        written = revision(load_settings().DATABASE_URL, message, autogenerate, version_path)
+    if written:
+        click.echo(f"wrote {written}; read it before applying it")
 
 
 @main.group()
@@ -231,6 +272,17 @@ def ops_user_add(name: str, password: str) -> None:
         user.password_hash = generate_password_hash(password)
         session.add(user)
     click.echo(f"ops user {name} saved")
+
+
+@contextmanager
+def _alembic_errors() -> Iterator[None]:
+    """Turn Alembic's refusals (an unknown revision, a database behind) into one line."""
+    from alembic.util import CommandError
+
+    try:
+        yield
+    except CommandError as error:
+        raise click.ClickException(str(error)) from error
 
 
 @contextmanager
