@@ -224,12 +224,16 @@ def run(host: str, port: int, demo: bool) -> None:
     """Run the whole service on this machine: database, Redis, worker, beat and API."""
     from pathlib import Path
 
-    from services.embedded import run_embedded
+    from services.embedded import RedisMissing, redis_server_binary, run_embedded
     from shared.db import make_engine, make_sessionmaker, transaction
     from shared.migrate import upgrade
     from shared.register import load_register, register_size
 
     settings = load_settings()
+    try:
+        redis_server_binary()  # before anything is written: say at once what to install
+    except RedisMissing as error:
+        raise click.ClickException(str(error)) from None
     var_dir = Path(settings.VAR_DIR)
     var_dir.mkdir(parents=True, exist_ok=True)
     upgrade(settings.DATABASE_URL)

