@@ -1,9 +1,11 @@
 """Alembic environment: the URL comes from the caller's config (or, for the plain `alembic`
 command, from the settings), the schema from shared.models."""
 
+from pathlib import Path
+
 from alembic import context
 from alembic.script import ScriptDirectory
-from sqlalchemy import engine_from_config, pool
+from sqlalchemy import engine_from_config, make_url, pool
 
 from shared.models import Base
 
@@ -22,6 +24,9 @@ def run_migrations() -> None:
         from config.settings import load_settings
 
         section["sqlalchemy.url"] = load_settings().DATABASE_URL
+    url = make_url(section["sqlalchemy.url"])
+    if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
+        Path(url.database).parent.mkdir(parents=True, exist_ok=True)  # SQLite makes no folders
     engine = engine_from_config(section, prefix="sqlalchemy.", poolclass=pool.NullPool)
     with engine.connect() as connection:
         _migrate(connection)

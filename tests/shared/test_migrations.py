@@ -129,3 +129,13 @@ def test_the_plain_alembic_command_works_from_the_checkout(tmp_path):
     assert "No changes detected" in run("revision", "--autogenerate", "-m", "nothing")
     run("downgrade", "-1")
     assert run("current").strip() == f"{int(_head()) - 1:04d}"
+
+
+def test_db_upgrade_in_an_empty_folder_makes_the_default_sqlite_database(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    monkeypatch.delenv("VAR_DIR", raising=False)
+    result = CliRunner().invoke(main, ["db", "upgrade"],
+                                env={"SECRET_KEY": "k", "PARTNERMATCH_ENV": "test"})
+    assert result.output == "database is up to date\n"
+    assert (tmp_path / "var" / "partnermatch.db").is_file()
