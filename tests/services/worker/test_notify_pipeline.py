@@ -8,8 +8,9 @@ from collections import Counter
 import pytest
 from sqlalchemy import select
 
-from shared.db import make_engine, make_sessionmaker
+from shared.db import make_engine, make_sessionmaker, transaction
 from shared.models import DeadLetter, EmailDelivery
+from shared.repair import replay_dead_letter
 from tests.notify_server import API_KEY, TEMPLATE_ID, NotifyServer
 from tests.services.api.helpers import council_body
 from tests.services.worker.conftest import confirm, confirm_link
@@ -130,3 +131,25 @@ def test_a_429_or_500_from_notify_is_retried_and_sent_once(
     time.sleep(3)  # the relay runs every second: nothing may be sent twice
     assert len([n for n in notify.notifications if recommendations(n)]) == 1
     assert notify.posts == 3  # the confirmation, the refused attempt, the retry
+
+
+def test_an_ambiguous_send_replayed_by_ops_is_recognised_by_its_reference_and_not_sent_twice(
+    api, worker, beat, notify, database_url
+):
+    address = "sam.officer@leeds.gov.uk"
+    api.post("/api/v1/profiles", json=council_body(contact_email=address))
+    [confirmation] = notify.wait_for(lambda n: n["email_address"] == address)
+    notify.hang_up_after_accepting = 1  # Notify takes the email, the answer never arrives
+    confirm(api, confirm_link(confirmation["personalisation"]["body"]))
+
+    delivery, [letter] = wait_for_delivery(database_url, "recommendations",
+                                           lambda d: d.status == "ambiguous")
+    assert "no answer from Notify after sending" in delivery.last_error
+    engine = make_engine(database_url)
+    with transaction(make_sessionmaker(engine)) as session:
+        replay_dead_letter(session, session.get(DeadLetter, letter.id), "ops-test")
+    engine.dispose()
+
+    delivery, _ = wait_for_delivery(database_url, "recommendations", lambda d: d.status == "sent")
+    assert len([n for n in notify.notifications if recommendations(n)]) == 1
+    assert notify.posts == 2  # the confirmation and the one accepted send: the replay only asked
