@@ -250,7 +250,17 @@ def run(host: str, port: int, demo: bool) -> None:
     engine.dispose()
     env = {"SECRET_KEY": settings.SECRET_KEY, "DATABASE_URL": settings.DATABASE_URL,
            "LOG_FORMAT": os.environ.get("LOG_FORMAT", "text")}
-    run_embedded(host, port, env, var_dir)
+    run_embedded(host, port, env, var_dir, _email_destination(settings))
+
+
+def _email_destination(settings) -> str:
+    """Say where the worker will send emails, as the sender it builds will."""
+    if settings.EMAIL_BACKEND == "notify":
+        return f"emails go through GOV.UK Notify ({settings.NOTIFY_BASE_URL})"
+    backend = settings.EMAIL_BACKEND or ("smtp" if settings.SMTP_HOST else "file")
+    if backend == "smtp":
+        return f"emails go to the SMTP server {settings.SMTP_HOST}:{settings.SMTP_PORT}"
+    return f"emails are written to {settings.outbox_dir}"
 
 
 @main.group("ops-user")

