@@ -14,8 +14,11 @@ from dataclasses import dataclass, field, fields, replace
 from importlib import resources
 from pathlib import Path
 
+import limits
 from environs import Env, EnvValidationError, FileAwareEnv
-from marshmallow import validate
+from marshmallow import ValidationError, validate
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 # The source checkout (tests, benchmarks and the front-end build use it); nothing writable lives
 # here: an installed package's PROJECT_ROOT is site-packages.
@@ -99,12 +102,45 @@ class Settings:
 SECRETS = ("SECRET_KEY", "OPS_TOKEN", "SMTP_PASSWORD", "NOTIFY_API_KEY", "DATABASE_URL",
            "REDIS_URL", "RESULT_BACKEND_URL")
 _PARSERS = {"str": "str", "int": "int", "float": "float", "bool": "bool", "tuple[str, ...]": "list"}
+def _rate_limit(value: str) -> None:
+    """Refuse what the rate limiter could not read (it takes "30/minute", "10 per hour")."""
+    try:
+        limits.parse_many(value)
+    except ValueError as error:
+        raise ValidationError(f"Not a rate limit such as 30/minute ({error}).") from None
+
+
+def _database_url(value: str) -> None:
+    """Refuse a database URL SQLAlchemy cannot read, or one for a database not supported."""
+    if not value:  # SQLite under VAR_DIR
+        return
+    try:
+        backend = make_url(value).get_backend_name()
+    except ArgumentError:
+        raise ValidationError("Not a database URL such as postgresql+psycopg://...") from None
+    if backend not in ("sqlite", "postgresql"):
+        raise ValidationError(f"Not a supported database ({backend}): use PostgreSQL or SQLite.")
+
+
+def _redis_url(value: str) -> None:
+    if value and not value.startswith(("redis://", "rediss://", "unix://")):
+        raise ValidationError("Not a Redis URL such as redis://host:6379/0.")
+
+
 _NOT_NEGATIVE = validate.Range(min=0)
 _POSITIVE = validate.Range(min=0, min_inclusive=False)
 _CHECKS: dict[str, validate.Validator] = {
     "PARTNERMATCH_ENV": validate.OneOf(["development", "test", "production"]),
     "EMAIL_BACKEND": validate.OneOf(["", "smtp", "file", "notify"]),
     "LOG_FORMAT": validate.OneOf(["json", "text"]),
+    "LOG_LEVEL": validate.OneOf(["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]),
+    "RATE_LIMIT_SUBMIT": _rate_limit,
+    "RATE_LIMIT_LINK": _rate_limit,
+    "DATABASE_URL": _database_url,
+    "REDIS_URL": _redis_url,
+    "RESULT_BACKEND_URL": _redis_url,
+    "PUBLIC_BASE_URL": validate.URL(require_tld=False, schemes={"http", "https"}),
+    "NOTIFY_BASE_URL": validate.URL(require_tld=False, schemes={"http", "https"}),
     "SMTP_PORT": validate.Range(min=1, max=65535),
     **dict.fromkeys(("SMTP_TIMEOUT", "NOTIFY_TIMEOUT", "TASK_SOFT_TIME_LIMIT", "TASK_TIME_LIMIT",
                      "BROKER_VISIBILITY_TIMEOUT", "TASK_MAX_ATTEMPTS", "EMAIL_MAX_ATTEMPTS",

@@ -54,12 +54,25 @@ def test_the_environment_and_a_mapping_are_parsed_by_type(monkeypatch):
     ("EMAIL_BACKEND", "sendgrid", "Must be one of"),
     ("PARTNERMATCH_ENV", "prod", "Must be one of"),
     ("LOG_FORMAT", "xml", "Must be one of"),
+    ("LOG_LEVEL", "verbose", "Must be one of: DEBUG"),
+    ("RATE_LIMIT_SUBMIT", "30 per fortnight", "Not a rate limit such as 30/minute"),
+    ("DATABASE_URL", "mysql://db/partnermatch", "use PostgreSQL or SQLite"),
+    ("DATABASE_URL", "partnermatch.db", "Not a database URL"),
+    ("REDIS_URL", "localhost:6379", "Not a Redis URL"),
+    ("PUBLIC_BASE_URL", "partnermatch.example.gov.uk", "Not a valid URL"),
 ])
 def test_a_bad_value_is_refused_with_its_name_and_reason(monkeypatch, name, value, reason):
     monkeypatch.setenv(name, value)
     with pytest.raises(SettingsError) as raised:
         load_settings()
     assert str(raised.value).startswith(f"{name}: ") and reason in str(raised.value)
+
+
+def test_a_bad_secret_is_named_but_never_shown(monkeypatch):
+    monkeypatch.setenv("DATABASE_URL", "mysql://partnermatch:hunter2-secret@db/partnermatch")
+    with pytest.raises(SettingsError) as raised:
+        load_settings()
+    assert "DATABASE_URL" in str(raised.value) and "hunter2" not in str(raised.value)
 
 
 def test_every_bad_value_is_named_at_once(monkeypatch):
@@ -88,14 +101,18 @@ def test_production_needs_a_secret_key(monkeypatch):
         load_settings()
 
 
-@pytest.mark.parametrize("name", ["SECRET_KEY", "OPS_TOKEN", "SMTP_PASSWORD", "NOTIFY_API_KEY",
-                                  "DATABASE_URL", "REDIS_URL"])
-def test_a_secret_can_come_from_a_file(monkeypatch, tmp_path, name):
+@pytest.mark.parametrize(("name", "value"), [
+    ("SECRET_KEY", "a-long-random-key"), ("OPS_TOKEN", "an-ops-token"),
+    ("SMTP_PASSWORD", "smtp password"), ("NOTIFY_API_KEY", "partnermatch-live-key"),
+    ("DATABASE_URL", "postgresql+psycopg://partnermatch:pw@db/partnermatch"),
+    ("REDIS_URL", "redis://:pw@redis:6379/0"),
+])
+def test_a_secret_can_come_from_a_file(monkeypatch, tmp_path, name, value):
     secret = tmp_path / "run-secrets" / name.lower()
     secret.parent.mkdir(exist_ok=True)
-    secret.write_text("sqlite:///from-a-file.db\n")  # Docker secrets often end with a newline
+    secret.write_text(f"{value}\n")  # Docker secrets often end with a newline
     monkeypatch.setenv(f"{name}_FILE", str(secret))
-    assert getattr(load_settings(), name) == "sqlite:///from-a-file.db"
+    assert getattr(load_settings(), name) == value
 
 
 def test_a_secret_given_twice_or_from_a_missing_file_is_refused(monkeypatch, tmp_path):
