@@ -211,6 +211,8 @@ _UNSET = object()
 
 def _parse(env: _Environment, name: str, kind: str) -> object:
     """Parse one setting with the marshmallow field for its type; _UNSET when it is not given."""
+    if kind not in _PARSERS:  # a new setting of another type needs its parser named here
+        raise TypeError(f"setting {name}: no parser for {kind}; use one of {sorted(_PARSERS)}")
     parser = getattr(env, _PARSERS[kind])
     value = parser(name, _UNSET, validate=_CHECKS.get(name))
     if kind.startswith("tuple") and isinstance(value, list):

@@ -168,3 +168,9 @@ def test_the_installed_command_stops_with_one_line(monkeypatch):
                           env=os.environ)
     assert done.returncode == 1
     assert done.stderr == "Error: invalid setting TASK_TIME_LIMIT: Not a valid integer.\n"
+
+
+def test_every_setting_has_a_parser_for_its_type():
+    from config.settings import _PARSERS
+
+    assert {f.type for f in fields(Settings)} <= set(_PARSERS)
