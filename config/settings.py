@@ -1,4 +1,9 @@
-"""Settings: defaults in code, environment overrides, tests pass a mapping."""
+"""Settings: defaults in code, environment overrides, tests pass a mapping.
+
+Values are parsed by environs (marshmallow fields): a value that cannot be used stops start-up
+with the setting's name and the reason. Secrets may be given as files (NAME_FILE, e.g. Docker
+secrets), and in development a .env file in the working directory is read under the environment.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +13,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from importlib import resources
 from pathlib import Path
+
+import limits
+from environs import Env, EnvValidationError, FileAwareEnv
+from marshmallow import ValidationError, validate
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 # The source checkout (tests, benchmarks and the front-end build use it); nothing writable lives
 # here: an installed package's PROJECT_ROOT is site-packages.
@@ -31,6 +42,8 @@ class Settings:
     REDIS_URL: str = ""
     # Only benchmarks wait on task results; without a backend, publishing never waits on one.
     RESULT_BACKEND_URL: str = ""
+    # "smtp", "notify" (GOV.UK Notify) or "file"; empty: SMTP when SMTP_HOST is set, else files.
+    EMAIL_BACKEND: str = ""
     SMTP_HOST: str = ""
     SMTP_PORT: int = 25
     SMTP_USERNAME: str = ""
@@ -38,6 +51,11 @@ class Settings:
     SMTP_STARTTLS: bool = False
     SMTP_TIMEOUT: float = 10.0
     MAIL_FROM: str = "partnermatch@localhost"
+    NOTIFY_API_KEY: str = ""
+    # A Notify email template whose subject is ((subject)) and whose body is ((body)).
+    NOTIFY_TEMPLATE_ID: str = ""
+    NOTIFY_BASE_URL: str = "https://api.notifications.service.gov.uk"
+    NOTIFY_TIMEOUT: float = 10.0
     PUBLIC_BASE_URL: str = "http://127.0.0.1:5000"
     SECRET_KEY: str = ""
     OPS_TOKEN: str = ""
@@ -80,33 +98,106 @@ class Settings:
         return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
-def _coerce(kind: type | str, raw: object) -> object:
-    if not isinstance(raw, str):
-        return raw
-    kind = str(kind)
-    if "bool" in kind:
-        return raw.strip().lower() in {"1", "true", "yes", "on"}
-    if "int" in kind:
-        return int(raw)
-    if "float" in kind:
-        return float(raw)
-    if "tuple" in kind:
-        return tuple(part.strip().lower() for part in raw.split(",") if part.strip())
-    return raw
+# Secrets may come from files instead (Docker secrets): NAME_FILE names a file holding the value.
+SECRETS = ("SECRET_KEY", "OPS_TOKEN", "SMTP_PASSWORD", "NOTIFY_API_KEY", "DATABASE_URL",
+           "REDIS_URL", "RESULT_BACKEND_URL")
+_PARSERS = {"str": "str", "int": "int", "float": "float", "bool": "bool", "tuple[str, ...]": "list"}
+def _rate_limit(value: str) -> None:
+    """Refuse what the rate limiter could not read (it takes "30/minute", "10 per hour")."""
+    try:
+        limits.parse_many(value)
+    except ValueError as error:
+        raise ValidationError(f"Not a rate limit such as 30/minute ({error}).") from None
+
+
+def _database_url(value: str) -> None:
+    """Refuse a database URL SQLAlchemy cannot read, or one for a database not supported."""
+    if not value:  # SQLite under VAR_DIR
+        return
+    try:
+        backend = make_url(value).get_backend_name()
+    except ArgumentError:
+        raise ValidationError("Not a database URL such as postgresql+psycopg://...") from None
+    if backend not in ("sqlite", "postgresql"):
+        raise ValidationError(f"Not a supported database ({backend}): use PostgreSQL or SQLite.")
+
+
+def _redis_url(value: str) -> None:
+    if value and not value.startswith(("redis://", "rediss://", "unix://")):
+        raise ValidationError("Not a Redis URL such as redis://host:6379/0.")
+
+
+_NOT_NEGATIVE = validate.Range(min=0)
+_POSITIVE = validate.Range(min=0, min_inclusive=False)
+_CHECKS: dict[str, validate.Validator] = {
+    "PARTNERMATCH_ENV": validate.OneOf(["development", "test", "production"]),
+    "EMAIL_BACKEND": validate.OneOf(["", "smtp", "file", "notify"]),
+    "LOG_FORMAT": validate.OneOf(["json", "text"]),
+    "LOG_LEVEL": validate.OneOf(["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]),
+    "RATE_LIMIT_SUBMIT": _rate_limit,
+    "RATE_LIMIT_LINK": _rate_limit,
+    "DATABASE_URL": _database_url,
+    "REDIS_URL": _redis_url,
+    "RESULT_BACKEND_URL": _redis_url,
+    "PUBLIC_BASE_URL": validate.URL(require_tld=False, schemes={"http", "https"}),
+    "NOTIFY_BASE_URL": validate.URL(require_tld=False, schemes={"http", "https"}),
+    "SMTP_PORT": validate.Range(min=1, max=65535),
+    **dict.fromkeys(("SMTP_TIMEOUT", "NOTIFY_TIMEOUT", "TASK_SOFT_TIME_LIMIT", "TASK_TIME_LIMIT",
+                     "BROKER_VISIBILITY_TIMEOUT", "TASK_MAX_ATTEMPTS", "EMAIL_MAX_ATTEMPTS",
+                     "EMAIL_RETRY_BASE_SECONDS", "EMAIL_RETRY_MAX_SECONDS",
+                     "RELAY_INTERVAL_SECONDS", "RELAY_GRACE_SECONDS"), _POSITIVE),
+    **dict.fromkeys(("TRUSTED_PROXY_COUNT", "RETENTION_DAYS", "ALERT_OUTBOX_LAG_SECONDS",
+                     "ALERT_DEAD_LETTERS", "INDEX_SHARE_MIN", "TEST_MATCH_DELAY_SECONDS"),
+                    _NOT_NEGATIVE),
+}
+
+
+class SettingsError(ValueError):
+    """A setting that cannot be used; the message names it and says why, on one line."""
+
+
+class _Environment(FileAwareEnv):
+    """The process environment (and a .env file), NAME_FILE for secrets, a mapping over both."""
+
+    def __init__(self, overrides: Mapping[str, object]) -> None:
+        super().__init__(eager=False, strip_whitespace=True)
+        self.overrides = overrides
+
+    def _get_value(self, env_key: str, default: object) -> object:
+        if env_key in self.overrides:
+            value = self.overrides[env_key]
+            return os.fspath(value) if isinstance(value, os.PathLike) else value
+        file_key = f"{env_key}{self.file_suffix}"
+        if env_key not in SECRETS:
+            return Env._get_value(self, env_key, default)
+        given = [k for k in (env_key, file_key) if k in os.environ or k in self._environ]
+        if len(given) == 2:
+            raise SettingsError(f"{env_key}: set {env_key} or {file_key}, not both")
+        try:
+            return super()._get_value(env_key, default)
+        except ValueError as error:
+            raise SettingsError(f"{file_key}: not a readable file") from error
 
 
 def load_settings(overrides: Mapping[str, object] | None = None) -> Settings:
-    """Build settings from the defaults, then the environment, then explicit overrides."""
-    values: dict[str, object] = {}
-    for f in fields(Settings):
-        if f.name in os.environ:
-            values[f.name] = _coerce(f.type, os.environ[f.name])
-    for name, raw in (overrides or {}).items():
-        kind = next((f.type for f in fields(Settings) if f.name == name), None)
-        if kind is None:
+    """Build settings from the defaults, a .env file in development, the environment, then
+    explicit overrides; a value that cannot be used raises SettingsError naming it."""
+    known = {f.name for f in fields(Settings)}
+    for name in overrides or {}:
+        if name not in known:
             raise KeyError(f"unknown setting {name}")
-        values[name] = _coerce(kind, raw)
-    settings = replace(Settings(), **values)
+    env = _Environment(overrides or {})
+    if overrides is None and os.environ.get("PARTNERMATCH_ENV", "development") == "development":
+        env.read_env(Path.cwd() / ".env", recurse=False)
+    values = {f.name: _parse(env, f.name, f.type) for f in fields(Settings)}
+    try:
+        env.seal()
+    except EnvValidationError as error:
+        problems = "; ".join(f"{name}: {' '.join(map(str, messages))}"
+                             for name, messages in error.error_messages.items())
+        raise SettingsError(problems) from None
+    settings = replace(Settings(), **{k: v for k, v in values.items() if v is not _UNSET})
+    _check_email_backend(settings)
     if not settings.DATABASE_URL:
         database = Path(settings.VAR_DIR) / "partnermatch.db"
         settings = replace(settings, DATABASE_URL=f"sqlite:///{database}")
@@ -115,9 +206,31 @@ def load_settings(overrides: Mapping[str, object] | None = None) -> Settings:
     return settings
 
 
+_UNSET = object()
+
+
+def _parse(env: _Environment, name: str, kind: str) -> object:
+    """Parse one setting with the marshmallow field for its type; _UNSET when it is not given."""
+    if kind not in _PARSERS:  # a new setting of another type needs its parser named here
+        raise TypeError(f"setting {name}: no parser for {kind}; use one of {sorted(_PARSERS)}")
+    parser = getattr(env, _PARSERS[kind])
+    value = parser(name, _UNSET, validate=_CHECKS.get(name))
+    if kind.startswith("tuple") and isinstance(value, list):
+        return tuple(part.strip().lower() for part in value if part.strip())
+    return value
+
+
+def _check_email_backend(settings: Settings) -> None:
+    """Refuse an email backend without what it needs: Notify's key and template, an SMTP host."""
+    needed = {"notify": ("NOTIFY_API_KEY", "NOTIFY_TEMPLATE_ID"), "smtp": ("SMTP_HOST",)}
+    for name in needed.get(settings.EMAIL_BACKEND, ()):
+        if not getattr(settings, name):
+            raise SettingsError(f"{name}: required when EMAIL_BACKEND={settings.EMAIL_BACKEND}")
+
+
 def _development_secret(settings: Settings) -> str:
     if settings.PARTNERMATCH_ENV == "production":
-        raise RuntimeError("SECRET_KEY is required when PARTNERMATCH_ENV=production")
+        raise SettingsError("SECRET_KEY: required when PARTNERMATCH_ENV=production")
     path = Path(settings.VAR_DIR) / "secret_key"
     if path.exists():
         return path.read_text().strip()

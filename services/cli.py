@@ -8,10 +8,20 @@ from contextlib import contextmanager
 
 import click
 
-from config.settings import load_settings
+from config.settings import SettingsError, load_settings
 
 
-@click.group()
+class _Commands(click.Group):
+    """The command group: a setting that cannot be used stops any command with one line."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except SettingsError as error:
+            raise click.ClickException(f"invalid setting {error}") from None
+
+
+@click.group(cls=_Commands)
 @click.version_option(package_name="partnermatch", prog_name="partnermatch",
                       message="%(prog)s %(version)s")
 def main() -> None:
@@ -23,14 +33,55 @@ def db() -> None:
     """Database schema commands."""
 
 
-@db.command("upgrade")
-def db_upgrade() -> None:
-    """Apply the database migrations (Alembic)."""
+# Relative revisions (-1, +1) are arguments, not options.
+_RELATIVE = {"ignore_unknown_options": True}
+
+
+@db.command("upgrade", context_settings=_RELATIVE)
+@click.argument("revision", default="head")
+def db_upgrade(revision: str) -> None:
+    """Apply the database migrations (Alembic), up to REVISION (default: the newest)."""
     from shared.migrate import upgrade
 
     settings = load_settings()
-    upgrade(settings.DATABASE_URL)
-    click.echo("database is up to date")
+    with _alembic_errors():
+        upgrade(settings.DATABASE_URL, revision)
+    click.echo("database is up to date" if revision == "head" else f"database at {revision}")
+
+
+@db.command("downgrade", context_settings=_RELATIVE)
+@click.argument("revision")
+def db_downgrade(revision: str) -> None:
+    """Take the schema back to REVISION (an id such as 0003, or -1 for one step)."""
+    from shared.migrate import downgrade
+
+    with _alembic_errors():
+        downgrade(load_settings().DATABASE_URL, revision)
+    click.echo(f"database downgraded to {revision}")
+
+
+@db.command("current")
+def db_current() -> None:
+    """Show the revision the database is at."""
+    from shared.migrate import current
+
+    current(load_settings().DATABASE_URL)
+
+
+@db.command("revision")
+@click.option("-m", "--message", required=True, help="What the revision changes.")
+@click.option("--autogenerate", is_flag=True,
+              help="Compare the models with the database and write the difference.")
+@click.option("--version-path", type=click.Path(file_okay=False), default=None,
+              help="Write the file here instead of shared/migrations/versions.")
+def db_revision(message: str, autogenerate: bool, version_path: str | None) -> None:
+    """Write a new migration, numbered after the newest (0005, 0006, ...)."""
+    from shared.migrate import revision
+
+    with _alembic_errors():
+        written = revision(load_settings().DATABASE_URL, message, autogenerate, version_path)
+    if written:
+        click.echo(f"wrote {written}; read it before applying it")
 
 
 @main.group()
@@ -173,12 +224,16 @@ def run(host: str, port: int, demo: bool) -> None:
     """Run the whole service on this machine: database, Redis, worker, beat and API."""
     from pathlib import Path
 
-    from services.embedded import run_embedded
+    from services.embedded import RedisMissing, redis_server_binary, run_embedded
     from shared.db import make_engine, make_sessionmaker, transaction
     from shared.migrate import upgrade
     from shared.register import load_register, register_size
 
     settings = load_settings()
+    try:
+        redis_server_binary()  # before anything is written: say at once what to install
+    except RedisMissing as error:
+        raise click.ClickException(str(error)) from None
     var_dir = Path(settings.VAR_DIR)
     var_dir.mkdir(parents=True, exist_ok=True)
     upgrade(settings.DATABASE_URL)
@@ -195,7 +250,17 @@ def run(host: str, port: int, demo: bool) -> None:
     engine.dispose()
     env = {"SECRET_KEY": settings.SECRET_KEY, "DATABASE_URL": settings.DATABASE_URL,
            "LOG_FORMAT": os.environ.get("LOG_FORMAT", "text")}
-    run_embedded(host, port, env, var_dir)
+    run_embedded(host, port, env, var_dir, _email_destination(settings))
+
+
+def _email_destination(settings) -> str:
+    """Say where the worker will send emails, as the sender it builds will."""
+    if settings.EMAIL_BACKEND == "notify":
+        return f"emails go through GOV.UK Notify ({settings.NOTIFY_BASE_URL})"
+    backend = settings.EMAIL_BACKEND or ("smtp" if settings.SMTP_HOST else "file")
+    if backend == "smtp":
+        return f"emails go to the SMTP server {settings.SMTP_HOST}:{settings.SMTP_PORT}"
+    return f"emails are written to {settings.outbox_dir}"
 
 
 @main.group("ops-user")
@@ -221,6 +286,17 @@ def ops_user_add(name: str, password: str) -> None:
         user.password_hash = generate_password_hash(password)
         session.add(user)
     click.echo(f"ops user {name} saved")
+
+
+@contextmanager
+def _alembic_errors() -> Iterator[None]:
+    """Turn Alembic's refusals (an unknown revision, a database behind) into one line."""
+    from alembic.util import CommandError
+
+    try:
+        yield
+    except CommandError as error:
+        raise click.ClickException(str(error)) from error
 
 
 @contextmanager

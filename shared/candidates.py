@@ -26,6 +26,7 @@ from shared.context_store import load_or_fit
 from shared.evidence import evidence_for, improved_areas
 from shared.matching import UNKNOWN_CAPACITY, MatchIndex
 from shared.models import Council, OutboxEvent, Profile, Recommendation, utcnow
+from shared.progress import progress
 from shared.reasons import FICTIONAL, PUBLIC_DATA, SELF_RATED
 from shared.records import Candidate, MatchRequest
 from shared.register import place_of
@@ -144,8 +145,10 @@ class CandidateIndex:
 
     def _catch_up(self, session: Session) -> int:
         now = utcnow()
-        if self.synced_at is None:
-            profiles = session.scalars(select(Profile))
+        first = self.synced_at is None
+        if first:  # the whole index: long enough with many profiles to show how far it got
+            profiles = progress(session.scalars(select(Profile)), "reading profiles",
+                                _count(session))
         else:
             profiles = self._load(session, self._changed_ids(session))
         updated = []
@@ -154,7 +157,8 @@ class CandidateIndex:
             if self._seen.get(profile.id) != state:
                 updated.append(candidate_from(profile))
                 self._seen[profile.id] = state
-        self.index.extend(updated)  # in batches: texts are vectorised together
+        # In batches: texts are vectorised together.
+        self.index.extend(progress(updated, "indexing", len(updated)) if first else updated)
         self._count_recommendations(session)
         changed = len(updated)
         if self.synced_at is not None:

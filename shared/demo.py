@@ -36,6 +36,7 @@ from sqlalchemy.orm import Session
 
 from shared.models import Council, Profile, ProfileVersion, utcnow
 from shared.profiles import hash_token
+from shared.progress import progress
 from shared.records import OfstedJudgement
 from shared.register import ofsted_history
 from shared.taxonomy import STRONG_MIN, areas_delivered_by
@@ -218,7 +219,8 @@ def seed_demo(session: Session) -> int:
     wanted = [*council_profiles(upper_tier_councils(session)), *supplier_profiles()]
     ids = [demo.id for demo in wanted]
     stored = {p.id: p for p in session.scalars(select(Profile).where(Profile.id.in_(ids)))}
-    changed = sum(_store(session, stored.get(demo.id), demo) for demo in wanted)
+    changed = sum(_store(session, stored.get(demo.id), demo)
+                  for demo in progress(wanted, "demo profiles", len(wanted)))
     session.flush()
     return changed
 

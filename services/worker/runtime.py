@@ -21,7 +21,7 @@ from celery import Celery
 from config.settings import Settings
 from shared.candidates import CandidateIndex
 from shared.db import make_engine, make_read_sessionmaker, make_sessionmaker
-from shared.email import EmailSender, sender_from_settings
+from shared.email import EmailSender, NotifySettings, sender_from_settings
 from shared.mailing import MailSettings
 from shared.outbox import Work, install_collector
 from shared.snapshot import SnapshotStore, store_folder
@@ -47,6 +47,9 @@ class WorkerRuntime:
             self.settings.SMTP_HOST, self.settings.SMTP_PORT, self.settings.SMTP_USERNAME,
             self.settings.SMTP_PASSWORD, self.settings.SMTP_STARTTLS,
             self.settings.SMTP_TIMEOUT, self.settings.outbox_dir,
+            backend=self.settings.EMAIL_BACKEND,
+            notify=NotifySettings(self.settings.NOTIFY_API_KEY, self.settings.NOTIFY_TEMPLATE_ID,
+                                  self.settings.NOTIFY_BASE_URL, self.settings.NOTIFY_TIMEOUT),
         )
         self.mail = MailSettings(
             secret_key=self.settings.SECRET_KEY, public_base_url=self.settings.PUBLIC_BASE_URL,

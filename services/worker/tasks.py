@@ -151,8 +151,9 @@ def _send(rt: WorkerRuntime, delivery_id: str) -> str:
             return "not pending"
         message = mailing.compose(session, delivery, rt.mail)
         attempt = delivery.attempts
+        repeat = attempt > 1 or delivery.last_error is not None  # retried, or replayed by ops
     try:
-        rt.sender.send(message)
+        rt.sender.send(message, repeat=repeat)
     except TransientEmailError as error:
         return _retry_email(rt, delivery_id, str(error))
     except PermanentEmailError as error:

@@ -18,13 +18,22 @@ from shared.email.render import (
     render_profile_links,
     render_recommendations,
 )
-from shared.email.senders import EmailSender, FileSender, SmtpSender, sender_from_settings
+from shared.email.senders import (
+    EmailSender,
+    FileSender,
+    NotifySender,
+    NotifySettings,
+    SmtpSender,
+    sender_from_settings,
+)
 
 __all__ = [
     "AmbiguousEmailError",
     "EmailError",
     "EmailSender",
     "FileSender",
+    "NotifySender",
+    "NotifySettings",
     "PermanentEmailError",
     "RenderedEmail",
     "SmtpSender",

@@ -1,4 +1,4 @@
-"""Where built messages go: an SMTP server, or a directory of .eml files when none is set."""
+"""Where built messages go: an SMTP server, GOV.UK Notify, or a directory of .eml files."""
 
 from __future__ import annotations
 
@@ -6,15 +6,23 @@ import hashlib
 import os
 import re
 import tempfile
+from dataclasses import dataclass
 from email.message import EmailMessage
 from email.policy import SMTP
 from pathlib import Path
 from typing import Protocol
 
 from shared.email.errors import PermanentEmailError, TransientEmailError
+from shared.email.notify import NOTIFY_API, NotifySender
 from shared.email.smtp import SmtpSender
 
-__all__ = ["EmailSender", "FileSender", "SmtpSender", "sender_from_settings"]
+__all__ = [
+    "EMAIL_BACKENDS", "EmailSender", "FileSender", "NotifySettings", "NotifySender", "SmtpSender",
+    "sender_from_settings",
+]
+
+# "" chooses by SMTP_HOST: SMTP when it is set, else .eml files.
+EMAIL_BACKENDS = ("", "smtp", "file", "notify")
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.@-]")
 
@@ -22,8 +30,18 @@ _UNSAFE = re.compile(r"[^A-Za-z0-9_.@-]")
 class EmailSender(Protocol):
     """Anything that can send a built message, raising an EmailError subclass if it cannot."""
 
-    def send(self, message: EmailMessage) -> None:
-        """Send one message."""
+    def send(self, message: EmailMessage, *, repeat: bool = False) -> None:
+        """Send one message; `repeat` says an earlier attempt of the same delivery was made."""
+
+
+@dataclass(frozen=True)
+class NotifySettings:
+    """What the GOV.UK Notify sender needs: a key, the template and where the API is."""
+
+    api_key: str = ""
+    template_id: str = ""
+    base_url: str = NOTIFY_API
+    timeout: float = 10.0
 
 
 class FileSender:
@@ -32,7 +50,7 @@ class FileSender:
     def __init__(self, directory: Path) -> None:
         self.directory = Path(directory)
 
-    def send(self, message: EmailMessage) -> None:
+    def send(self, message: EmailMessage, *, repeat: bool = False) -> None:
         """Write the message atomically under a name derived from its Message-ID."""
         message_id = str(message.get("Message-ID", "")).strip()
         if not message_id:
@@ -61,9 +79,19 @@ def sender_from_settings(
     starttls: bool,
     timeout: float,
     outbox_dir: str | Path,
+    *,
+    backend: str = "",
+    notify: NotifySettings | None = None,
 ) -> EmailSender:
-    """Return an SMTP sender when a host is configured, else one writing to the outbox directory."""
-    if host:
+    """Return the sender the backend names; with none, SMTP when a host is set, else files."""
+    if backend not in EMAIL_BACKENDS:
+        raise ValueError(f"unknown email backend {backend!r}")
+    if backend == "notify":
+        notify = notify or NotifySettings()
+        return NotifySender(notify.api_key, notify.template_id, notify.base_url, notify.timeout)
+    if backend == "smtp" or (host and backend != "file"):
+        if not host:
+            raise ValueError("EMAIL_BACKEND=smtp needs SMTP_HOST")
         return SmtpSender(host, port, username, password, starttls=starttls, timeout=timeout)
     return FileSender(Path(outbox_dir))
 

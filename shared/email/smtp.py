@@ -36,8 +36,11 @@ class SmtpSender:
         self.host, self.port, self.timeout = host, port, timeout
         self.username, self.password, self.starttls = username, password, starttls
 
-    def send(self, message: EmailMessage) -> None:
-        """Send one message, raising Permanent, Transient or AmbiguousEmailError on failure."""
+    def send(self, message: EmailMessage, *, repeat: bool = False) -> None:
+        """Send one message, raising Permanent, Transient or AmbiguousEmailError on failure.
+
+        A repeat goes with the same Message-ID: SMTP has no way to ask whether it arrived.
+        """
         sender, recipients = _envelope(message)
         payload = message.as_bytes(policy=SMTP)
         # Driven step by step, because what a failure means depends on when it happens.
