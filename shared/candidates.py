@@ -25,7 +25,7 @@ from shared.columns import FrozenDict, mapped
 from shared.context_store import load_or_fit
 from shared.evidence import evidence_for, improved_areas
 from shared.matching import UNKNOWN_CAPACITY, MatchIndex
-from shared.models import Council, OutboxEvent, Profile, Recommendation, utcnow
+from shared.models import Council, MatchRun, OutboxEvent, Profile, Recommendation, utcnow
 from shared.progress import progress
 from shared.reasons import FICTIONAL, PUBLIC_DATA, SELF_RATED
 from shared.records import Candidate, MatchRequest
@@ -121,17 +121,22 @@ class CandidateIndex:
         of ``shared.matching``); a new index counts them all.
         """
         rows = session.execute(
-            select(Recommendation.id, Recommendation.partner_profile_id)
+            select(Recommendation.id, Recommendation.partner_profile_id,
+                   func.coalesce(Profile.gss_code, Profile.id))
+            .join(MatchRun, MatchRun.id == Recommendation.match_run_id)
+            .join(Profile, Profile.id == MatchRun.profile_id)
             .where(Recommendation.id > self._counted_to - RECOUNT_OVERLAP,
                    Recommendation.rank <= COUNTED_RANKS)
         ).all()
         counts: dict[str, int] = {}
-        for row_id, partner in rows:
+        own: dict[tuple[str, str], int] = {}
+        for row_id, partner, requester in rows:
             if row_id not in self._counted:
                 self._counted.add(row_id)
                 counts[partner] = counts.get(partner, 0) + 1
+                own[(requester, partner)] = own.get((requester, partner), 0) + 1
         if counts:
-            self.index.add_recommended(counts)
+            self.index.add_recommended(counts, own)
         self._counted_to = max(self._counted, default=0)
         floor = self._counted_to - RECOUNT_OVERLAP
         self._counted = {row_id for row_id in self._counted if row_id > floor}

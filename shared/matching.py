@@ -139,12 +139,21 @@ class _Query:
     tables: dict = field(default_factory=dict)  # context tables, one per weight set
 
 
+def requester_key(request: MatchRequest) -> str:
+    """Who a request is for, when counting the recommendations made to it: its council, so
+    that every profile of one council is ranked alike, or else the profile itself."""
+    return request.gss_code or request.profile_id
+
+
 class MatchIndex:
     """An incremental index of candidate profiles, matched against one request at a time."""
 
     def __init__(self, context: ContextModel) -> None:
         self.context = context
         self._counts: dict[str, int] = {}
+        # recommendations made to each requester (its council, or itself), which its own
+        # ranking leaves out: a council asking again is ranked as if it had not asked before
+        self._own_counts: dict[tuple[str, str], int] = {}
         self._groups: dict[str, int] = {}
         self._regions: dict[str, int] = {}
         self._delivered: dict[str | None, np.ndarray] = {}
@@ -190,27 +199,37 @@ class MatchIndex:
         self._tombstone(profile_id)
         self._maybe_compact()
 
-    def record_recommended(self, profile_ids: Iterable[str]) -> None:
-        """Count a recommendation of each profile, so later requests spread the load."""
+    def record_recommended(self, profile_ids: Iterable[str],
+                           requester: str | None = None) -> None:
+        """Count a recommendation of each profile, so later requests spread the load.
+
+        ``requester`` (``requester_key`` of the request) is left out of its own later rankings.
+        """
         counts: dict[str, int] = {}
         for profile_id in profile_ids:
             counts[profile_id] = counts.get(profile_id, 0) + 1
-        self.add_recommended(counts)
+        own = {(requester, p): n for p, n in counts.items()} if requester else None
+        self.add_recommended(counts, own)
 
-    def add_recommended(self, counts: dict[str, int]) -> None:
-        """Add to the times each profile has been recommended (counted in the database)."""
+    def add_recommended(self, counts: dict[str, int],
+                        own: dict[tuple[str, str], int] | None = None) -> None:
+        """Add to the times each profile has been recommended (counted in the database), and
+        to the times each was recommended to each requester (``own``)."""
         column = self._slots.view("recommended")
         for profile_id, count in counts.items():
             self._counts[profile_id] = self._counts.get(profile_id, 0) + count
             slot = self._slot_of.get(profile_id)
             if slot is not None:
                 column[slot] = self._counts[profile_id]
+        for key, count in (own or {}).items():
+            self._own_counts[key] = self._own_counts.get(key, 0) + count
 
-    def set_recommended(self, counts: dict[str, int]) -> None:
+    def set_recommended(self, counts: dict[str, int],
+                        own: dict[tuple[str, str], int] | None = None) -> None:
         """Replace every count of recommendations (a full count from the database)."""
-        self._counts = {}
+        self._counts, self._own_counts = {}, {}
         self._slots.view("recommended")[:] = 0
-        self.add_recommended(counts)
+        self.add_recommended(counts, own)
 
     def recommended_counts(self) -> dict[str, int]:
         """Return how many times each profile was recommended by this index."""
@@ -628,15 +647,18 @@ class MatchIndex:
             if entity not in seen:
                 seen.add(entity)
                 chosen.append((slot, score))
-        return self._spread(chosen, limit)
+        return self._spread(chosen, limit, requester_key(query.request))
 
-    def _spread(self, ranked: list[tuple[int, float]], limit: int) -> list[tuple[int, float]]:
+    def _spread(self, ranked: list[tuple[int, float]], limit: int,
+                requester: str) -> list[tuple[int, float]]:
         """Return ``limit`` partners: at each place, of those within the margin of the best one
-        left, the one recommended least often (then the best, then as ranked)."""
+        left, the one recommended least often to others (then the best, then as ranked)."""
         if not self._counts:
             return ranked[:limit]
         counts = self._slots.view("recommended")
-        left = [(slot, score, int(counts[slot]), i) for i, (slot, score) in enumerate(ranked)]
+        own = self._own_counts
+        left = [(slot, score, int(counts[slot]) - own.get((requester, self._ids[slot]), 0), i)
+                for i, (slot, score) in enumerate(ranked)]
         chosen = []
         while left and len(chosen) < limit:
             floor = left[0][1] * _WITHIN_MARGIN - 1e-9

@@ -250,6 +250,19 @@ def test_the_load_is_spread_by_counts_set_from_outside_the_process(index):
     assert ids(index, request({"waste": 1}), "waste") == ["alpha", "beta"]
 
 
+def test_a_council_asking_again_is_ranked_as_if_it_had_not_asked_before(index):
+    index.upsert(council("alpha", "TWIN", {"waste": 5}, name="Alpha"))
+    index.upsert(council("beta", "TWIN2", {"waste": 5}, name="Beta"))
+    first = ids(index, request({"waste": 1}), "waste")
+    index.record_recommended(first[:1], requester="HOME")
+    # another profile of the same council (the form, then the API) gets the same list
+    assert ids(index, request({"waste": 1}, profile_id="home-2"), "waste") == first
+    # another council sees the load spread
+    assert ids(index, request({"waste": 1}, gss_code="ELSE"), "waste") == first[::-1]
+    index.set_recommended({"alpha": 2}, {("HOME", "alpha"): 1})
+    assert ids(index, request({"waste": 1}), "waste") == ["beta", "alpha"]  # one from another
+
+
 def test_removed_profiles_are_no_longer_recommended(index):
     index.upsert(council("twin", "TWIN", {"waste": 5}))
     index.upsert(council("far", "FAR", {"waste": 5}))
