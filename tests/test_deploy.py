@@ -534,3 +534,49 @@ def test_image_is_production_and_defaults_to_the_api(dockerfile):
 def test_dockerignore_keeps_local_state_out():
     ignored = {line.strip().strip("/") for line in DOCKERIGNORE_PATH.read_text().splitlines()}
     assert {".git", ".venv", "var", "tests"} <= ignored
+
+
+# --- the access log -----------------------------------------------------------------------------
+
+REQUEST_VARIABLES = re.compile(r"\$(uri|request_uri|request|document_uri|args|query_string)\b")
+
+
+def logged_path(directives: list[Directive], variable: str, uri: str) -> str:
+    """What nginx would put in `variable` for `uri`: its map's first matching regex, or default.
+
+    The map's keys here are regexes only (~), which nginx tries in the order written.
+    """
+    maps = [(blocks, name, args) for blocks, name, args in directives if blocks[-1:] == ("map",)]
+    entries = [(name, args[0]) for _blocks, name, args in maps]
+    for key, value in entries:
+        if key.startswith("~") and re.search(key[1:], uri):
+            return value
+    default = dict(entries)["default"]
+    return uri if default == "$uri" else default
+
+
+@pytest.fixture
+def token_routes(tmp_path) -> list[str]:
+    """The app's routes with a token in the path (building the app connects to nothing)."""
+    from services.api.app import create_app
+
+    app = create_app({"PARTNERMATCH_ENV": "test", "SECRET_KEY": "secret",
+                      "DATABASE_URL": f"sqlite:///{tmp_path / 'unused.db'}",
+                      "VAR_DIR": str(tmp_path)})
+    return [rule.rule for rule in app.url_map.iter_rules() if "token" in rule.arguments]
+
+
+def test_the_access_log_never_holds_the_tokens_of_emailed_links(nginx, token_routes):
+    from shared import links
+
+    formats = " ".join(" ".join(args) for args in arguments(nginx, "log_format"))
+    assert not REQUEST_VARIABLES.search(formats), "log the mapped $logged_uri, not the raw path"
+    assert ("$uri", "$logged_uri") in arguments(nginx, "map")
+    routes = token_routes
+    assert len(routes) >= 5
+    token = links.sign("secret", links.CONFIRM, {"e": "sam.officer@leeds.gov.uk", "p": "x"})
+    for route in routes:
+        uri = route.replace("<token>", token)
+        logged = logged_path(nginx, "$logged_uri", uri)
+        assert token not in logged and logged == route.replace("<token>", "-"), route
+    assert logged_path(nginx, "$logged_uri", "/api/v1/profiles") == "/api/v1/profiles"
