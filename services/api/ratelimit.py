@@ -25,7 +25,6 @@ from services.api.errors import envelope
 SUBMISSIONS = {"profiles.Profiles": ["POST"], "web.check": ["POST"]}
 LINK_REQUESTS = {"web.request_link": ["POST"]}
 OPS_LOGINS = {"ops.login": ["POST"]}
-OPS_LOGIN_LIMIT = "10/minute"  # slows password guessing; people rarely mistype ten times
 # Short timeouts: a hung Redis must cost a request half a second, not hang it.
 REDIS_OPTIONS = {"socket_connect_timeout": 0.5, "socket_timeout": 0.5}
 DEFAULT_RETRY_AFTER = 60
@@ -46,10 +45,22 @@ def init_app(app: Flask, settings: Settings) -> Limiter:
                                      methods=["POST"]), SUBMISSIONS)
     _apply(app, limiter.shared_limit(lambda: settings.RATE_LIMIT_LINK, scope="link",
                                      methods=["POST"]), LINK_REQUESTS)
-    _apply(app, limiter.shared_limit(OPS_LOGIN_LIMIT, scope="ops-login", methods=["POST"]),
-           OPS_LOGINS)
+    _apply(app, limiter.shared_limit(lambda: settings.RATE_LIMIT_OPS_LOGIN, scope="ops-login",
+                                     methods=["POST"]), OPS_LOGINS)
+    # Per account as well as per client, so guesses spread over many addresses still stop; only
+    # failed attempts count, so the account's owner is not locked out by their own logins.
+    _apply(app, limiter.limit(lambda: settings.RATE_LIMIT_OPS_ACCOUNT, key_func=_ops_account,
+                              methods=["POST"], deduct_when=_login_failed), OPS_LOGINS)
     app.register_error_handler(RateLimitExceeded, lambda error: too_many(limiter))
     return limiter
+
+
+def _ops_account() -> str:
+    return "ops-account:" + request.form.get("name", "")[:80].strip().lower()
+
+
+def _login_failed(response) -> bool:
+    return response.status_code == 401
 
 
 def _apply(app: Flask, limit, endpoints: dict[str, list[str]]) -> None:
