@@ -368,6 +368,7 @@ class LinkRequest(Base):
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
     email: Mapped[str] = mapped_column(String(320))
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    published_at: Mapped[datetime | None] = mapped_column()
 
 
 class ConfirmationSent(Base):
