@@ -136,8 +136,12 @@ def owe_recommendations(session: Session, profile: Profile, run: MatchRun,
     """Owe the recommendation email for a match run, if the address is confirmed and opted in.
 
     `new_run` says the run was created in this transaction, so no email can be owed for it yet.
+    The address row is locked: a confirmation committing meanwhile either waits for this
+    transaction (and then finds the run) or is seen by it, so the email is never lost between
+    the two (PostgreSQL; SQLite's writers are serial anyway).
     """
-    contact = session.get(ContactAddress, profile.contact_email)
+    contact = session.get(ContactAddress, profile.contact_email, with_for_update=True,
+                          populate_existing=True)
     if contact is None or contact.confirmed_at is None or contact.unsubscribed_at is not None:
         return None
     if run.status != "ready" or run.profile_version != profile.version:
