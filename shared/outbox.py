@@ -22,6 +22,7 @@ REFRESH_TOPIC = "partners.refresh"  # a strong profile arrived: re-rank the coun
 SEND_EMAIL = "partnermatch.send_email"
 SEND_PROFILE_LINKS = "partnermatch.send_profile_links"
 RELAY_BATCH = 500
+LINK_REQUEST_RELAYED_FOR = timedelta(hours=1)
 RELAY_BACKOFF_MAX = 4  # the grace period grows to 16 times itself for an event re-published often
 
 
@@ -153,10 +154,16 @@ def due_deliveries(session: Session, now: datetime, grace: timedelta) -> list[Em
 
 def due_link_requests(session: Session, now: datetime, grace: timedelta) -> list[LinkRequest]:
     """Return link requests not answered within the grace period since their last publication;
-    record that they are published again."""
+    record that they are published again.
+
+    Only for LINK_REQUEST_RELAYED_FOR: after that the person has asked again or given up, and a
+    request that fails every time stops being re-published (the purge deletes it after a day).
+    """
     last = func.coalesce(LinkRequest.published_at, LinkRequest.created_at)
-    due = list(session.scalars(select(LinkRequest).where(last < now - grace)
-                               .order_by(LinkRequest.created_at).limit(RELAY_BATCH)))
+    due = list(session.scalars(
+        select(LinkRequest)
+        .where(last < now - grace, LinkRequest.created_at > now - LINK_REQUEST_RELAYED_FOR)
+        .order_by(LinkRequest.created_at).limit(RELAY_BATCH)))
     for link_request in due:
         link_request.published_at = now
     return due

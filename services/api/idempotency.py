@@ -3,7 +3,7 @@ response.
 
 A key is bound to the client that sent it (stored as a hash of the client's address and the key),
 so nobody else can fetch the response, which holds the new profile's token, by sending the same
-key. The record names the profile it created: erasing the profile deletes it, and a daily purge
+key. The record names the profile it created: erasing the profile deletes it, and an hourly purge
 (shared/purge.py) deletes every record older than KEEP_FOR.
 """
 
@@ -120,4 +120,3 @@ def release(sessions: sessionmaker[Session], key: str) -> None:
                 IdempotencyKey.key == key, IdempotencyKey.status_code.is_(None)
             )
         )
-
