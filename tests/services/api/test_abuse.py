@@ -17,10 +17,18 @@ import pytest
 from sqlalchemy import event, func, select
 
 from shared.db import transaction
-from shared.models import EmailDelivery, IdempotencyKey, LinkRequest, Profile, utcnow
+from shared.models import (
+    EmailDelivery,
+    IdempotencyKey,
+    Introduction,
+    LinkRequest,
+    Profile,
+    utcnow,
+)
 from shared.notifications import confirm_address
+from shared.profiles import create_profile
 from shared.purge import purge_expired
-from tests.services.api.helpers import assert_envelope, bearer, council_body, create
+from tests.services.api.helpers import CAMBRIDGE, assert_envelope, bearer, council_body, create
 from tests.services.api.web_helpers import (
     answer_link_requests,
     as_pairs,
@@ -180,6 +188,28 @@ def test_a_confirmed_address_is_never_counted(client, app):
         response = client.put(f"/api/v1/profiles/{created['id']}", headers=bearer(
             created["token"]), json=council_body(needs_text=f"Need {n}"))
         assert response.status_code == 200
+
+
+def test_an_unconfirmed_address_cannot_ask_for_introductions(client, app, tmp_path):
+    """The request carries the requester's words to a partner, and the partner's details come
+    back to the requester's address: neither may happen for an address nobody has confirmed."""
+    with transaction(sessions(app)) as session:
+        partner, _token = create_profile(session, council_body(
+            gss_code=CAMBRIDGE, contact_email="waste@cambridge.gov.uk", share_contact=False,
+            ratings={"waste": 5}, seeking=["council"], capacity_to_support="available"))
+        confirm_address(session, "waste@cambridge.gov.uk")
+        partner_id = partner.id
+    fill_council_form(client, **{"ratings-waste": "1",
+                                 "needs_text": "Visit evil.example for a prize"})
+    submit(client)  # signed in, address not confirmed
+    run_worker(app, tmp_path)
+    response = post_form(client, "/profile/introductions", {"partner_id": partner_id},
+                         page="/profile")
+    assert response.status_code == 303
+    assert "Confirm your email address first" in client.get("/profile").get_data(as_text=True)
+    with sessions(app)() as session:
+        assert session.scalars(select(Introduction)).all() == []
+    assert run_worker(app, tmp_path) == []  # nothing to the partner
 
 
 # --- 9: idempotency records ----------------------------------------------------------------------
