@@ -1,7 +1,7 @@
 """abuse and leaks: server-side ops sessions, link requests for the worker, confirmation caps,
 idempotency records bound to the profile they created
 
-Revision ID: 0005_abuse
+Revision ID: 0005
 Revises: 0004
 Create Date: 2026-12-02 05:00:00
 """
@@ -9,7 +9,7 @@ Create Date: 2026-12-02 05:00:00
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0005_abuse"
+revision = "0005"
 down_revision = "0004"
 branch_labels = None
 depends_on = None
