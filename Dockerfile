@@ -6,10 +6,13 @@
 #   sh -c "partnermatch db upgrade && partnermatch seed"   (the one-shot `migrate` service)
 # The public reference data ships inside the package (shared/reference_data), so the image holds it.
 
-ARG PYTHON_IMAGE=python:3.11-slim
+# Base images pinned by digest; the digests are the multi-arch indexes that public Dockerfiles
+# and image-verification notes record for these tags (found with code search, 2026-12-02; this
+# build machine cannot reach Docker Hub). Bump tag and digest together.
+ARG PYTHON_IMAGE=python:3.11-slim@sha256:9c900dea9e8fb7e16277c179b555cc72d29a352dbc33cff48ad5a0412fd5bfc7
 
 # ---- assets: GOV.UK Frontend and accessible-autocomplete from the pinned npm lock file, compiled
-FROM node:20-slim AS assets
+FROM node:20-slim@sha256:1e85773c98c31d4fe5b545e4cb17379e617b348832fb3738b22a08f68dec30f3 AS assets
 WORKDIR /src/services/api/frontend
 COPY services/api/frontend/ ./
 RUN bash build.sh

@@ -616,6 +616,7 @@ def run(kind: str, server: str | None, plan: Plan, log: Callable[[str], None] = 
         metrics_dir.mkdir()
         env = api_env(service_env(
             url, redis_url, workdir, PARTNERMATCH_ENV="production", OPS_TOKEN=OPS_TOKEN,
+            ALLOW_HTTP_PUBLIC_BASE_URL="true",  # the whole run is on the loopback interface
             SMTP_HOST="127.0.0.1", SMTP_PORT=str(controller.port), RATE_LIMIT_SUBMIT=RATE_LIMIT,
             PROMETHEUS_MULTIPROC_DIR=str(metrics_dir)))
         worker = CeleryProcess.worker(env, workdir / "worker.log", plan.worker_concurrency)

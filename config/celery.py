@@ -22,6 +22,8 @@ ROUTES = {
     "partnermatch.relay_outbox": {"queue": "events"},
     "partnermatch.noop": {"queue": "events"},
     "partnermatch.erase_expired_profiles": {"queue": "events"},
+    "partnermatch.send_profile_links": {"queue": "email"},
+    "partnermatch.purge_expired": {"queue": "events"},
 }
 RETENTION_HOUR_UTC = 3  # a quiet hour: erasing many profiles at once re-indexes the matcher
 
@@ -77,6 +79,11 @@ def celery_config(settings: Settings) -> dict[str, object]:
                 "task": "partnermatch.relay_outbox",
                 "schedule": settings.RELAY_INTERVAL_SECONDS,
                 "options": {"expires": settings.RELAY_INTERVAL_SECONDS * 3},
+            },
+            "purge-expired": {
+                "task": "partnermatch.purge_expired",
+                "schedule": crontab(minute=41),  # hourly
+                "options": {"expires": 3600},
             },
             "erase-expired-profiles": {
                 "task": "partnermatch.erase_expired_profiles",

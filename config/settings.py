@@ -57,12 +57,25 @@ class Settings:
     NOTIFY_BASE_URL: str = "https://api.notifications.service.gov.uk"
     NOTIFY_TIMEOUT: float = 10.0
     PUBLIC_BASE_URL: str = "http://127.0.0.1:5000"
+    # In production a PUBLIC_BASE_URL that is not https is refused at start unless this says yes
+    # (links in emails carry tokens, and the session cookie is only marked Secure under https).
+    ALLOW_HTTP_PUBLIC_BASE_URL: bool = False
     SECRET_KEY: str = ""
     OPS_TOKEN: str = ""
     REQUIRE_EMAIL_CONFIRMATION: bool = True
     ALLOWED_EMAIL_DOMAINS: tuple[str, ...] = ("gov.uk", "gov.scot", "gov.wales", "llyw.cymru")
     RATE_LIMIT_SUBMIT: str = "30/minute"
     RATE_LIMIT_LINK: str = "10/hour"
+    # Changes to a profile (API PUT and the web edit): per client, and per profile.
+    RATE_LIMIT_CHANGE: str = "60/hour"
+    RATE_LIMIT_PROFILE_CHANGE: str = "10/hour"
+    # Confirmation emails owed in any 24 hours, per profile and per address.
+    CONFIRMATIONS_PER_PROFILE_PER_DAY: int = 3
+    CONFIRMATIONS_PER_ADDRESS_PER_DAY: int = 3
+    # Ops logins: attempts per client, and failed attempts per account name.
+    RATE_LIMIT_OPS_LOGIN: str = "10/minute"
+    RATE_LIMIT_OPS_ACCOUNT: str = "5/15 minutes"
+    OPS_SESSION_HOURS: float = 8.0
     TRUSTED_PROXY_COUNT: int = 0
     ALLOWED_HOSTS: tuple[str, ...] = ()
     FORCE_HTTPS: bool = False
@@ -134,8 +147,9 @@ _CHECKS: dict[str, validate.Validator] = {
     "EMAIL_BACKEND": validate.OneOf(["", "smtp", "file", "notify"]),
     "LOG_FORMAT": validate.OneOf(["json", "text"]),
     "LOG_LEVEL": validate.OneOf(["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]),
-    "RATE_LIMIT_SUBMIT": _rate_limit,
-    "RATE_LIMIT_LINK": _rate_limit,
+    **dict.fromkeys(("RATE_LIMIT_SUBMIT", "RATE_LIMIT_LINK", "RATE_LIMIT_CHANGE",
+                     "RATE_LIMIT_PROFILE_CHANGE", "RATE_LIMIT_OPS_LOGIN",
+                     "RATE_LIMIT_OPS_ACCOUNT"), _rate_limit),
     "DATABASE_URL": _database_url,
     "REDIS_URL": _redis_url,
     "RESULT_BACKEND_URL": _redis_url,
@@ -145,7 +159,9 @@ _CHECKS: dict[str, validate.Validator] = {
     **dict.fromkeys(("SMTP_TIMEOUT", "NOTIFY_TIMEOUT", "TASK_SOFT_TIME_LIMIT", "TASK_TIME_LIMIT",
                      "BROKER_VISIBILITY_TIMEOUT", "TASK_MAX_ATTEMPTS", "EMAIL_MAX_ATTEMPTS",
                      "EMAIL_RETRY_BASE_SECONDS", "EMAIL_RETRY_MAX_SECONDS",
-                     "RELAY_INTERVAL_SECONDS", "RELAY_GRACE_SECONDS"), _POSITIVE),
+                     "RELAY_INTERVAL_SECONDS", "RELAY_GRACE_SECONDS", "OPS_SESSION_HOURS",
+                     "CONFIRMATIONS_PER_PROFILE_PER_DAY", "CONFIRMATIONS_PER_ADDRESS_PER_DAY"),
+                    _POSITIVE),
     **dict.fromkeys(("TRUSTED_PROXY_COUNT", "RETENTION_DAYS", "ALERT_OUTBOX_LAG_SECONDS",
                      "ALERT_DEAD_LETTERS", "INDEX_SHARE_MIN", "TEST_MATCH_DELAY_SECONDS"),
                     _NOT_NEGATIVE),
@@ -203,6 +219,7 @@ def load_settings(overrides: Mapping[str, object] | None = None) -> Settings:
         settings = replace(settings, DATABASE_URL=f"sqlite:///{database}")
     if not settings.SECRET_KEY:
         settings = replace(settings, SECRET_KEY=_development_secret(settings))
+    _check_public_base_url(settings)
     return settings
 
 
@@ -226,6 +243,15 @@ def _check_email_backend(settings: Settings) -> None:
     for name in needed.get(settings.EMAIL_BACKEND, ()):
         if not getattr(settings, name):
             raise SettingsError(f"{name}: required when EMAIL_BACKEND={settings.EMAIL_BACKEND}")
+
+
+def _check_public_base_url(settings: Settings) -> None:
+    """Refuse to start in production with links that would travel over plain HTTP."""
+    if settings.PARTNERMATCH_ENV != "production" or settings.ALLOW_HTTP_PUBLIC_BASE_URL:
+        return
+    if not settings.PUBLIC_BASE_URL.lower().startswith("https://"):
+        raise SettingsError("PUBLIC_BASE_URL: must be https:// when PARTNERMATCH_ENV=production; "
+                            "set ALLOW_HTTP_PUBLIC_BASE_URL=true to allow plain HTTP")
 
 
 def _development_secret(settings: Settings) -> str:

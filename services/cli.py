@@ -288,6 +288,24 @@ def ops_user_add(name: str, password: str) -> None:
     click.echo(f"ops user {name} saved")
 
 
+@ops_user.command("remove")
+@click.argument("name")
+def ops_user_remove(name: str) -> None:
+    """Remove an ops login; every session it has open ends at once."""
+    from sqlalchemy import delete
+
+    from shared.db import make_engine, make_sessionmaker, transaction
+    from shared.models import OpsSession, OpsUser
+
+    sessions = make_sessionmaker(make_engine(load_settings().DATABASE_URL))
+    with transaction(sessions) as session:
+        session.execute(delete(OpsSession).where(OpsSession.user_name == name))
+        removed = session.execute(delete(OpsUser).where(OpsUser.name == name)).rowcount
+    if not removed:
+        raise click.ClickException(f"no ops user {name}")
+    click.echo(f"ops user {name} removed; its sessions have ended")
+
+
 @contextmanager
 def _alembic_errors() -> Iterator[None]:
     """Turn Alembic's refusals (an unknown revision, a database behind) into one line."""

@@ -3,8 +3,10 @@
 A profile's own rows (versions, match runs, recommendations, introductions) go with it through
 foreign keys. What only names it is handled here: unsent emails are deleted, sent ones keep only
 their id and status (so delivery figures stay true), dead letters about its emails are deleted,
-other councils' recommendations of it are withdrawn (with the note that it refreshed them, and the
-events announcing it as a newcomer), and feedback and the audit log lose its id.
+other councils' recommendations of it are withdrawn (with the note that it refreshed them), its
+own outbox events are deleted (the "profile.deleted" event written afterwards is the only one left),
+a stored Idempotency-Key replay of its creation is deleted, and feedback and the audit log lose
+its id.
 """
 
 from __future__ import annotations
@@ -17,11 +19,11 @@ from shared.models import (
     DeadLetter,
     EmailDelivery,
     Feedback,
+    IdempotencyKey,
     MatchRun,
     OutboxEvent,
     Recommendation,
 )
-from shared.outbox import REFRESH_TOPIC
 
 ERASED = "erased"
 
@@ -45,9 +47,16 @@ def forget_as_partner(session: Session, profile_id: str) -> None:
     session.execute(delete(Recommendation).where(Recommendation.partner_profile_id == profile_id))
     session.execute(update(MatchRun).where(MatchRun.refreshed_by == profile_id)
                     .values(refreshed_by=None))
-    session.execute(delete(OutboxEvent).where(OutboxEvent.topic == REFRESH_TOPIC,
-                                              OutboxEvent.profile_id == profile_id))
     session.execute(update(Feedback).where(Feedback.partner_profile_id == profile_id)
                     .values(partner_profile_id=None))
     session.execute(update(AuditEntry).where(AuditEntry.target == profile_id)
                     .values(target=ERASED))
+
+
+def forget_events_and_replays(session: Session, profile_id: str) -> None:
+    """Delete the profile's outbox events (submitted, updated, refresh) and stored replays.
+
+    A match task still queued for one of its events finds the event gone and stops.
+    """
+    session.execute(delete(OutboxEvent).where(OutboxEvent.profile_id == profile_id))
+    session.execute(delete(IdempotencyKey).where(IdempotencyKey.profile_id == profile_id))

@@ -18,6 +18,7 @@ from shared.notifications import (
     owe_introduction,
     owe_introduction_accepted,
 )
+from shared.profiles import is_confirmed
 from shared.records import NeedMatches
 from shared.results import latest_run
 
@@ -56,7 +57,14 @@ def _option(session: Session, partner: Profile | None, asked: str | None) -> str
 
 
 def request_introduction(session: Session, requester: Profile, partner_id: str) -> Introduction:
-    """Record a request to be introduced to a partner and owe the email asking it."""
+    """Record a request to be introduced to a partner and owe the email asking it.
+
+    Only from a confirmed address: the email carries the requester's own words to the partner,
+    and the partner's answer (names, contact details) goes back to that address.
+    """
+    if not is_confirmed(session, requester.contact_email):
+        raise IntroductionRefused("Confirm your email address first: use the link in the email "
+                                  "we sent you, then ask again.")
     run = latest_run(session, requester)
     recommended = run is not None and any(
         r.partner_profile_id == partner_id for r in run.recommendations)

@@ -64,9 +64,10 @@ def compose(session: Session, delivery: EmailDelivery, mail: MailSettings) -> Em
     rendered, unsubscribe_url = COMPOSERS[delivery.purpose](session, profile, delivery, mail)
     domain = mail.mail_from.rsplit("@", 1)[-1]
     delivery.message_id = make_message_id(delivery.id, domain)
+    # A confirmation goes to an address nobody has vouched for: no name the submitter typed.
+    to_name = None if delivery.purpose == "confirmation" else profile.fields["contact_name"]
     return build_message(rendered, sender=mail.mail_from, to=delivery.to_address,
-                         message_id=delivery.message_id,
-                         to_name=profile.fields["contact_name"],
+                         message_id=delivery.message_id, to_name=to_name,
                          list_unsubscribe=unsubscribe_url,
                          one_click_unsubscribe=unsubscribe_url is not None)
 
@@ -88,7 +89,8 @@ def profile_url(mail: MailSettings, profile: Profile) -> str:
 def _confirmation(session: Session, profile: Profile, delivery: EmailDelivery,
                   mail: MailSettings) -> tuple[RenderedEmail, None]:
     url = _url(mail, "confirm", links.CONFIRM, {"e": delivery.to_address, "p": profile.id})
-    return render_confirmation(profile.fields["contact_name"], url, display_name(profile)), None
+    council_name = profile.council.name if profile.council else None  # from the register
+    return render_confirmation(url, council_name), None
 
 
 def _recommendations(session: Session, profile: Profile, delivery: EmailDelivery,

@@ -241,7 +241,11 @@ class DeadLetter(Base):
 
 
 class IdempotencyKey(Base):
-    """A client's Idempotency-Key: in progress until the first response is stored (encrypted)."""
+    """A client's Idempotency-Key: in progress until the first response is stored (encrypted).
+
+    `key` is a hash of the client and the key it sent, so one client cannot replay another's
+    response; `profile_id` names the profile the response created, so erasure deletes it.
+    """
 
     __tablename__ = "idempotency_keys"
 
@@ -249,7 +253,8 @@ class IdempotencyKey(Base):
     request_hash: Mapped[str] = mapped_column(String(64))
     status_code: Mapped[int | None] = mapped_column(Integer)
     response: Mapped[bytes | None] = mapped_column(LargeBinary)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    profile_id: Mapped[str | None] = mapped_column(String(36), index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
 
 
 class Introduction(Base):
@@ -294,6 +299,22 @@ class OpsUser(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class OpsSession(Base):
+    """A signed-in ops user: the cookie holds a random id, this row holds its hash and expiry.
+
+    Logging out deletes the row; removing the user deletes all of the user's rows.
+    """
+
+    __tablename__ = "ops_sessions"
+
+    id_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_name: Mapped[str] = mapped_column(
+        ForeignKey("ops_users.name", ondelete="CASCADE"), index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+
+
 class AuditEntry(Base):
     """One action taken by operations staff (who, what, on which record)."""
 
@@ -333,3 +354,33 @@ class UsedLink(Base):
 
     id: Mapped[str] = mapped_column(String(100), primary_key=True)
     used_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
+class LinkRequest(Base):
+    """Someone asked for a link to an address's profiles: the worker looks the address up.
+
+    The request only stores this row, whether or not the address is known, so how long it takes
+    says nothing about the address. The worker deletes the row once it has handled it.
+    """
+
+    __tablename__ = "link_requests"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    email: Mapped[str] = mapped_column(String(320))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    published_at: Mapped[datetime | None] = mapped_column()
+
+
+class ConfirmationSent(Base):
+    """A confirmation email owed, counted against the daily caps per profile and per address.
+
+    Both are keyed hashes (never the address or the id themselves), so erasing a profile does
+    not reset the count and the table holds no personal data; rows are purged after a day.
+    """
+
+    __tablename__ = "confirmations_sent"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    address_key: Mapped[str] = mapped_column(String(64), index=True)
+    profile_key: Mapped[str] = mapped_column(String(64), index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)

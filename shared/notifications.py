@@ -7,13 +7,47 @@ cause, so a retry or a replayed event can never owe the same email twice.
 from __future__ import annotations
 
 import hashlib
+import hmac
+from dataclasses import dataclass
+from datetime import timedelta
 
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from shared.models import ContactAddress, EmailDelivery, Introduction, MatchRun, Profile, utcnow
+from shared.models import (
+    ConfirmationSent,
+    ContactAddress,
+    EmailDelivery,
+    Introduction,
+    LinkRequest,
+    MatchRun,
+    Profile,
+    utcnow,
+)
 from shared.results import latest_run
+
+CAP_WINDOW = timedelta(days=1)
+
+
+@dataclass(frozen=True)
+class ConfirmationPolicy:
+    """Whether addresses must be confirmed, and how many confirmations a day may be sent.
+
+    Without caps, anyone could point a profile at strangers' addresses, one after another, and
+    have us email them: at most `per_profile` confirmations go out for one profile in 24 hours
+    (a change beyond that is refused) and at most `per_address` to one address (beyond that the
+    change is kept and no email is sent: the address has links enough to confirm with).
+    """
+
+    required: bool
+    secret_key: str
+    per_profile: int = 3
+    per_address: int = 3
+
+
+class ConfirmationLimitReached(Exception):
+    """This profile has been sent as many confirmation emails today as it may be."""
 
 
 def is_example_address(address: str) -> bool:
@@ -48,22 +82,53 @@ def _owe(session: Session, dedupe_key: str, purpose: str, profile: Profile,
     return delivery
 
 
-def owe_confirmation(session: Session, profile: Profile, required: bool,
+def owe_confirmation(session: Session, profile: Profile, policy: ConfirmationPolicy,
                      new_profile: bool = False) -> EmailDelivery | None:
     """Owe a confirmation email when the profile's address has not been confirmed yet.
 
     `new_profile` says the profile was created in this transaction, so nothing is owed for it yet.
+    Raises ConfirmationLimitReached when the profile has had its day's confirmations.
     """
     contact = session.get(ContactAddress, profile.contact_email)
     if contact is None:
         contact = ContactAddress(email=profile.contact_email)
         session.add(contact)
-        if not required:
+        if not policy.required:
             contact.confirmed_at = utcnow()
-    if contact.confirmed_at is not None:
+    if contact.confirmed_at is not None or profile.demo:
         return None
-    return _owe(session, f"confirm:{profile.id}:{profile.contact_email}", "confirmation", profile,
-                key_is_new=new_profile)
+    key = f"confirm:{profile.id}:{profile.contact_email}"
+    if not new_profile and session.scalar(
+            select(EmailDelivery.id).where(EmailDelivery.dedupe_key == key)):
+        return None  # owed already for this address: nothing new to count
+    if not _count_confirmation(session, profile, policy, refuse=not new_profile):
+        return None
+    return _owe(session, key, "confirmation", profile, key_is_new=new_profile)
+
+
+def _keyed(policy: ConfirmationPolicy, kind: str, value: str) -> str:
+    message = f"{kind}:{value}".encode()
+    return hmac.new(policy.secret_key.encode(), message, hashlib.sha256).hexdigest()
+
+
+def _count_confirmation(session: Session, profile: Profile, policy: ConfirmationPolicy,
+                        refuse: bool) -> bool:
+    """Count a confirmation against the caps; False (or, if `refuse`, an error) when over one."""
+    if is_example_address(profile.contact_email):
+        return False
+    address_key = _keyed(policy, "address", profile.contact_email.lower())
+    profile_key = _keyed(policy, "profile", profile.id)
+    since = utcnow() - CAP_WINDOW
+    for column, value, cap in ((ConfirmationSent.profile_key, profile_key, policy.per_profile),
+                               (ConfirmationSent.address_key, address_key, policy.per_address)):
+        sent = session.scalar(select(func.count()).select_from(ConfirmationSent)
+                              .where(column == value, ConfirmationSent.created_at >= since))
+        if sent >= cap:
+            if refuse and column is ConfirmationSent.profile_key:
+                raise ConfirmationLimitReached(profile.id)
+            return False
+    session.add(ConfirmationSent(address_key=address_key, profile_key=profile_key))
+    return True
 
 
 def owe_recommendations(session: Session, profile: Profile, run: MatchRun,
@@ -71,8 +136,12 @@ def owe_recommendations(session: Session, profile: Profile, run: MatchRun,
     """Owe the recommendation email for a match run, if the address is confirmed and opted in.
 
     `new_run` says the run was created in this transaction, so no email can be owed for it yet.
+    The address row is locked: a confirmation committing meanwhile either waits for this
+    transaction (and then finds the run) or is seen by it, so the email is never lost between
+    the two (PostgreSQL; SQLite's writers are serial anyway).
     """
-    contact = session.get(ContactAddress, profile.contact_email)
+    contact = session.get(ContactAddress, profile.contact_email, with_for_update=True,
+                          populate_existing=True)
     if contact is None or contact.confirmed_at is None or contact.unsubscribed_at is not None:
         return None
     if run.status != "ready" or run.profile_version != profile.version:
@@ -121,11 +190,33 @@ def is_reachable(session: Session, profile: Profile) -> bool:
     return bool(contact and contact.confirmed_at and contact.unsubscribed_at is None)
 
 
-def owe_profile_links(session: Session, address: str) -> EmailDelivery | None:
+def request_profile_links(session: Session, address: str) -> LinkRequest:
+    """Record that someone asked for links to an address's profiles, for a worker to look up.
+
+    The same single insert whether or not the address has profiles, so the time the request
+    takes says nothing about the address (the lookup, and any email, happen in the worker).
+    """
+    link_request = LinkRequest(email=address)
+    session.add(link_request)
+    return link_request
+
+
+def answer_link_request(session: Session, request_id: str,
+                        policy: ConfirmationPolicy) -> EmailDelivery | None:
+    """Look up a link request's address, owe what it is due, and forget the request."""
+    link_request = session.get(LinkRequest, request_id)
+    if link_request is None:
+        return None  # answered already, or purged
+    session.delete(link_request)
+    return owe_profile_links(session, link_request.email, policy)
+
+
+def owe_profile_links(session: Session, address: str,
+                      policy: ConfirmationPolicy) -> EmailDelivery | None:
     """Owe an email with a link to each profile of an address: at most one an hour.
 
-    An unconfirmed address gets its confirmation again instead, since nothing else may be sent to
-    it; an unknown address gets nothing, and the caller says the same thing either way.
+    An unconfirmed address gets its confirmation again instead (within the daily caps), since
+    nothing else may be sent to it; an unknown address gets nothing.
     """
     profile = session.scalar(select(Profile)
                              .where(func.lower(Profile.contact_email) == address.lower())
@@ -137,7 +228,12 @@ def owe_profile_links(session: Session, address: str) -> EmailDelivery | None:
     key = hashlib.sha256(address.encode()).hexdigest()[:32]
     contact = session.get(ContactAddress, address)
     if contact is None or contact.confirmed_at is None:
-        return _owe(session, f"confirm-again:{key}:{hour}", "confirmation", profile)
+        again = f"confirm-again:{key}:{hour}"
+        if session.scalar(select(EmailDelivery.id).where(EmailDelivery.dedupe_key == again)):
+            return None
+        if not _count_confirmation(session, profile, policy, refuse=False):
+            return None
+        return _owe(session, again, "confirmation", profile)
     return _owe(session, f"link:{key}:{hour}", "link", profile)
 
 

@@ -1,9 +1,9 @@
 """The outbox: work recorded in the database, published after commit, re-published until done.
 
-Two tables carry durable work: outbox events (matched by `match_profile`) and email deliveries
-(sent by `send_email`). Whatever a transaction adds to either is handed to a publisher after the
-commit; the relay re-publishes anything not finished within a grace period, so a lost Redis message
-delays work but never loses it.
+Three tables carry durable work: outbox events (matched by `match_profile`), email deliveries
+(sent by `send_email`) and link requests (looked up by `send_profile_links`). Whatever a
+transaction adds to them is handed to a publisher after the commit; the relay re-publishes anything
+not finished within a grace period, so a lost Redis message delays work but never loses it.
 """
 
 from __future__ import annotations
@@ -15,12 +15,14 @@ from datetime import datetime, timedelta
 from sqlalchemy import event, func, literal, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from shared.models import EmailDelivery, OutboxEvent, TaskAttempt
+from shared.models import EmailDelivery, LinkRequest, OutboxEvent, TaskAttempt
 
 MATCH_TOPICS = ("profile.submitted", "profile.updated")
 REFRESH_TOPIC = "partners.refresh"  # a strong profile arrived: re-rank the councils it would help
 SEND_EMAIL = "partnermatch.send_email"
+SEND_PROFILE_LINKS = "partnermatch.send_profile_links"
 RELAY_BATCH = 500
+LINK_REQUEST_RELAYED_FOR = timedelta(hours=1)
 RELAY_BACKOFF_MAX = 4  # the grace period grows to 16 times itself for an event re-published often
 
 
@@ -49,6 +51,22 @@ def work_for_delivery(delivery: EmailDelivery) -> Work:
     return Work(SEND_EMAIL, (delivery.id,), task_id)
 
 
+def work_for_link_request(link_request: LinkRequest) -> Work:
+    """Return the task that looks up a link request's address and owes its email."""
+    return Work(SEND_PROFILE_LINKS, (link_request.id,), f"links-{link_request.id}")
+
+
+def _work_for(obj: object) -> Work | None:
+    """Return the task a newly stored row asks for, if it is durable work."""
+    if isinstance(obj, OutboxEvent):
+        return work_for_event(obj)
+    if isinstance(obj, EmailDelivery) and obj.status == "pending":
+        return work_for_delivery(obj)
+    if isinstance(obj, LinkRequest):
+        return work_for_link_request(obj)
+    return None
+
+
 def send_here(session: Session, delivery_id: str) -> None:
     """Do not publish a delivery that this process sends itself as soon as the commit is done.
 
@@ -67,11 +85,7 @@ def install_collector(
     @event.listens_for(sessions, "after_flush")
     def _collect(session: Session, _context) -> None:
         found = session.info.setdefault("new_work", [])
-        for obj in session.new:
-            if isinstance(obj, OutboxEvent):
-                found.append(work_for_event(obj))
-            elif isinstance(obj, EmailDelivery) and obj.status == "pending":
-                found.append(work_for_delivery(obj))
+        found.extend(work for work in map(_work_for, session.new) if work is not None)
 
     @event.listens_for(sessions, "after_commit")
     def _publish(session: Session) -> None:
@@ -136,6 +150,23 @@ def due_deliveries(session: Session, now: datetime, grace: timedelta) -> list[Em
         .order_by(EmailDelivery.next_attempt_at)
         .limit(RELAY_BATCH)
     ))
+
+
+def due_link_requests(session: Session, now: datetime, grace: timedelta) -> list[LinkRequest]:
+    """Return link requests not answered within the grace period since their last publication;
+    record that they are published again.
+
+    Only for LINK_REQUEST_RELAYED_FOR: after that the person has asked again or given up, and a
+    request that fails every time stops being re-published (the purge deletes it after a day).
+    """
+    last = func.coalesce(LinkRequest.published_at, LinkRequest.created_at)
+    due = list(session.scalars(
+        select(LinkRequest)
+        .where(last < now - grace, LinkRequest.created_at > now - LINK_REQUEST_RELAYED_FOR)
+        .order_by(LinkRequest.created_at).limit(RELAY_BATCH)))
+    for link_request in due:
+        link_request.published_at = now
+    return due
 
 
 def mark_published(session: Session, event_ids: list[str], delivery_ids: list[str],

@@ -17,6 +17,7 @@ from shared.models import (
     ContactAddress,
     Council,
     CouncilCode,
+    LinkRequest,
     OutboxEvent,
     Profile,
     ProfileVersion,
@@ -117,11 +118,13 @@ def erase_profile(session: Session, profile: Profile) -> None:
     """
     erasure.forget_emails(session, profile.id)
     erasure.forget_as_partner(session, profile.id)
+    erasure.forget_events_and_replays(session, profile.id)
     address = profile.contact_email
     session.delete(profile)
     session.flush()
     if session.scalar(select(Profile.id).where(Profile.contact_email == address)) is None:
         session.execute(delete(ContactAddress).where(ContactAddress.email == address))
+        session.execute(delete(LinkRequest).where(LinkRequest.email == address))
     session.add(OutboxEvent(topic="profile.deleted", profile_id=profile.id))
 
 

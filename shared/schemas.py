@@ -31,7 +31,7 @@ REGIONS = (
 _INVISIBLE = dict.fromkeys(
     [0x200B, 0x200C, 0x200D, 0x2060, 0xFEFF, *range(0x202A, 0x202F), *range(0x2066, 0x206A)]
 )
-_EMAIL = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@([A-Za-z0-9-]+\.)+[A-Za-z]{2,63}$")
+_EMAIL = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@([A-Za-z0-9-]+\.)+[A-Za-z]{2,63}")
 
 
 class Text(fields.String):
@@ -66,7 +66,7 @@ class EmailAddress(fields.String):
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
         address = super()._deserialize(value, attr, data, **kwargs)
-        if len(address) > 254 or not _EMAIL.match(address):
+        if len(address) > 254 or not _EMAIL.fullmatch(address):
             raise ValidationError("Enter an email address like name@council.gov.uk.")
         domain = address.rsplit("@", 1)[1]
         try:

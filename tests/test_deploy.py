@@ -23,7 +23,7 @@ import yaml
 from check_jsonschema.builtin_schemas import get_builtin_schema
 from jsonschema.validators import validator_for
 
-from config.settings import SECRETS, Settings
+from config.settings import SECRETS, Settings, SettingsError, load_settings
 from services.api.app import MAX_BODY_BYTES
 from services.cli import main as cli
 from services.embedded import worker_command
@@ -38,7 +38,10 @@ ENV_ANCHOR = "x-partnermatch-env"
 APP_SERVICES = ("api", "worker", "beat")
 IMAGE_SERVICES = (*APP_SERVICES, "migrate")
 SERVICES = {*IMAGE_SERVICES, "redis", "postgres", "mailpit", "proxy"}
-REQUIRED_VARIABLES = {"SECRET_KEY", "OPS_TOKEN"}
+# Secrets, and the public address (in production it must be https: config/settings.py).
+REQUIRED_VARIABLES = {"SECRET_KEY", "OPS_TOKEN", "POSTGRES_PASSWORD", "REDIS_PASSWORD",
+                      "PUBLIC_BASE_URL"}
+DIGEST = re.compile(r"^[^\s@]+:[\w.-]+@sha256:[0-9a-f]{64}$")
 # Read by gunicorn (config/gunicorn.py, or gunicorn itself), not by partnermatch's settings.
 GUNICORN_VARIABLES = {"FORWARDED_ALLOW_IPS", "GUNICORN_CMD_ARGS"}
 # What the image may be built from; the reference data ships inside `shared`.
@@ -190,6 +193,66 @@ def test_postgres_keeps_its_data(compose):
     assert named_volume(postgres, "/var/lib/postgresql/data") in compose["volumes"]
 
 
+def test_every_image_is_pinned_by_digest(compose, dockerfile):
+    for name, service in compose["services"].items():
+        if name not in IMAGE_SERVICES:  # those are built here from the pinned Dockerfile
+            assert DIGEST.match(service["image"]), f"{name}: {service['image']}"
+    for image in from_images(dockerfile):
+        assert DIGEST.match(image), image
+
+
+def test_redis_needs_a_password_from_the_environment(compose):
+    redis = compose["services"]["redis"]
+    command = " ".join(redis["command"])
+    assert re.search(r'--requirepass "\$\$REDIS_PASSWORD"', command)
+    assert redis["environment"]["REDIS_PASSWORD"].startswith("${REDIS_PASSWORD:?")
+    assert redis["environment"]["REDISCLI_AUTH"].startswith("${REDIS_PASSWORD:?")
+    assert re.fullmatch(r"redis://:\$\{REDIS_PASSWORD:\?[^}]+\}@redis:6379/0",
+                        compose[ENV_ANCHOR]["REDIS_URL"])
+
+
+def test_postgres_password_comes_from_the_environment_with_no_default(compose):
+    postgres = compose["services"]["postgres"]["environment"]
+    assert postgres["POSTGRES_PASSWORD"].startswith("${POSTGRES_PASSWORD:?")
+    assert re.fullmatch(
+        r"postgresql\+psycopg://partnermatch:\$\{POSTGRES_PASSWORD:\?[^}]+\}"
+        r"@postgres:5432/partnermatch", compose[ENV_ANCHOR]["DATABASE_URL"])
+
+
+def substitute(value: str, variables: dict[str, str]) -> str:
+    """Interpolate ${NAME:?msg} and ${NAME:-default} as compose does (NAME unset: the default)."""
+    def one(found: re.Match) -> str:
+        braced = _BRACED.fullmatch(found.group("braced"))
+        name, operator, argument = braced.group("name", "operator", "argument")
+        if variables.get(name):
+            return variables[name]
+        assert operator in {"-", ":-"}, f"compose would refuse to start without {name}"
+        return argument
+    return _DOLLAR.sub(one, value)
+
+
+def production_settings(compose, tmp_path, **variables: str):
+    secrets = {name: "a-long-random-url-safe-string" for name in REQUIRED_VARIABLES}
+    environment = {name: substitute(str(value), {**secrets, **variables})
+                   for name, value in compose[ENV_ANCHOR].items()}
+    return load_settings({**environment, "VAR_DIR": str(tmp_path)})
+
+
+def test_production_refuses_a_public_address_that_is_not_https(compose, tmp_path):
+    with pytest.raises(SettingsError, match="PUBLIC_BASE_URL: must be https"):
+        production_settings(compose, tmp_path, PUBLIC_BASE_URL="http://partnermatch.example")
+    settings = production_settings(compose, tmp_path,
+                                   PUBLIC_BASE_URL="https://partnermatch.example")
+    assert settings.PARTNERMATCH_ENV == "production"
+    assert not settings.ALLOW_HTTP_PUBLIC_BASE_URL
+
+
+def test_a_plain_http_public_address_runs_only_when_explicitly_allowed(compose, tmp_path):
+    settings = production_settings(compose, tmp_path, PUBLIC_BASE_URL="http://localhost:8080",
+                                   ALLOW_HTTP_PUBLIC_BASE_URL="true")
+    assert settings.PUBLIC_BASE_URL == "http://localhost:8080"
+
+
 def test_reference_data_ships_in_the_image_and_nothing_is_mounted_from_outside(compose,
                                                                               dockerfile):
     assert "REFERENCE_DATA_DIR" not in compose[ENV_ANCHOR]
@@ -251,9 +314,9 @@ def test_environment_names_and_values(compose):
     unknown = set(environment) - names
     assert not unknown, f"not settings of config/settings.py: {sorted(unknown)}"
     assert environment["PARTNERMATCH_ENV"] == "production"
-    assert environment["DATABASE_URL"] == (
-        "postgresql+psycopg://partnermatch:partnermatch@postgres:5432/partnermatch")
-    assert environment["REDIS_URL"] == "redis://redis:6379/0"
+    assert environment["DATABASE_URL"].startswith("postgresql+psycopg://partnermatch:")
+    assert environment["DATABASE_URL"].endswith("@postgres:5432/partnermatch")
+    assert environment["REDIS_URL"].endswith("@redis:6379/0")
     assert environment["SMTP_HOST"] == "mailpit"
     assert str(environment["SMTP_PORT"]) == "1025"
     assert str(environment["TRUSTED_PROXY_COUNT"]) == "1"
@@ -290,7 +353,7 @@ def test_secrets_are_required_and_everything_else_has_a_default(compose):
     assert required == REQUIRED_VARIABLES
     for name, operator in found:
         assert name in REQUIRED_VARIABLES or operator in {"-", ":-"}, name
-    for name in REQUIRED_VARIABLES:
+    for name in REQUIRED_VARIABLES & {f.name for f in fields(Settings)}:
         assert compose[ENV_ANCHOR][name].startswith(f"${{{name}:?")
 
 
@@ -374,7 +437,7 @@ def nginx_size(value: str) -> int:
 
 def test_proxy_service(compose):
     proxy = compose["services"]["proxy"]
-    assert proxy["image"] == "nginx:1.27-alpine"
+    assert proxy["image"].split("@")[0] == "nginx:1.27-alpine"
     assert "./config/nginx.conf:/etc/nginx/nginx.conf:ro" in proxy["volumes"]
     assert any(str(port).endswith(":8080") for port in proxy["ports"])
     assert healthcheck(compose, "proxy")
@@ -423,11 +486,16 @@ def parse_dockerfile(text: str) -> list[tuple[str, str]]:
             if parts]
 
 
-def test_image_is_python_3_11_slim(dockerfile):
+def from_images(dockerfile: list[tuple[str, str]]) -> list[str]:
+    """The image of each FROM, with the ARG defaults it names substituted."""
     defaults = dict(arg.split("=", 1) for instruction, arg in dockerfile
                     if instruction == "ARG" and "=" in arg)
-    images = [re.sub(r"\$\{(\w+)\}", lambda m: defaults[m.group(1)], argument.split()[0])
-              for instruction, argument in dockerfile if instruction == "FROM"]
+    return [re.sub(r"\$\{(\w+)\}", lambda m: defaults[m.group(1)], argument.split()[0])
+            for instruction, argument in dockerfile if instruction == "FROM"]
+
+
+def test_image_is_python_3_11_slim(dockerfile):
+    images = [image.split("@")[0] for image in from_images(dockerfile)]
     assert images[-1] == "python:3.11-slim"  # what runs; node only builds the page assets
     assert set(images) <= {"python:3.11-slim", "node:20-slim"}
 
@@ -466,3 +534,49 @@ def test_image_is_production_and_defaults_to_the_api(dockerfile):
 def test_dockerignore_keeps_local_state_out():
     ignored = {line.strip().strip("/") for line in DOCKERIGNORE_PATH.read_text().splitlines()}
     assert {".git", ".venv", "var", "tests"} <= ignored
+
+
+# --- the access log -----------------------------------------------------------------------------
+
+REQUEST_VARIABLES = re.compile(r"\$(uri|request_uri|request|document_uri|args|query_string)\b")
+
+
+def logged_path(directives: list[Directive], variable: str, uri: str) -> str:
+    """What nginx would put in `variable` for `uri`: its map's first matching regex, or default.
+
+    The map's keys here are regexes only (~), which nginx tries in the order written.
+    """
+    maps = [(blocks, name, args) for blocks, name, args in directives if blocks[-1:] == ("map",)]
+    entries = [(name, args[0]) for _blocks, name, args in maps]
+    for key, value in entries:
+        if key.startswith("~") and re.search(key[1:], uri):
+            return value
+    default = dict(entries)["default"]
+    return uri if default == "$uri" else default
+
+
+@pytest.fixture
+def token_routes(tmp_path) -> list[str]:
+    """The app's routes with a token in the path (building the app connects to nothing)."""
+    from services.api.app import create_app
+
+    app = create_app({"PARTNERMATCH_ENV": "test", "SECRET_KEY": "secret",
+                      "DATABASE_URL": f"sqlite:///{tmp_path / 'unused.db'}",
+                      "VAR_DIR": str(tmp_path)})
+    return [rule.rule for rule in app.url_map.iter_rules() if "token" in rule.arguments]
+
+
+def test_the_access_log_never_holds_the_tokens_of_emailed_links(nginx, token_routes):
+    from shared import links
+
+    formats = " ".join(" ".join(args) for args in arguments(nginx, "log_format"))
+    assert not REQUEST_VARIABLES.search(formats), "log the mapped $logged_uri, not the raw path"
+    assert ("$uri", "$logged_uri") in arguments(nginx, "map")
+    routes = token_routes
+    assert len(routes) >= 5
+    token = links.sign("secret", links.CONFIRM, {"e": "sam.officer@leeds.gov.uk", "p": "x"})
+    for route in routes:
+        uri = route.replace("<token>", token)
+        logged = logged_path(nginx, "$logged_uri", uri)
+        assert token not in logged and logged == route.replace("<token>", "-"), route
+    assert logged_path(nginx, "$logged_uri", "/api/v1/profiles") == "/api/v1/profiles"

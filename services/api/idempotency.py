@@ -1,4 +1,11 @@
-"""Idempotency-Key: the same key and body within 24 h replays the first response."""
+"""Idempotency-Key: the same key and body from the same client within 24 h replays the first
+response.
+
+A key is bound to the client that sent it (stored as a hash of the client's address and the key),
+so nobody else can fetch the response, which holds the new profile's token, by sending the same
+key. The record names the profile it created: erasing the profile deletes it, and an hourly purge
+(shared/purge.py) deletes every record older than KEEP_FOR.
+"""
 
 from __future__ import annotations
 
@@ -15,9 +22,10 @@ from sqlalchemy import delete
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from shared import purge
 from shared.models import IdempotencyKey, utcnow
 
-KEEP_FOR = timedelta(hours=24)
+KEEP_FOR = purge.IDEMPOTENCY_KEPT_FOR
 ABANDONED_AFTER = timedelta(minutes=2)  # a claim with no response this old died with its request
 MAX_KEY_LENGTH = 255
 
@@ -42,12 +50,18 @@ def _fernet(secret_key: str) -> Fernet:
     return Fernet(base64.urlsafe_b64encode(digest))
 
 
+def client_key(client: str, key: str) -> str:
+    """Return what is stored for a client's key: a hash binding the key to that client."""
+    if not key or len(key) > MAX_KEY_LENGTH or not key.isprintable():
+        abort(400, message=f"Idempotency-Key must be 1–{MAX_KEY_LENGTH} printable characters.")
+    return hashlib.sha256(f"{client}\n{key}".encode()).hexdigest()
+
+
 def claim(
     sessions: sessionmaker[Session], key: str, digest: str, secret_key: str
 ) -> StoredResponse | None:
-    """Claim a key for this request, or return the response to replay, or abort 409/422."""
-    if not key or len(key) > MAX_KEY_LENGTH or not key.isprintable():
-        abort(400, message=f"Idempotency-Key must be 1–{MAX_KEY_LENGTH} printable characters.")
+    """Claim a (client-bound) key for this request, or return the response to replay, or abort
+    409/422."""
     with sessions() as session, session.begin():
         row = session.get(IdempotencyKey, key)
         if row is not None and _expired(row):
@@ -88,11 +102,13 @@ def replay_row(row: IdempotencyKey, secret_key: str) -> StoredResponse:
     return StoredResponse(row.status_code, stored["body"], stored["headers"])
 
 
-def store(session: Session, key: str, response: StoredResponse, secret_key: str) -> None:
+def store(session: Session, key: str, response: StoredResponse, secret_key: str,
+          profile_id: str) -> None:
     """Keep the response, encrypted, in the caller's transaction (with the work it describes)."""
     row = session.get(IdempotencyKey, key)
     plain = json.dumps({"body": response.body, "headers": response.headers}).encode()
     row.status_code = response.status
+    row.profile_id = profile_id
     row.response = _fernet(secret_key).encrypt(plain)
 
 

@@ -6,6 +6,7 @@ from typing import Any
 
 from flask import request, url_for
 from flask.views import MethodView
+from flask_smorest import abort
 from marshmallow import ValidationError
 
 from services.api import idempotency
@@ -21,7 +22,7 @@ from services.api.schemas import (
 )
 from shared import profiles
 from shared.db import transaction
-from shared.notifications import owe_confirmation
+from shared.notifications import ConfirmationLimitReached, owe_confirmation
 from shared.results import matches_document
 from shared.schemas import ProfileSchema
 
@@ -35,6 +36,9 @@ ERRORS = {400: "Malformed", 409: "Conflict", 413: "Too large", 415: "Not JSON", 
 AUTH_ERRORS = {401: "Missing or malformed token", 404: "No such profile, or not your token"}
 
 
+DAY_SECONDS = 24 * 3600
+CONFIRMATIONS_USED = ("This profile has been sent as many confirmation emails as it may be in a "
+                      "day; nothing was changed. Try again tomorrow.")
 RETRY_AFTER = {"Retry-After": {"description": "Seconds to wait before trying again",
                                "schema": {"type": "integer", "minimum": 1}}}
 
@@ -61,6 +65,7 @@ class Profiles(MethodView):
         rt = runtime()
         key = request.headers.get("Idempotency-Key")
         if key is not None:
+            key = idempotency.client_key(request.remote_addr or "", key)
             digest = idempotency.request_hash(parse_json_body(request))
             stored = idempotency.claim(rt.sessions, key, digest, rt.settings.SECRET_KEY)
             if stored is not None:
@@ -78,8 +83,7 @@ def _create(fields: dict[str, Any], key: str | None):
     with transaction(rt.sessions) as session:
         profiles.check_profile(session, fields, rt.settings.ALLOWED_EMAIL_DOMAINS)
         profile, token = profiles.create_profile(session, fields)
-        owe_confirmation(session, profile, rt.settings.REQUIRE_EMAIL_CONFIRMATION,
-                         new_profile=True)
+        owe_confirmation(session, profile, rt.confirmation, new_profile=True)
         location = url_for("profiles.ProfileById", profile_id=profile.id)
         body = {
             "id": profile.id, "token": token, "status": "pending",
@@ -88,7 +92,7 @@ def _create(fields: dict[str, Any], key: str | None):
         headers = {"Location": location}
         if key is not None:
             response = idempotency.StoredResponse(201, body, headers)
-            idempotency.store(session, key, response, rt.settings.SECRET_KEY)
+            idempotency.store(session, key, response, rt.settings.SECRET_KEY, profile.id)
     return body, 201, headers
 
 
@@ -110,14 +114,17 @@ class ProfileById(MethodView):
     def put(self, fields: dict[str, Any], profile_id):
         """Replace a profile's editable fields; it is matched again"""
         rt = runtime()
-        with transaction(rt.sessions) as session:
-            profile = authorised_profile(session, profile_id)
-            _check_identity(session, profile, fields)
-            profiles.check_profile(session, fields, rt.settings.ALLOWED_EMAIL_DOMAINS)
-            profiles.update_profile(session, profile, fields)
-            owe_confirmation(session, profile, rt.settings.REQUIRE_EMAIL_CONFIRMATION)
-            confirmed = profiles.is_confirmed(session, profile.contact_email)
-            return profiles.profile_document(profile, confirmed)
+        try:
+            with transaction(rt.sessions) as session:
+                profile = authorised_profile(session, profile_id)
+                _check_identity(session, profile, fields)
+                profiles.check_profile(session, fields, rt.settings.ALLOWED_EMAIL_DOMAINS)
+                profiles.update_profile(session, profile, fields)
+                owe_confirmation(session, profile, rt.confirmation)
+                confirmed = profiles.is_confirmed(session, profile.contact_email)
+                return profiles.profile_document(profile, confirmed)
+        except ConfirmationLimitReached:  # rolled back: nothing changed
+            abort(429, message=CONFIRMATIONS_USED, headers={"Retry-After": str(DAY_SECONDS)})
 
     @blp.response(204)
     @_document_errors({**ERRORS, **AUTH_ERRORS})

@@ -1,4 +1,5 @@
-"""Rate limits on submissions and on requests for a private link, counted in Redis per client.
+"""Rate limits on submissions, changes, requests for a private link and ops logins, counted in
+Redis per client (and per profile, and per ops account).
 
 Clients are told apart by `request.remote_addr`, which ProxyFix sets from `X-Forwarded-For` only
 for the TRUSTED_PROXY_COUNT proxies in front (services/api/security.py), so a client cannot spread
@@ -25,7 +26,7 @@ from services.api.errors import envelope
 SUBMISSIONS = {"profiles.Profiles": ["POST"], "web.check": ["POST"]}
 LINK_REQUESTS = {"web.request_link": ["POST"]}
 OPS_LOGINS = {"ops.login": ["POST"]}
-OPS_LOGIN_LIMIT = "10/minute"  # slows password guessing; people rarely mistype ten times
+CHANGES = {"profiles.ProfileById": ["PUT"], "web.edit_profile": ["POST"]}
 # Short timeouts: a hung Redis must cost a request half a second, not hang it.
 REDIS_OPTIONS = {"socket_connect_timeout": 0.5, "socket_timeout": 0.5}
 DEFAULT_RETRY_AFTER = 60
@@ -46,10 +47,41 @@ def init_app(app: Flask, settings: Settings) -> Limiter:
                                      methods=["POST"]), SUBMISSIONS)
     _apply(app, limiter.shared_limit(lambda: settings.RATE_LIMIT_LINK, scope="link",
                                      methods=["POST"]), LINK_REQUESTS)
-    _apply(app, limiter.shared_limit(OPS_LOGIN_LIMIT, scope="ops-login", methods=["POST"]),
-           OPS_LOGINS)
+    _apply(app, limiter.shared_limit(lambda: settings.RATE_LIMIT_OPS_LOGIN, scope="ops-login",
+                                     methods=["POST"]), OPS_LOGINS)
+    # Changes send confirmation emails when the address changes: limited per client, and per
+    # profile (counting only changes made, so a stranger's refused attempts cost its owner none).
+    _apply(app, limiter.shared_limit(lambda: settings.RATE_LIMIT_CHANGE, scope="change",
+                                     methods=["PUT", "POST"]), CHANGES)
+    _apply(app, limiter.shared_limit(lambda: settings.RATE_LIMIT_PROFILE_CHANGE,
+                                     scope="profile-change", key_func=_changed_profile,
+                                     methods=["PUT", "POST"], deduct_when=_succeeded), CHANGES)
+    # Per account as well as per client, so guesses spread over many addresses still stop; only
+    # failed attempts count, so the account's owner is not locked out by their own logins.
+    _apply(app, limiter.limit(lambda: settings.RATE_LIMIT_OPS_ACCOUNT, key_func=_ops_account,
+                              methods=["POST"], deduct_when=_login_failed), OPS_LOGINS)
     app.register_error_handler(RateLimitExceeded, lambda error: too_many(limiter))
     return limiter
+
+
+def _changed_profile() -> str:
+    """The profile a change is for: named in the API's path, or signed in on the website."""
+    from services.api.web.common import signed_in_id
+
+    profile_id = (request.view_args or {}).get("profile_id") or signed_in_id()
+    return f"profile:{profile_id}" if profile_id else f"signed-out:{get_remote_address()}"
+
+
+def _succeeded(response) -> bool:
+    return response.status_code < 400
+
+
+def _ops_account() -> str:
+    return "ops-account:" + request.form.get("name", "")[:80].strip().lower()
+
+
+def _login_failed(response) -> bool:
+    return response.status_code == 401
 
 
 def _apply(app: Flask, limit, endpoints: dict[str, list[str]]) -> None:

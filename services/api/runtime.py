@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from config.settings import Settings
 from services.api.publisher import Publisher
 from shared.db import make_engine, make_read_sessionmaker, make_sessionmaker
+from shared.notifications import ConfirmationPolicy
 from shared.outbox import install_collector
 
 
@@ -25,6 +26,14 @@ class Runtime:
     publisher: Any = None
     caches: dict[str, Any] = field(default_factory=dict)
     read_sessions: sessionmaker[Session] | None = None  # for requests that only read
+
+    @property
+    def confirmation(self) -> ConfirmationPolicy:
+        """Whether addresses must be confirmed, and the daily caps on confirmation emails."""
+        s = self.settings
+        return ConfirmationPolicy(s.REQUIRE_EMAIL_CONFIRMATION, s.SECRET_KEY,
+                                  s.CONFIRMATIONS_PER_PROFILE_PER_DAY,
+                                  s.CONFIRMATIONS_PER_ADDRESS_PER_DAY)
 
 
 def init_app(app: Flask, settings: Settings) -> Runtime:

@@ -23,6 +23,7 @@ from shared.candidates import CandidateIndex
 from shared.db import make_engine, make_read_sessionmaker, make_sessionmaker
 from shared.email import EmailSender, NotifySettings, sender_from_settings
 from shared.mailing import MailSettings
+from shared.notifications import ConfirmationPolicy
 from shared.outbox import Work, install_collector
 from shared.snapshot import SnapshotStore, store_folder
 
@@ -51,6 +52,10 @@ class WorkerRuntime:
             notify=NotifySettings(self.settings.NOTIFY_API_KEY, self.settings.NOTIFY_TEMPLATE_ID,
                                   self.settings.NOTIFY_BASE_URL, self.settings.NOTIFY_TIMEOUT),
         )
+        self.confirmation = ConfirmationPolicy(
+            self.settings.REQUIRE_EMAIL_CONFIRMATION, self.settings.SECRET_KEY,
+            self.settings.CONFIRMATIONS_PER_PROFILE_PER_DAY,
+            self.settings.CONFIRMATIONS_PER_ADDRESS_PER_DAY)
         self.mail = MailSettings(
             secret_key=self.settings.SECRET_KEY, public_base_url=self.settings.PUBLIC_BASE_URL,
             mail_from=self.settings.MAIL_FROM, max_attempts=self.settings.EMAIL_MAX_ATTEMPTS,

@@ -17,7 +17,16 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 
 from services.worker import metrics  # noqa: F401 - connects the task counters
 from services.worker.runtime import WorkerRuntime, worker_runtime
-from shared import attempts, freshness, mailing, matchmaking, outbox, retention
+from shared import (
+    attempts,
+    freshness,
+    mailing,
+    matchmaking,
+    notifications,
+    outbox,
+    purge,
+    retention,
+)
 from shared.db import transaction
 from shared.email import AmbiguousEmailError, PermanentEmailError, TransientEmailError
 from shared.models import Profile, utcnow
@@ -184,6 +193,33 @@ def _fail_email(rt: WorkerRuntime, delivery_id: str, status: str, error: str,
     return status
 
 
+@shared_task(bind=True, name="partnermatch.send_profile_links", max_retries=None)
+def send_profile_links(self: Task, request_id: str) -> str:
+    """Answer "get a link to your profile": look the address up, owe its email and send it."""
+    rt = _runtime(self)
+    try:
+        with transaction(rt.sessions) as session:
+            delivery = notifications.answer_link_request(session, request_id, rt.confirmation)
+            delivery_id = delivery.id if delivery else None
+            if delivery_id:
+                outbox.send_here(session, delivery_id)
+    except OperationalError as error:
+        raise self.retry(countdown=_backoff(self.request.retries), exc=error) from error
+    if delivery_id is None:
+        return "nothing owed"
+    return _send(rt, delivery_id)
+
+
+@shared_task(bind=True, name="partnermatch.purge_expired")
+def purge_expired(self: Task) -> dict[str, int]:
+    """Delete records that have outlived their purpose (shared/purge.py)."""
+    rt = _runtime(self)
+    with transaction(rt.sessions) as session:
+        purged = purge.purge_expired(session, utcnow())
+    log.info("purged %s", purged)
+    return purged
+
+
 @shared_task(bind=True, name="partnermatch.handle_event")
 def handle_event(self: Task, event_id: str) -> str:
     """Consume an event that needs no matching (a deletion): indexes catch up by themselves."""
@@ -205,9 +241,11 @@ def relay_outbox(self: Task) -> dict[str, int]:
         events = outbox.due_events(session, now, grace,
                                    timedelta(seconds=rt.settings.TASK_TIME_LIMIT))
         deliveries = outbox.due_deliveries(session, now, grace)
+        link_requests = outbox.due_link_requests(session, now, grace)
         _mark_orphans_ambiguous(rt, session)
         work = [outbox.work_for_event(e) for e in events]
         work += [outbox.work_for_delivery(d) for d in deliveries]
+        work += [outbox.work_for_link_request(r) for r in link_requests]
         outbox.mark_published(session, [e.id for e in events], [d.id for d in deliveries], now)
     rt.publish(work)
     return {"events": len(events), "deliveries": len(deliveries)}

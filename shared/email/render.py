@@ -56,11 +56,15 @@ class _PartnerView:
     website_is_own: bool
 
 
-def render_confirmation(recipient_name: str, confirm_url: str, subject_name: str) -> RenderedEmail:
-    """Render the email asking someone to confirm the address a profile was submitted with."""
+def render_confirmation(confirm_url: str, council_name: str | None) -> RenderedEmail:
+    """Render the email asking someone to confirm the address a profile was submitted with.
+
+    The address is not confirmed yet, so anyone may have typed it: the email holds nothing the
+    submitter wrote (no contact name, no supplier name, no free text), only the council's name
+    from the public register, if the profile is a council's.
+    """
     context = {
-        "recipient_name": one_line(recipient_name),
-        "subject_name": one_line(subject_name),
+        "council_name": one_line(council_name) if council_name else None,
         "confirm_url": _web_url(confirm_url),
     }
     return _render("confirmation", CONFIRMATION_SUBJECT, context)

@@ -56,6 +56,10 @@ def test_the_environment_and_a_mapping_are_parsed_by_type(monkeypatch):
     ("LOG_FORMAT", "xml", "Must be one of"),
     ("LOG_LEVEL", "verbose", "Must be one of: DEBUG"),
     ("RATE_LIMIT_SUBMIT", "30 per fortnight", "Not a rate limit such as 30/minute"),
+    ("RATE_LIMIT_PROFILE_CHANGE", "often", "Not a rate limit such as 30/minute"),
+    ("RATE_LIMIT_OPS_ACCOUNT", "5", "Not a rate limit such as 30/minute"),
+    ("CONFIRMATIONS_PER_ADDRESS_PER_DAY", "0", "greater than 0"),
+    ("OPS_SESSION_HOURS", "-8", "greater than 0"),
     ("DATABASE_URL", "mysql://db/partnermatch", "use PostgreSQL or SQLite"),
     ("DATABASE_URL", "partnermatch.db", "Not a database URL"),
     ("REDIS_URL", "localhost:6379", "Not a Redis URL"),
@@ -147,6 +151,7 @@ def test_a_dot_env_file_is_not_read_in_production_or_by_tests_passing_a_mapping(
     assert load_settings({"SECRET_KEY": "k"}).SMTP_HOST == ""
     monkeypatch.setenv("PARTNERMATCH_ENV", "production")
     monkeypatch.setenv("SECRET_KEY", "k")
+    monkeypatch.setenv("PUBLIC_BASE_URL", "https://partnermatch.example")  # production: https
     assert load_settings().SMTP_HOST == ""
 
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 
 from shared.db import make_engine, make_sessionmaker, transaction
-from shared.models import EmailDelivery, OutboxEvent
-from shared.outbox import install_collector, send_here
+from shared.models import EmailDelivery, LinkRequest, OutboxEvent, utcnow
+from shared.outbox import due_link_requests, install_collector, send_here
 
 
 @pytest.fixture
@@ -83,3 +85,20 @@ def test_relay_leaves_alone_an_event_whose_match_is_running(database_url):
     with sessions() as session:
         due = due_events(session, utcnow(), timedelta(seconds=10), timedelta(seconds=60))
         assert sorted(e.id for e in due) == ["lost", "stalled"]
+
+
+def test_a_link_request_no_worker_answered_is_published_again_for_an_hour(collected):
+    sessions, _published = collected
+    now = utcnow()
+    with transaction(sessions) as session:
+        session.add(LinkRequest(id="waiting", email="a@leeds.gov.uk",
+                                created_at=now - timedelta(seconds=30)))
+        session.add(LinkRequest(id="stale", email="b@leeds.gov.uk",
+                                created_at=now - timedelta(hours=2)))
+    grace = timedelta(seconds=10)
+    with transaction(sessions) as session:
+        assert [r.id for r in due_link_requests(session, now, grace)] == ["waiting"]
+    with transaction(sessions) as session:  # just published: not again within the grace
+        assert due_link_requests(session, now + timedelta(seconds=5), grace) == []
+    with transaction(sessions) as session:
+        assert [r.id for r in due_link_requests(session, now + grace * 2, grace)] == ["waiting"]

@@ -1,19 +1,30 @@
-"""Ops access: a password login for people, the OPS_TOKEN bearer token for scripts."""
+"""Ops access: a password login for people, the OPS_TOKEN bearer token for scripts.
+
+A login is a server-side session: the (signed) cookie holds a random id, the database holds its
+hash, its user and when it ends (OPS_SESSION_HOURS after login). Logging out deletes the row and
+removing the user deletes all of the user's rows, so a copied cookie stops working at once.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import hmac
+import secrets
+from datetime import timedelta
 from functools import wraps
 
-from flask import redirect, request, session, url_for
+from flask import g, redirect, request, session, url_for
 from flask_smorest import abort
+from sqlalchemy import delete, select
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from services.api.runtime import runtime
-from shared.models import OpsUser
+from shared.db import transaction
+from shared.models import OpsSession, OpsUser, utcnow
 
 # A hash to compare against when the name is unknown, so timing does not reveal valid names.
 _DUMMY_HASH = generate_password_hash("not-a-real-password")
+SESSION_KEY = "ops_session"
 
 
 def hash_password(password: str) -> str:
@@ -29,18 +40,63 @@ def check_login(name: str, password: str) -> bool:
     return check_password_hash(stored, password) and user is not None
 
 
+def _session_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def start_session(name: str) -> None:
+    """Sign this browser in as an ops user (and drop everyone's ended sessions)."""
+    token = secrets.token_urlsafe(32)
+    now = utcnow()
+    hours = timedelta(hours=runtime().settings.OPS_SESSION_HOURS)
+    with transaction(runtime().sessions) as db:
+        db.execute(delete(OpsSession).where(OpsSession.expires_at <= now))
+        db.add(OpsSession(id_hash=_session_hash(token), user_name=name, created_at=now,
+                          expires_at=now + hours))
+    session.clear()
+    session[SESSION_KEY] = token
+
+
+def end_session() -> None:
+    """Sign this browser out, on the server as well as in the cookie."""
+    token = session.pop(SESSION_KEY, None)
+    if isinstance(token, str):
+        with transaction(runtime().sessions) as db:
+            db.execute(delete(OpsSession).where(OpsSession.id_hash == _session_hash(token)))
+
+
+def current_user() -> str | None:
+    """Return the ops user this browser is signed in as, if the session is still live."""
+    if "ops_user" not in g:
+        g.ops_user = _live_user(session.get(SESSION_KEY))
+    return g.ops_user
+
+
+def _live_user(token: object) -> str | None:
+    if not isinstance(token, str) or not token:
+        return None
+    with runtime().read_sessions() as db:
+        return db.scalar(
+            select(OpsSession.user_name)
+            .join(OpsUser, OpsUser.name == OpsSession.user_name)
+            .where(OpsSession.id_hash == _session_hash(token), OpsSession.expires_at > utcnow()))
+
+
 def _bearer_is_ops_token() -> bool:
     expected = runtime().settings.OPS_TOKEN
     header = request.headers.get("Authorization", "")
     if not expected or not header.startswith("Bearer "):
         return False
-    return hmac.compare_digest(header.removeprefix("Bearer ").strip(), expected)
+    presented = header.removeprefix("Bearer ").strip()
+    # Bytes: compare_digest refuses str with characters outside ASCII (a 500, not a 401).
+    return hmac.compare_digest(presented.encode(), expected.encode())
 
 
 def current_actor() -> str | None:
     """Return who is making this request: an ops user, "ops-token", or None."""
-    if session.get("ops_user"):
-        return session["ops_user"]
+    user = current_user()
+    if user:
+        return user
     return "ops-token" if _bearer_is_ops_token() else None
 
 
@@ -64,7 +120,7 @@ def people_only(view):
 
     @wraps(view)
     def guarded(*args, **kwargs):
-        if not session.get("ops_user"):
+        if not current_user():
             abort(401, message="Log in to /ops to do this.")
         return view(*args, **kwargs)
 

@@ -16,12 +16,19 @@ from flask import (
     redirect,
     render_template,
     request,
-    session,
     url_for,
 )
 from sqlalchemy import select
 
-from services.api.ops.auth import check_login, current_actor, ops_required, people_only
+from services.api.ops.auth import (
+    check_login,
+    current_actor,
+    current_user,
+    end_session,
+    ops_required,
+    people_only,
+    start_session,
+)
 from services.api.ops.charts import bars
 from services.api.ops.queues import read as read_queues
 from services.api.runtime import runtime
@@ -92,9 +99,9 @@ def dead_letter(letter_id: str, action: str):
         if letter is None or letter.resolved_at is not None:
             abort(404)
         if action == "retry":
-            repair.replay_dead_letter(db, letter, session["ops_user"])
+            repair.replay_dead_letter(db, letter, current_user())
         else:
-            repair.discard_dead_letter(db, letter, session["ops_user"])
+            repair.discard_dead_letter(db, letter, current_user())
     flash(f"Dead letter {'queued again' if action == 'retry' else 'discarded'}.")
     return redirect(url_for("ops.dashboard"), code=303)
 
@@ -107,7 +114,7 @@ def approve_supplier(profile_id: str):
         supplier = db.get(Profile, profile_id)
         if supplier is None or supplier.kind != "supplier":
             abort(404)
-        repair.approve_supplier(db, supplier, session["ops_user"])
+        repair.approve_supplier(db, supplier, current_user())
     flash("Supplier approved: it can now be recommended.")
     return redirect(url_for("ops.dashboard"), code=303)
 
@@ -175,8 +182,7 @@ def login():
     if request.method == "POST":
         name = request.form.get("name", "")[:80]
         if check_login(name, request.form.get("password", "")[:200]):
-            session.clear()
-            session["ops_user"] = name
+            start_session(name)
             with transaction(runtime().sessions) as db:
                 repair.audit(db, name, "ops.login", None)
             return redirect(url_for("ops.dashboard"), code=303)
@@ -186,6 +192,6 @@ def login():
 
 @bp.post("/logout")
 def logout():
-    """Log out."""
-    session.pop("ops_user", None)
+    """Log out: the session ends on the server too, so a copy of the cookie is useless."""
+    end_session()
     return redirect(url_for("ops.login"), code=303)

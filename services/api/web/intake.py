@@ -8,9 +8,16 @@ from flask import abort, redirect, request, session, url_for
 from marshmallow import ValidationError
 from sqlalchemy.orm import Session
 
+from services.api.runtime import runtime
 from services.api.web import bp
 from services.api.web.answers import councils, offered_areas, summary_rows, validate
-from services.api.web.common import page, sessions, settings, sign_in, signed_in_profile
+from services.api.web.common import (
+    page,
+    sessions,
+    sign_in,
+    signed_in_id,
+    signed_in_profile,
+)
 from services.api.web.forms import (
     COUNCIL_FIELDS,
     SUPPLIER_FIELDS,
@@ -146,7 +153,12 @@ def _check_page(db: Session, draft: FormDraft, errors: dict, status: int = 200):
 
 
 def _submit(key: str):
-    """Store the draft's profile, or find the one an earlier press of the button stored."""
+    """Store the draft's profile, or find the one an earlier press of the button stored.
+
+    Only the browser that filled in the draft is signed in to the profile: the draft's key is in
+    the page, and whoever else holds it gets a page that points to the emailed link instead.
+    """
+    made_here = session.get(DRAFT_KEY) == key
     try:
         with transaction(sessions()) as db:
             draft = drafts.find_draft(db, key)
@@ -158,6 +170,10 @@ def _submit(key: str):
             return _check_page(db, drafts.find_draft(db, key), error.messages, 400)
     if profile_id is None:
         abort(404, "This form was sent and the profile has since been deleted.")
+    if not (made_here or signed_in_id() == profile_id):
+        return page("error.html", title="Your profile has been sent",
+                    message="To open it, use the link in the email we send to the address "
+                    "given in the form.")
     sign_in(profile_id)
     session.pop(DRAFT_KEY, None)
     return redirect(url_for("web.submitted"), code=303)
@@ -169,7 +185,7 @@ def _create(db: Session, draft: FormDraft, answers: dict[str, Any]) -> Profile:
     if errors:
         raise ValidationError(errors)
     profile, _token = profiles.create_profile(db, fields)  # the web uses emailed links instead
-    owe_confirmation(db, profile, settings().REQUIRE_EMAIL_CONFIRMATION)
+    owe_confirmation(db, profile, runtime().confirmation, new_profile=True)
     return profile
 
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 from flask import flash, jsonify, redirect, request, url_for
 from marshmallow import ValidationError
 
+from services.api.runtime import runtime
 from services.api.web import bp
 from services.api.web.answers import summary_rows, validate
 from services.api.web.common import (
     needs_sign_in,
     page,
     sessions,
-    settings,
     sign_out,
     signed_in_profile,
 )
@@ -20,7 +20,11 @@ from services.api.web.intake import details_page
 from services.api.web.status import match_status, progress
 from shared import introductions, profiles
 from shared.db import transaction
-from shared.notifications import owe_confirmation, owe_profile_links
+from shared.notifications import (
+    ConfirmationLimitReached,
+    owe_confirmation,
+    request_profile_links,
+)
 from shared.schemas import EmailAddress
 
 
@@ -50,23 +54,37 @@ def profile_status():
 @bp.route("/profile/edit", methods=["GET", "POST"])
 def edit_profile():
     """Change the profile's answers; the new version is matched again."""
-    with transaction(sessions()) as db:
-        profile = signed_in_profile(db)
-        if profile is None:
-            return needs_sign_in()
-        if request.method == "GET":
-            return details_page(profile.kind, profile.council, profile.fields, {}, editing=True)
-        answers = details_answers(profile.kind, request.form)
-        document = {"kind": profile.kind, **answers}
-        if profile.kind == "council":
-            document["gss_code"] = profile.gss_code
-        fields, errors = validate(db, document)
-        if errors:
-            return details_page(profile.kind, profile.council, answers, errors, 400, editing=True)
-        profiles.update_profile(db, profile, fields)
-        owe_confirmation(db, profile, settings().REQUIRE_EMAIL_CONFIRMATION)
+    try:
+        with transaction(sessions()) as db:
+            profile = signed_in_profile(db)
+            if profile is None:
+                return needs_sign_in()
+            if request.method == "GET":
+                return details_page(profile.kind, profile.council, profile.fields, {},
+                                    editing=True)
+            response = _change(db, profile)
+            if response is not None:
+                return response
+    except ConfirmationLimitReached:  # rolled back: nothing changed
+        return page("error.html", 429, title="You have changed your email address too often",
+                    message="We can only send a few confirmation emails for a profile each day. "
+                    "Nothing was saved this time. Try again tomorrow.")
     flash("Your profile has been updated. We are finding partners for it again.")
     return redirect(url_for("web.profile_page"), code=303)
+
+
+def _change(db, profile):
+    """Store the form's answers as the profile's new version, or return the page with errors."""
+    answers = details_answers(profile.kind, request.form)
+    document = {"kind": profile.kind, **answers}
+    if profile.kind == "council":
+        document["gss_code"] = profile.gss_code
+    fields, errors = validate(db, document)
+    if errors:
+        return details_page(profile.kind, profile.council, answers, errors, 400, editing=True)
+    profiles.update_profile(db, profile, fields)
+    owe_confirmation(db, profile, runtime().confirmation)
+    return None
 
 
 @bp.route("/profile/delete", methods=["GET", "POST"])
@@ -126,7 +144,7 @@ def request_link():
         return page("request_link.html", 400, expired=expired, errors=error, address=address,
                     summary=[{"text": error["email"], "href": "#email"}])
     with transaction(sessions()) as db:
-        owe_profile_links(db, address)
+        request_profile_links(db, address)  # looked up by a worker: same time, known or not
     return redirect(url_for("web.link_sent"), code=303)
 
 

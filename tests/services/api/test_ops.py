@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+from datetime import timedelta
 
 import pytest
 from click.testing import CliRunner
@@ -12,7 +13,7 @@ from sqlalchemy import select
 
 from services.cli import main as cli
 from shared.candidates import CandidateIndex
-from shared.models import AuditEntry, DeadLetter, OpsUser, Profile
+from shared.models import AuditEntry, DeadLetter, OpsSession, OpsUser, Profile, utcnow
 from shared.records import MatchRequest
 from tests.services.api.helpers import create
 
@@ -169,7 +170,89 @@ def test_discarding_a_dead_letter_is_audited(client, app, ops_user):
 
 def test_password_guessing_is_slowed_down(client, ops_user):
     token = csrf(client, "/ops/login")
-    codes = [client.post("/ops/login", data={"name": ops_user, "password": f"guess{n}",
+    # Each guess at another name, so only the per-client limit (10 a minute) can stop them.
+    codes = [client.post("/ops/login", data={"name": f"{ops_user}{n}", "password": f"guess{n}",
                                              "csrf_token": token}).status_code
              for n in range(11)]
     assert codes[:10] == [401] * 10 and codes[10] == 429
+
+
+# --- ops sessions (issue 13, item 7) --------------------------------------------------------------
+
+COOKIE = "partnermatch_session"
+
+
+def copied_cookie(app, client):
+    """Another browser holding a copy of this client's session cookie."""
+    thief = app.test_client()
+    thief.set_cookie(COOKIE, client.get_cookie(COOKIE).value)
+    return thief
+
+
+def test_a_copied_cookie_stops_working_at_logout(app, client, ops_user):
+    log_in(client, ops_user)
+    thief = copied_cookie(app, client)
+    assert thief.get("/ops/figures.json").status_code == 200
+    token = csrf(client, "/ops")
+    assert client.post("/ops/logout", data={"csrf_token": token}).status_code == 303
+    assert thief.get("/ops/figures.json").status_code == 401
+    assert client.get("/ops/figures.json").status_code == 401
+
+
+def test_removing_an_ops_user_ends_its_sessions(app, client, ops_user):
+    log_in(client, ops_user)
+    thief = copied_cookie(app, client)
+    result = CliRunner().invoke(cli, ["ops-user", "remove", ops_user])
+    assert result.exit_code == 0, result.output
+    assert thief.get("/ops/figures.json").status_code == 401
+    with app.extensions["partnermatch"].sessions() as session:
+        assert session.scalars(select(OpsSession)).all() == []
+    result = CliRunner().invoke(cli, ["ops-user", "remove", ops_user])
+    assert result.exit_code != 0 and "no ops user" in result.output
+
+
+def test_an_ops_session_ends_eight_hours_after_login(client, ops_user, monkeypatch):
+    from services.api.ops import auth
+
+    log_in(client, ops_user)
+    login_time = utcnow()
+    monkeypatch.setattr(auth, "utcnow", lambda: login_time + timedelta(hours=7, minutes=59))
+    assert client.get("/ops/figures.json").status_code == 200
+    monkeypatch.setattr(auth, "utcnow", lambda: login_time + timedelta(hours=8, minutes=1))
+    assert client.get("/ops/figures.json").status_code == 401
+
+
+def test_the_session_lives_on_the_server_not_in_the_cookie(app, client, ops_user):
+    log_in(client, ops_user)
+    with app.extensions["partnermatch"].sessions() as session:
+        row = session.scalars(select(OpsSession)).one()
+    assert row.user_name == ops_user
+    assert row.expires_at - row.created_at == timedelta(hours=8)
+    assert row.id_hash not in client.get_cookie(COOKIE).value
+
+
+def test_guesses_at_one_account_from_many_clients_are_limited(make_app, ops_user):
+    client = make_app(TRUSTED_PROXY_COUNT="1", OPS_TOKEN=OPS_TOKEN).test_client()
+    token = csrf(client, "/ops/login")
+
+    def attempt(n: int, name: str, password: str) -> int:
+        headers = {"X-Forwarded-For": f"198.51.100.{n}"}  # a new client each time
+        return client.post("/ops/login", headers=headers, data={
+            "name": name, "password": password, "csrf_token": token}).status_code
+
+    codes = [attempt(n, ops_user, f"guess{n}") for n in range(5)]
+    assert codes == [401] * 5
+    assert attempt(6, ops_user, PASSWORD) == 429  # even the right password, until it resets
+    assert attempt(7, "someone-else", "guess") == 401  # another account is not held up
+
+
+def test_a_successful_login_does_not_count_against_the_account(make_app, ops_user):
+    client = make_app(OPS_TOKEN=OPS_TOKEN).test_client()
+    for _ in range(6):
+        log_in(client, ops_user)
+
+
+def test_a_non_ascii_ops_token_is_401_not_500(client):
+    for token in ("\u00e9t\u00e9", OPS_TOKEN[:-1] + "\u00e9"):
+        response = client.get("/ops/figures.json", headers={"Authorization": f"Bearer {token}"})
+        assert response.status_code == 401

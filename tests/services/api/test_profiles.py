@@ -215,11 +215,12 @@ def test_same_idempotency_key_with_another_body_is_422(client, app):
 
 
 def test_idempotency_key_still_in_progress_is_409(client, app):
-    from services.api.idempotency import request_hash
+    from services.api.idempotency import client_key, request_hash
 
     runtime: Runtime = app.extensions["partnermatch"]
-    with runtime.sessions() as session, session.begin():
-        session.add(IdempotencyKey(key="busy", request_hash=request_hash(council_body())))
+    with runtime.sessions() as session, session.begin():  # the test client is 127.0.0.1
+        session.add(IdempotencyKey(key=client_key("127.0.0.1", "busy"),
+                                   request_hash=request_hash(council_body())))
     response = client.post("/api/v1/profiles", json=council_body(),
                            headers={"Idempotency-Key": "busy"})
     assert_envelope(response, 409)
@@ -237,9 +238,11 @@ def test_idempotency_key_of_a_rejected_request_can_be_used_again(client):
 def test_stored_idempotent_response_is_encrypted(client, app):
     body = client.post("/api/v1/profiles", json=council_body(),
                        headers={"Idempotency-Key": "secret"}).get_json()
+    from services.api.idempotency import client_key
+
     runtime: Runtime = app.extensions["partnermatch"]
     with runtime.sessions() as session:
-        stored = session.get(IdempotencyKey, "secret").response
+        stored = session.get(IdempotencyKey, client_key("127.0.0.1", "secret")).response
     assert body["token"].encode() not in stored
 
 

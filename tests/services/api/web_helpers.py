@@ -17,7 +17,8 @@ from shared.db import transaction
 from shared.email import FileSender
 from shared.mailing import MailSettings, claim, compose, record_sent
 from shared.matchmaking import match_event
-from shared.models import EmailDelivery, OutboxEvent
+from shared.models import EmailDelivery, LinkRequest, OutboxEvent
+from shared.notifications import answer_link_request
 from tests.services.api.helpers import LEEDS
 
 MATCHED_TOPICS = ("profile.submitted", "profile.updated")
@@ -79,10 +80,21 @@ def submit(client, key: str | None = None):
     return client.post("/check", data={"csrf_token": csrf_token(page), "submission_key": key})
 
 
+def answer_link_requests(app) -> None:
+    """Do in process what the worker's send_profile_links does for every waiting link request."""
+    runtime = app.extensions["partnermatch"]
+    with runtime.sessions() as session:
+        waiting = session.scalars(select(LinkRequest.id).order_by(LinkRequest.created_at)).all()
+    for request_id in waiting:
+        with transaction(runtime.sessions) as session:
+            answer_link_request(session, request_id, runtime.confirmation)
+
 
 def run_worker(app, outbox: Path, base_url: str = "http://localhost") -> list[EmailMessage]:
-    """Do in process what the worker does: match waiting events, then send owed emails to files."""
+    """Do in process what the worker does: match waiting events, answer link requests, then send
+    owed emails to files."""
     runtime = app.extensions["partnermatch"]
+    answer_link_requests(app)
     with runtime.sessions() as session:
         events = session.scalars(select(OutboxEvent.id).where(
             OutboxEvent.consumed_at.is_(None), OutboxEvent.topic.in_(MATCHED_TOPICS))).all()

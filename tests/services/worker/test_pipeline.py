@@ -131,3 +131,18 @@ def test_a_strong_newcomer_reaches_the_councils_it_helps_in_one_email_each(
 
     time.sleep(4)  # the relay runs every second: nothing may be sent twice
     assert len(smtp.wait_for(to(LEEDS_ADDRESS), count=3)) == 3  # confirm, first, news
+
+
+def test_get_a_link_is_answered_by_the_worker_through_the_queue(api, worker, smtp):
+    """/profile/link only records the request; a worker looks the address up and emails the
+    link (issue 13, item 10: the request must not take longer for an address we know)."""
+    from tests.services.api.web_helpers import post_form
+
+    api.post("/api/v1/profiles", json=council_body())
+    confirm(api, confirm_link(text_of(smtp.wait_for(to(LEEDS_ADDRESS))[0])))
+    for address in ("nobody@leeds.gov.uk", LEEDS_ADDRESS):
+        response = post_form(api, "/profile/link", {"email": address})
+        assert response.headers["Location"] == "/profile/link/sent"
+    (link,) = smtp.wait_for(lambda m: m["Subject"] == "Your link to partnermatch")
+    assert LEEDS_ADDRESS in link["To"] and "/open/" in text_of(link)
+    assert not any("nobody@" in m["To"] for m in smtp.messages)

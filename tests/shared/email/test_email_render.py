@@ -132,18 +132,25 @@ def test_names_are_shown_on_one_line_without_control_characters() -> None:
                                  "https://ok.example/\r\nx"])
 def test_links_must_be_web_urls(url: str) -> None:
     with pytest.raises(ValueError):
-        render_confirmation("Jane", url, "Barnsley")
+        render_confirmation(url, "Barnsley")
     with pytest.raises(ValueError):
         render_recommendations("Jane", "Barnsley", [], url, {}, None)
 
 
 def test_confirmation_names_the_profile_links_to_confirm_and_explains_if_it_was_not_you() -> None:
     url = "https://partnermatch.example/confirm?token=a&b=1"
-    rendered = render_confirmation("Jane <b>", url, "Barnsley Metropolitan Borough Council")
+    rendered = render_confirmation(url, "Barnsley Metropolitan Borough Council")
     assert rendered.subject == CONFIRMATION_SUBJECT
     for part in (rendered.text, rendered.html):
         assert "Barnsley Metropolitan Borough Council" in part
         assert "If this was not you" in part
     assert url in rendered.text
     assert 'href="https://partnermatch.example/confirm?token=a&amp;b=1"' in rendered.html
-    assert "Jane &lt;b&gt;" in rendered.html
+
+
+def test_a_suppliers_confirmation_names_no_one() -> None:
+    """The address is unconfirmed: nothing the submitter typed may reach it (issue 13, item 6)."""
+    rendered = render_confirmation("https://partnermatch.example/confirm/t", None)
+    for part in (rendered.text, rendered.html):
+        assert "A supplier profile was submitted" in part
+        assert "Hello," in part
