@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import argparse
 import statistics
+from pathlib import Path
 
-from bench import e2e, intake, throughput
+from bench import e2e, intake, plots, throughput
 from bench.stack import postgres_server
 from bench.stats import table
 
@@ -69,6 +70,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--postgres", help="server to create databases on "
                         "(default: TEST_DATABASE_URL)")
     parser.add_argument("--quick", action="store_true", help="shorter runs, noisier figures")
+    parser.add_argument("--plot", default=str(plots.PLOTS / "perf.png"),
+                        help="PNG to draw the ratios in ('' for none)")
     args = parser.parse_args(argv)
     server = postgres_server(args.postgres)
     kinds = args.database or (["postgresql", "sqlite"] if server else ["sqlite"])
@@ -81,6 +84,8 @@ def main(argv: list[str] | None = None) -> None:
             throughput.measure(kind, server, 10_000, matches, noops=500)))
     print(f"load generator for intake: {intake.load_generator()}")
     print(table(HEADER, rows))
+    if args.plot:
+        print(f"plot: {plots.ratios(plots.ratio_points(rows), Path(args.plot))}")
 
 
 if __name__ == "__main__":

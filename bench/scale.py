@@ -35,6 +35,7 @@ from pathlib import Path
 import numpy as np
 from threadpoolctl import threadpool_limits
 
+from bench import plots
 from bench.reference import context_model, councils, data_dir
 from bench.stats import table
 from bench.synthetic import Profiles
@@ -265,6 +266,8 @@ def main(argv: list[str] | None = None) -> None:
                              "the index uses one core, as each worker process does")
     parser.add_argument("--workers", type=int, default=SIZES[-1],
                         help="profiles for the worker memory measurement (0: skip it)")
+    parser.add_argument("--plot", default=str(plots.PLOTS / "scale.png"),
+                        help="PNG to draw the latencies in ('' for none)")
     parser.add_argument("--one", type=int, help=argparse.SUPPRESS)  # a child process's size
     parser.add_argument("--save", nargs=2, help=argparse.SUPPRESS)  # size, folder
     parser.add_argument("--serve", nargs=3, help=argparse.SUPPRESS)  # how, size, folder
@@ -279,13 +282,14 @@ def main(argv: list[str] | None = None) -> None:
     if args.serve:
         serve(args.serve[0], int(args.serve[1]), args.serve[2])
         return
-    rows = []
+    rows, measured = [], []
     for size in (int(s) for s in args.sizes.split(",")):
         # Standard error stays the terminal's: the child's progress bar shows there.
         child = subprocess.run([sys.executable, "-m", "bench.scale", "--one", str(size),
                                 "--sklearn-threads", str(args.sklearn_threads)],
                                stdout=subprocess.PIPE, text=True, check=True)
-        rows.append(row(json.loads(child.stdout.splitlines()[-1])))
+        measured.append(json.loads(child.stdout.splitlines()[-1]))
+        rows.append(row(measured[-1]))
         print(f"  measured {size:,} profiles", file=sys.stderr)
     cores = f"{args.sklearn_threads} thread(s)" if args.sklearn_threads else "all cores"
     print(f"Matching at scale (one process per size; {LIMIT} partners per need; scikit-learn "
@@ -294,6 +298,8 @@ def main(argv: list[str] | None = None) -> None:
     print("\nindex MiB: resident memory grown while building (arrays, ids, names); peak RSS: "
           "the whole process, interpreter and libraries included, before scikit-learn's "
           "matrix is built.")
+    if args.plot:
+        print(f"plot: {plots.scale(measured, Path(args.plot))}")
     if args.workers:
         workers = worker_memory(args.workers)
         print("\nWhole-worker memory (2 processes matching, "
