@@ -82,6 +82,8 @@ class Settings:
     RETENTION_DAYS: int = 730
     ALERT_OUTBOX_LAG_SECONDS: int = 60
     ALERT_DEAD_LETTERS: int = 1
+    # Where ops find Flower (Celery diagnostics), linked from /ops; empty: no link.
+    FLOWER_URL: str = ""
     REFERENCE_DATA_DIR: str = str(SHIPPED_REFERENCE_DIR)
     VAR_DIR: str = field(default_factory=_working_var_dir)
     # Worker processes of one machine share the matching index from INDEX_SHARE_MIN profiles on,

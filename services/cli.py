@@ -182,23 +182,62 @@ def seed(data_dir: str | None, demo: bool) -> None:
 @click.option("--port", default=5000, show_default=True, type=int)
 @click.option("--workers", default=2, show_default=True, type=int)
 def api(host: str, port: int, workers: int) -> None:
-    """Serve the API with gunicorn (production)."""
+    """Serve the API with gunicorn (production); /metrics counts every gunicorn worker."""
     from services.embedded import api_command
 
-    _require_redis(load_settings().REDIS_URL)
+    settings = load_settings()
+    _require_redis(settings.REDIS_URL)
+    _multiprocess_metrics(settings, "api")
     command = api_command(host, port, workers)
     os.execvp(command[0], command)  # noqa: S606 - replaces this process with gunicorn
 
 
 @main.command()
 @click.option("--concurrency", default=2, show_default=True, type=int)
-def worker(concurrency: int) -> None:
+@click.option("--metrics-port", type=int, default=None,
+              help="Serve the worker's Prometheus metrics on this port.")
+@click.option("--metrics-host", default="127.0.0.1", show_default=True,
+              help="The address the metrics port listens on.")
+def worker(concurrency: int, metrics_port: int | None, metrics_host: str) -> None:
     """Run a Celery worker on the matching, email and events queues."""
     from services.embedded import worker_command
 
-    _require_redis(load_settings().REDIS_URL)
-    command = worker_command(concurrency)
+    settings = load_settings()
+    _require_redis(settings.REDIS_URL)
+    if metrics_port:
+        _multiprocess_metrics(settings, "worker")
+    command = worker_command(concurrency, metrics_port=metrics_port, metrics_host=metrics_host)
     os.execvp(command[0], command)  # noqa: S606 - replaces this process with the worker
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5555, show_default=True, type=int)
+def flower(host: str, port: int) -> None:
+    """Run Flower (Celery diagnostics) at /flower/, behind the login in FLOWER_BASIC_AUTH."""
+    from services.embedded import flower_command
+
+    if ":" not in os.environ.get("FLOWER_BASIC_AUTH", ""):
+        raise click.UsageError("set FLOWER_BASIC_AUTH to user:password: Flower can stop workers, "
+                               "so it never runs without a login")
+    _require_redis(load_settings().REDIS_URL)
+    command = flower_command(host, port)
+    os.execvp(command[0], command)  # noqa: S606 - replaces this process with Flower
+
+
+def _multiprocess_metrics(settings, role: str) -> None:
+    """Give this process tree a fresh PROMETHEUS_MULTIPROC_DIR unless one is set already.
+
+    Set already means shared on purpose (`partnermatch run` gives the API and the worker one
+    folder); otherwise each gunicorn worker or pool process would count alone.
+    """
+    from pathlib import Path
+
+    from services.embedded import fresh_metrics_dir
+
+    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        folder = fresh_metrics_dir(Path(settings.VAR_DIR), role)
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(folder)
 
 
 @main.command()

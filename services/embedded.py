@@ -84,11 +84,41 @@ def wait_for_redis(url: str, process: subprocess.Popen | None = None, seconds: f
     raise RuntimeError(f"redis did not answer at {url}")
 
 
-def worker_command(concurrency: int = 2, name: str = "worker") -> list[str]:
-    """Return the command line of a Celery worker consuming every queue."""
-    return [sys.executable, "-m", "celery", "-A", "services.worker.app", "worker",
-            "-Q", WORKER_QUEUES, "--concurrency", str(concurrency), "--loglevel", "INFO",
-            "-n", f"{name}@%h", "--without-mingle", "--without-gossip"]
+def worker_command(concurrency: int = 2, name: str = "worker", metrics_port: int | None = None,
+                   metrics_host: str = "127.0.0.1") -> list[str]:
+    """Return the command line of a Celery worker consuming every queue.
+
+    With a metrics port the worker serves its own Prometheus metrics there (see
+    services/worker/metrics.py); PROMETHEUS_MULTIPROC_DIR must then name an empty folder.
+    """
+    command = [sys.executable, "-m", "celery", "-A", "services.worker.app", "worker",
+               "-Q", WORKER_QUEUES, "--concurrency", str(concurrency), "--loglevel", "INFO",
+               "-n", f"{name}@%h", "--without-mingle", "--without-gossip"]
+    if metrics_port:
+        command += ["--metrics-port", str(metrics_port), "--metrics-host", metrics_host]
+    return command
+
+
+def flower_command(host: str, port: int) -> list[str]:
+    """Return the command line of Flower, served under /flower/ (as behind the proxy).
+
+    Flower reads its login from FLOWER_BASIC_AUTH (user:password) itself.
+    """
+    return [sys.executable, "-m", "celery", "-A", "services.worker.app", "flower",
+            f"--address={host}", f"--port={port}", "--url_prefix=flower",
+            "--purge_offline_workers=300"]
+
+
+def fresh_metrics_dir(var_dir: Path, role: str) -> Path:
+    """Empty VAR_DIR/prometheus/<role> for prometheus-client's multiprocess mode and return it.
+
+    Files left by an earlier run would be summed into this one's counters, so the folder is
+    emptied at every start (one api and one worker per VAR_DIR, as on a container or a host).
+    """
+    folder = var_dir / "prometheus" / role
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    return folder
 
 
 def beat_command(var_dir: Path) -> list[str]:

@@ -37,10 +37,12 @@ DOCKERIGNORE_PATH = ROOT / ".dockerignore"
 ENV_ANCHOR = "x-partnermatch-env"
 APP_SERVICES = ("api", "worker", "beat")
 IMAGE_SERVICES = (*APP_SERVICES, "migrate")
-SERVICES = {*IMAGE_SERVICES, "redis", "postgres", "mailpit", "proxy"}
-# Secrets, and the public address (in production it must be https: config/settings.py).
+MONITORING_SERVICES = {"prometheus", "grafana", "flower"}  # checked in tests/test_monitoring.py
+SERVICES = {*IMAGE_SERVICES, "redis", "postgres", "mailpit", "proxy", *MONITORING_SERVICES}
+# Secrets, and the public address (in production it must be https: config/settings.py); and the
+# monitoring logins, Grafana's admin and Flower's.
 REQUIRED_VARIABLES = {"SECRET_KEY", "OPS_TOKEN", "POSTGRES_PASSWORD", "REDIS_PASSWORD",
-                      "PUBLIC_BASE_URL"}
+                      "PUBLIC_BASE_URL", "GRAFANA_ADMIN_PASSWORD", "FLOWER_PASSWORD"}
 DIGEST = re.compile(r"^[^\s@]+:[\w.-]+@sha256:[0-9a-f]{64}$")
 # Read by gunicorn (config/gunicorn.py, or gunicorn itself), not by partnermatch's settings.
 GUNICORN_VARIABLES = {"FORWARDED_ALLOW_IPS", "GUNICORN_CMD_ARGS"}
@@ -133,7 +135,7 @@ def test_app_services_share_one_image_and_build(compose):
 def test_commands_are_the_partnermatch_console_script(compose):
     services = compose["services"]
     assert services["api"]["command"] == API_COMMAND
-    assert services["worker"]["command"] == ["partnermatch", "worker"]
+    assert services["worker"]["command"][:2] == ["partnermatch", "worker"]
     assert services["beat"]["command"] == ["partnermatch", "beat"]
     migrate = " ".join(services["migrate"]["command"])
     assert "partnermatch db upgrade && partnermatch seed" in migrate
@@ -160,10 +162,11 @@ def test_restart_policies(compose):
             assert service.get("restart") in LONG_RUNNING_RESTART, name
 
 
-def test_only_the_proxy_and_the_mail_ui_are_published(compose):
+def test_only_the_proxy_and_the_loopback_uis_are_published(compose):
     published = {name for name, service in compose["services"].items() if service.get("ports")}
-    assert published == {"proxy", "mailpit"}
-    assert all(port.startswith("127.0.0.1:") for port in compose["services"]["mailpit"]["ports"])
+    assert published == {"proxy", "mailpit", "grafana"}
+    for name in ("mailpit", "grafana"):
+        assert all(port.startswith("127.0.0.1:") for port in compose["services"][name]["ports"])
 
 
 def volume(short_syntax: str) -> tuple[str, str, str]:
@@ -194,8 +197,9 @@ def test_postgres_keeps_its_data(compose):
 
 
 def test_every_image_is_pinned_by_digest(compose, dockerfile):
+    built_here = compose["services"][IMAGE_SERVICES[0]]["build"]
     for name, service in compose["services"].items():
-        if name not in IMAGE_SERVICES:  # those are built here from the pinned Dockerfile
+        if service.get("build") != built_here:  # those are built from the pinned Dockerfile
             assert DIGEST.match(service["image"]), f"{name}: {service['image']}"
     for image in from_images(dockerfile):
         assert DIGEST.match(image), image
@@ -456,7 +460,7 @@ def test_proxy_listens_on_8080_and_forwards_to_the_api(nginx):
     variables = {args[0]: args[1] for args in arguments(nginx, "set")}
     resolved = {re.sub(r"\$\w+", lambda m: variables.get(m.group(0), m.group(0)), upstream)
                 for upstream in upstreams}
-    assert resolved == {"http://api:8000"}
+    assert resolved == {"http://api:8000", "http://flower:5555"}  # flower: /flower/ only
 
 
 def test_proxy_forwards_the_client_address_and_scheme(nginx):

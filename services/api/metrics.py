@@ -28,7 +28,7 @@ bp = Blueprint("metrics", __name__)
 
 REQUESTS = Counter("partnermatch_http_requests_total", "HTTP requests",
                    ["method", "endpoint", "status"])
-LATENCY = Histogram("partnermatch_http_request_seconds", "HTTP request duration",
+LATENCY = Histogram("partnermatch_http_request_duration_seconds", "HTTP request duration",
                     ["method", "endpoint"])
 
 
@@ -46,6 +46,7 @@ class BusinessCollector:
         yield depth
         yield _gauge("partnermatch_queue_unacked", "Delivered, not acknowledged", queues.unacked)
         yield _gauge("partnermatch_workers_online", "Workers answering", queues.workers_online)
+        yield _gauge("partnermatch_workers_busy", "Workers running a task", queues.workers_busy)
         yield _gauge("partnermatch_outbox_lag_seconds", "Age of the oldest unconsumed event",
                      figures.outbox_lag_seconds)
         yield _gauge("partnermatch_outbox_unconsumed", "Events not yet consumed",
@@ -53,8 +54,11 @@ class BusinessCollector:
         yield _gauge("partnermatch_dead_letters", "Unresolved dead letters", figures.dead_letters)
         yield _gauge("partnermatch_suppliers_awaiting_approval", "Suppliers to approve",
                      figures.suppliers_awaiting_approval)
+        # A count over a sliding hour, as /ops shows it: a gauge. Rates come from the workers'
+        # partnermatch_matches_total counter.
         yield _gauge("partnermatch_matches_last_hour", "Match runs in the last hour",
                      figures.matches_last_hour)
+        yield _latency(figures)
         yield _labelled("partnermatch_email_deliveries", "Email deliveries by status", "status",
                         figures.deliveries)
         yield _labelled("partnermatch_feedback_answers", "Was this useful? answers", "answer",
@@ -63,6 +67,21 @@ class BusinessCollector:
 
 def _gauge(name: str, documentation: str, value: float) -> GaugeMetricFamily:
     return GaugeMetricFamily(name, documentation, value=value)
+
+
+def _latency(figures) -> GaugeMetricFamily:
+    """Submit-to-email latency over the last hour, by percentile (none while no email was sent).
+
+    A gauge computed by the database, not a summary: the label is `percentile`, since `quantile`
+    belongs to summaries."""
+    family = GaugeMetricFamily("partnermatch_submit_to_email_seconds",
+                               "Submission to email over the last hour, by percentile",
+                               labels=["percentile"])
+    for percentile, value in (("50", figures.latency_p50_seconds),
+                              ("95", figures.latency_p95_seconds)):
+        if value is not None:
+            family.add_metric([percentile], value)
+    return family
 
 
 def _labelled(name: str, documentation: str, label: str,

@@ -8,6 +8,7 @@ from celery.signals import setup_logging
 from config.celery import celery_config
 from config.logging import configure_logging
 from config.settings import Settings, load_settings
+from services.worker import metrics
 
 
 def create_celery(settings: Settings | None = None) -> Celery:
@@ -16,6 +17,7 @@ def create_celery(settings: Settings | None = None) -> Celery:
     celery = Celery("partnermatch", include=["services.worker.tasks"])
     celery.conf.update(celery_config(settings))
     celery.conf.partnermatch_settings = settings
+    metrics.install(celery)
     return celery
 
 

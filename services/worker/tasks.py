@@ -15,7 +15,7 @@ from datetime import timedelta
 from celery import Task, shared_task
 from sqlalchemy.exc import IntegrityError, OperationalError
 
-from services.worker import metrics  # noqa: F401 - connects the task counters
+from services.worker.metrics import count_email, count_match
 from services.worker.runtime import WorkerRuntime, worker_runtime
 from shared import (
     attempts,
@@ -62,14 +62,15 @@ def match_profile(self: Task, event_id: str) -> str:
             outcome = matchmaking.match_event(session, rt.index(), event_id)
             if outcome.delivery_id:
                 outbox.send_here(session, outcome.delivery_id)
-    except IntegrityError:
-        return "already"  # a concurrent duplicate committed the same run first
+    except IntegrityError:  # a concurrent duplicate committed the same run first
+        return count_match("already")
     except OperationalError as error:
         raise self.retry(countdown=_backoff(count), exc=error) from error
     except Exception as error:
         if count >= rt.settings.TASK_MAX_ATTEMPTS:
             return _give_up_match(rt, event_id, key, count, repr(error))
         raise self.retry(countdown=_backoff(count), exc=error) from error
+    count_match(outcome.status)
     if outcome.delivery_id:  # sent from here, one broker hop sooner; the claim keeps it once
         _send(rt, outcome.delivery_id)
     return outcome.status
@@ -103,7 +104,7 @@ def _give_up_match(rt: WorkerRuntime, event_id: str, key: str, count: int, error
         attempts.dead_letter(session, "partnermatch.match_profile", key, [event_id], error, count)
         matchmaking.fail_event(session, event_id)
     log.error("match for event %s dead-lettered after %d attempts", event_id, count)
-    return "dead-lettered"
+    return count_match("dead-lettered")
 
 
 @shared_task(bind=True, name="partnermatch.refresh_partners", max_retries=None)
@@ -153,6 +154,11 @@ def send_email(self: Task, delivery_id: str) -> str:
 
 
 def _send(rt: WorkerRuntime, delivery_id: str) -> str:
+    """Claim a delivery, send it, record the outcome and count it."""
+    return count_email(_deliver(rt, delivery_id))
+
+
+def _deliver(rt: WorkerRuntime, delivery_id: str) -> str:
     """Claim a delivery, send it and record the outcome."""
     with transaction(rt.sessions) as session:
         delivery = mailing.claim(session, delivery_id)
