@@ -9,12 +9,14 @@ Prometheus configuration also go through `promtool` (check and unit tests).
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 import shutil
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -23,10 +25,12 @@ from typing import Any
 
 import pytest
 import yaml
+from click.testing import CliRunner
 from prometheus_client.parser import text_string_to_metric_families
 
 from config.settings import PROJECT_ROOT, Settings
-from services.embedded import free_port
+from services.cli import main as cli
+from services.embedded import flower_command, free_port
 from shared import ops
 from shared.db import make_engine, make_sessionmaker, transaction
 from shared.migrate import upgrade
@@ -41,6 +45,7 @@ PROMETHEUS_DIR = ROOT / "config" / "prometheus"
 GRAFANA_DIR = ROOT / "config" / "grafana"
 DASHBOARD_PATH = GRAFANA_DIR / "dashboards" / "partnermatch.json"
 OPS_TOKEN = "monitoring-ops-token-0123456789"
+FLOWER_PASSWORD = "flower-password-0123456789"
 # Series Prometheus makes itself for every target.
 SYNTHETIC = {"up", "scrape_duration_seconds", "scrape_samples_scraped"}
 PROMQL_KEYWORDS = {"and", "or", "unless", "bool", "offset", "by", "without", "on", "ignoring",
@@ -105,6 +110,13 @@ def get(url: str, token: str | None = None) -> str:
         return response.read().decode()
 
 
+def get_basic(url: str, user: str, password: str) -> str:
+    login = base64.b64encode(f"{user}:{password}".encode()).decode()
+    request = urllib.request.Request(url, headers={"Authorization": f"Basic {login}"})  # noqa: S310
+    with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 - local test URL
+        return response.read().decode()
+
+
 def post_json(url: str, body: dict[str, Any]) -> int:
     request = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST",  # noqa: S310
                                      headers={"Content-Type": "application/json"})
@@ -154,7 +166,7 @@ def running(tmp_path_factory, reference_dir) -> Iterator[dict[str, Any]]:
     engine.dispose()
     redis_server = RedisServer(folder / "redis")
     controller, mailbox = start_smtp()
-    api_port, worker_port = free_port(), free_port()
+    api_port, worker_port, flower_port = free_port(), free_port(), free_port()
     env = {key: value for key, value in os.environ.items() if key != "PROMETHEUS_MULTIPROC_DIR"}
     env.update({
         "PARTNERMATCH_ENV": "test", "DATABASE_URL": database, "REDIS_URL": redis_server.url,
@@ -163,17 +175,22 @@ def running(tmp_path_factory, reference_dir) -> Iterator[dict[str, Any]]:
         "SECRET_KEY": "test-secret-key", "OPS_TOKEN": OPS_TOKEN, "VAR_DIR": str(folder / "var"),
         "REQUIRE_EMAIL_CONFIRMATION": "false", "RATE_LIMIT_SUBMIT": "1000/minute",
     })
-    cli = str(Path(sys.executable).with_name("partnermatch"))
-    api = start([cli, "api", "--port", str(api_port), "--workers", "2"], env, folder / "api.log")
-    worker = start([cli, "worker", "--metrics-port", str(worker_port)], env,
+    own = str(Path(sys.executable).with_name("partnermatch"))
+    api = start([own, "api", "--port", str(api_port), "--workers", "2"], env, folder / "api.log")
+    worker = start([own, "worker", "--metrics-port", str(worker_port)], env,
                    folder / "worker.log")
+    flower = start([own, "flower", "--port", str(flower_port)],
+                   {**env, "FLOWER_BASIC_AUTH": f"ops:{FLOWER_PASSWORD}"}, folder / "flower.log")
     try:
         base = f"http://127.0.0.1:{api_port}"
         wait_for(lambda: get(f"{base}/healthz"), "the API answering")
         wait_for(lambda: get(f"http://127.0.0.1:{worker_port}/metrics"), "worker metrics")
+        wait_for(lambda: get(f"http://127.0.0.1:{flower_port}/flower/healthcheck"), "Flower")
         yield {"base": base, "worker": f"http://127.0.0.1:{worker_port}/metrics",
-               "var": folder / "var", "mailbox": mailbox}
+               "flower": f"http://127.0.0.1:{flower_port}", "var": folder / "var",
+               "mailbox": mailbox}
     finally:
+        stop(flower)
         stop(worker)
         stop(api)
         controller.stop()
@@ -443,19 +460,36 @@ def test_grafana_is_provisioned_with_prometheus_and_the_dashboard():
 def test_flower_needs_a_login_and_is_reached_only_through_the_proxy():
     flower = COMPOSE["services"]["flower"]
     assert "ports" not in flower
+    assert flower["image"] == COMPOSE["services"]["api"]["image"]  # this image, these settings
+    assert flower["command"][:2] == ["partnermatch", "flower"]
     assert flower["environment"]["FLOWER_BASIC_AUTH"].startswith("ops:${FLOWER_PASSWORD:?")
-    assert "--url_prefix=flower" in flower["command"]
+    assert "--url_prefix=flower" in flower_command("0.0.0.0", 5555)  # noqa: S104
     assert COMPOSE["x-partnermatch-env"]["FLOWER_URL"] == "/flower/"
     nginx = (ROOT / "config" / "nginx.conf").read_text(encoding="utf-8")
     location = re.search(r"location /flower/ \{(.*?)\n        \}", nginx, re.DOTALL).group(1)
-    assert re.search(r"set \$flower_upstream flower:(\d+);", location).group(1) in flower["expose"]
+    port = re.search(r"set \$flower_upstream flower:(\d+);", location).group(1)
+    assert port in flower["expose"] and port == option(flower["command"], "--port")
     assert "proxy_pass http://$flower_upstream;" in location
+    assert "/flower/healthcheck" in " ".join(flower["healthcheck"]["test"])
 
 
-def test_new_images_are_pinned():
-    for name in ("prometheus", "grafana", "flower"):
-        image = COMPOSE["services"][name]["image"]
-        assert re.fullmatch(r"[\w./-]+:v?\d+\.\d+\.\d+(@sha256:[0-9a-f]{64})?", image), image
+def test_flower_asks_for_its_login(running):
+    """The real Flower on the real broker: nothing without the login, the workers with it."""
+    flower = running["flower"]
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        get(f"{flower}/flower/workers")
+    assert refused.value.code == 401
+    with pytest.raises(urllib.error.HTTPError) as wrong:
+        get_basic(f"{flower}/flower/workers", "ops", "not-the-password")
+    assert wrong.value.code == 401
+    assert "Workers" in get_basic(f"{flower}/flower/workers", "ops", FLOWER_PASSWORD)
+    assert get(f"{flower}/flower/healthcheck") == "OK"  # the compose healthcheck's probe
+
+
+def test_flower_refuses_to_start_without_a_login(monkeypatch):
+    monkeypatch.delenv("FLOWER_BASIC_AUTH", raising=False)
+    result = CliRunner().invoke(cli, ["flower"])
+    assert result.exit_code == 2 and "FLOWER_BASIC_AUTH" in result.output
 
 
 @pytest.mark.parametrize(("flower_url", "linked"), [("/flower/", True), ("", False)])
