@@ -54,6 +54,7 @@ class CouncilRecord:
     ofsted_latest: OfstedJudgement | None = None
     ofsted_history: tuple[OfstedJudgement, ...] = ()  # newest first
     outcome_indicators: dict[str, float] = field(default_factory=dict)  # polarity-adjusted z
+    web_domains: tuple[str, ...] = ()  # the council's own web domains, e.g. ("leeds.gov.uk",)
 
 
 @dataclass(frozen=True)
