@@ -71,6 +71,8 @@ class Candidate:
     gss_code: str | None = None
     council_type: str | None = None
     regions_served: tuple[str, ...] = ()
+    # may be recommended at all: address confirmed (or a demo profile from public data), not
+    # rejected by a person, and (suppliers) approved by operations staff
     approved: bool = True
     # checkable facts per service area: {"childrens_services": ("Rated outstanding by Ofsted",)}
     evidence: dict[str, tuple[str, ...]] = field(default_factory=dict)
