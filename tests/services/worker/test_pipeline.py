@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 
 from shared.db import make_engine, make_sessionmaker, transaction
 from shared.models import EmailDelivery, Profile
+from shared.notifications import confirm_address
 from shared.profiles import create_profile
 from shared.taxonomy import delivers
 from tests.processes import text_of
@@ -45,6 +46,7 @@ def add_district_strong_in_waste(database_url: str) -> None:
             "strengths_text": "Kerbside recycling and food waste collection",
             "seeking": ["council"], "capacity_to_support": "available",
         })
+        confirm_address(session, "waste@cambridge.gov.uk")  # only confirmed profiles take part
     engine.dispose()
 
 
