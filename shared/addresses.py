@@ -1,4 +1,4 @@
-"""Whose an address is: a council's own domain, a shared service's, or one a person must check.
+"""Who an address belongs to: a council (its own domain), a shared service, or someone to check.
 
 Anyone with any ``gov.uk`` address could otherwise say they speak for any council. A council
 profile's address is on the council's own domain (from the register's public data: GOV.UK's
@@ -25,7 +25,6 @@ UNVERIFIED = "unverified"  # on neither: recommended with a label, contact withh
 VERIFIED = "verified"  # a person checked it belongs to the council
 REJECTED = "rejected"  # a person found it does not: never a candidate
 REVIEWED = (VERIFIED, REJECTED)
-ADDRESS_STATUSES = (COUNCIL_DOMAIN, SHARED_SERVICE, UNVERIFIED, VERIFIED, REJECTED)
 UNVERIFIED_REASON = ("Not yet verified: this contact's email address is not on the council's "
                      "own web domain, so we do not share it until we have checked it")
 

@@ -1,4 +1,4 @@
-"""Whose an address is: the council's own domain, a shared service's, or one to check."""
+"""Who an address belongs to: the council (its own domain), a shared service, or to check."""
 
 from __future__ import annotations
 
