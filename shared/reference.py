@@ -30,6 +30,7 @@ HOMEPAGES = "local-links-manager/local-authorities.csv"
 
 # Second-level names under which a registrable domain has three labels, not two (the few the
 # councils' homepages and Ofsted's domains use); government suffixes keep the body's name too.
+GOVERNMENT_DOMAINS = (".gov.uk", ".gov.scot", ".gov.wales", ".llyw.cymru")
 THREE_LABEL_SUFFIXES = ("gov.uk", "gov.scot", "gov.wales", "llyw.cymru", "org.uk", "co.uk")
 
 GRADES = ("outstanding", "good", "requires improvement", "inadequate")
@@ -275,8 +276,9 @@ def _web_domains(
 ) -> dict[str, tuple[str, ...]]:
     """Return each council's own web domains: its GOV.UK homepage's, and Ofsted's, if different.
 
-    The homepages are keyed by GSS code (local-links-manager); Ofsted's lookup names the domain
-    of each English upper-tier council's children's services (hullcc.gov.uk beside hull.gov.uk).
+    The homepages are keyed by GSS code (local-links-manager). Ofsted's lookup names the domain
+    of each English upper-tier council's children's services (hullcc.gov.uk beside hull.gov.uk);
+    only its government domains are taken, since some name a trust or a company instead.
     """
     by_gss = {gss: r.code for r in records for gss in _accepted_codes(r)}
     found: dict[str, list[str]] = defaultdict(list)
@@ -285,8 +287,9 @@ def _web_domains(
         if host and row["gss"] in by_gss:
             found[by_gss[row["gss"]]].append(registrable_domain(host))
     for code, row in links.items():
-        if row.get("domain", "").strip():
-            found[code].append(registrable_domain(row["domain"].strip()))
+        domain = registrable_domain(row.get("domain", "").strip())
+        if domain.endswith(GOVERNMENT_DOMAINS):
+            found[code].append(domain)
     return {code: tuple(dict.fromkeys(domains)) for code, domains in found.items()}
 
 

@@ -226,6 +226,7 @@ def test_every_current_council_has_its_own_web_domain_from_its_govuk_homepage(co
     ("Leeds", ("leeds.gov.uk",)),
     ("Devon", ("devon.gov.uk",)),  # homepage new.devon.gov.uk: the body's domain, not the host
     ("Kingston upon Hull", ("hull.gov.uk", "hullcc.gov.uk")),  # Ofsted's domain is added
+    ("Birmingham", ("birmingham.gov.uk",)),  # but not Ofsted's children's trust (a company)
     ("Gwynedd", ("gwynedd.llyw.cymru",)),
     ("Worthing", ("adur-worthing.gov.uk",)),  # councils sharing a homepage share a domain
     ("Derry City and Strabane", ("derrystrabane.com",)),
