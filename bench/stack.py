@@ -127,6 +127,7 @@ def _row(candidate: Candidate, when) -> dict[str, object]:
         "id": candidate.profile_id, "kind": candidate.kind, "gss_code": candidate.gss_code,
         "version": 1, "fields": fields, "contact_email": address,
         "token_hash": hash_token(candidate.profile_id), "approved": candidate.approved,
+        "contact_confirmed": True,  # only confirmed profiles are candidates
         "demo": False, "created_at": when, "updated_at": when,
     }
 

@@ -21,6 +21,7 @@ import numpy as np
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from shared.addresses import is_candidate, is_eligible
 from shared.columns import FrozenDict, mapped
 from shared.context_store import load_or_fit
 from shared.evidence import evidence_for, improved_areas
@@ -63,7 +64,7 @@ def candidate_from(profile: Profile) -> Candidate:
         gss_code=profile.gss_code,
         council_type=council.council_type if council else None,
         regions_served=tuple(fields.get("regions_served", ())),
-        approved=profile.approved,
+        approved=is_candidate(profile),
         evidence=evidence_for(council) if council else {},
         rating_source=source,
         improved=improved_areas(council) if council else (),
@@ -158,7 +159,7 @@ class CandidateIndex:
             profiles = self._load(session, self._changed_ids(session))
         updated = []
         for profile in profiles:
-            state = (profile.version, profile.approved)
+            state = (profile.version, is_candidate(profile))
             if self._seen.get(profile.id) != state:
                 updated.append(candidate_from(profile))
                 self._seen[profile.id] = state
@@ -238,11 +239,12 @@ class CandidateIndex:
         (all of a launch's submissions, say); whole rows are read only for the ones not seen yet.
         """
         recent = session.execute(
-            select(Profile.id, Profile.version, Profile.approved)
+            select(Profile.id, Profile.version, Profile.approved, Profile.demo,
+                   Profile.contact_confirmed, Profile.address_status)
             .where(Profile.updated_at >= self.synced_at - SYNC_OVERLAP)
         )
-        return [id_ for id_, version, approved in recent
-                if self._seen.get(id_) != (version, approved)]
+        return [id_ for id_, version, *standing in recent
+                if self._seen.get(id_) != (version, is_eligible(*standing))]
 
     @staticmethod
     def _load(session: Session, profile_ids: list[str]) -> Iterator[Profile]:

@@ -70,7 +70,7 @@ def strong_areas(candidate: Candidate) -> frozenset[str]:
     """Return the areas where a profile may be recommended as a partner (as the index decides)."""
     if candidate.capacity_to_support not in CAPACITY_FACTORS:
         return frozenset()
-    if candidate.kind == "supplier" and not candidate.approved:
+    if not candidate.approved:  # unconfirmed, rejected, or a supplier not yet approved
         return frozenset()
     if candidate.kind == "council" and not candidate.council_type:
         return frozenset()
@@ -82,8 +82,16 @@ def strong_areas(candidate: Candidate) -> frozenset[str]:
 
 
 def owe_refresh(session: Session, profile: Profile) -> OutboxEvent | None:
-    """Record a refresh event for a profile strong somewhere, in the caller's transaction."""
+    """Record a refresh event for a profile strong somewhere, in the caller's transaction.
+
+    One per profile version: its match and the confirmation of its address (whichever comes
+    last makes it a candidate) may both ask.
+    """
     if profile.demo or not strong_areas(candidate_from(profile)):
+        return None
+    if session.scalar(select(OutboxEvent.id).where(
+            OutboxEvent.topic == REFRESH_TOPIC, OutboxEvent.profile_id == profile.id,
+            OutboxEvent.profile_version == profile.version).limit(1)) is not None:
         return None
     event = OutboxEvent(topic=REFRESH_TOPIC, profile_id=profile.id,
                         profile_version=profile.version)

@@ -12,13 +12,13 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, lazyload
 
-from shared.models import Introduction, Profile, utcnow
+from shared.addresses import may_share_contact
+from shared.models import ContactAddress, Introduction, Profile, utcnow
 from shared.notifications import (
     is_reachable,
     owe_introduction,
     owe_introduction_accepted,
 )
-from shared.profiles import is_confirmed
 from shared.records import NeedMatches
 from shared.results import latest_run
 
@@ -47,9 +47,9 @@ def contact_options(session: Session, requester: Profile,
 
 
 def _option(session: Session, partner: Profile | None, asked: str | None) -> str:
-    if partner is None:
+    if partner is None or not may_share_contact(partner):  # demo, unconfirmed or unverified
         return UNREACHABLE
-    if partner.fields.get("share_contact") and not partner.demo:
+    if partner.fields.get("share_contact"):
         return SHARED
     if asked:
         return asked
@@ -59,12 +59,11 @@ def _option(session: Session, partner: Profile | None, asked: str | None) -> str
 def request_introduction(session: Session, requester: Profile, partner_id: str) -> Introduction:
     """Record a request to be introduced to a partner and owe the email asking it.
 
-    Only from a confirmed address: the email carries the requester's own words to the partner,
-    and the partner's answer (names, contact details) goes back to that address.
+    Only from a confirmed address that still takes our emails: the email carries the requester's
+    own words to the partner, and the partner's answer (names, contact details) goes back to that
+    address.
     """
-    if not is_confirmed(session, requester.contact_email):
-        raise IntroductionRefused("Confirm your email address first: use the link in the email "
-                                  "we sent you, then ask again.")
+    _check_requester(session, requester)
     run = latest_run(session, requester)
     recommended = run is not None and any(
         r.partner_profile_id == partner_id for r in run.recommendations)
@@ -82,6 +81,16 @@ def request_introduction(session: Session, requester: Profile, partner_id: str) 
         return _existing(session, requester.id, partner.id)
     owe_introduction(session, introduction, partner)
     return introduction
+
+
+def _check_requester(session: Session, requester: Profile) -> None:
+    contact = session.get(ContactAddress, requester.contact_email)
+    if requester.demo or contact is None or contact.confirmed_at is None:
+        raise IntroductionRefused("Confirm your email address first: use the link in the email "
+                                  "we sent you, then ask again.")
+    if contact.unsubscribed_at is not None:
+        raise IntroductionRefused("You unsubscribed from our emails, so we cannot send you a "
+                                  "partner's contact details.")
 
 
 def _existing(session: Session, requester_id: str, partner_id: str) -> Introduction | None:

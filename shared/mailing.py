@@ -16,6 +16,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session, lazyload
 
 from shared import links
+from shared.addresses import may_share_contact
 from shared.email import (
     RenderedEmail,
     build_message,
@@ -165,13 +166,14 @@ COMPOSERS = {
 
 
 def shared_contacts(session: Session, needs) -> dict[str, tuple[str, str]]:
-    """Return contact details of the partners that agreed to share them."""
+    """Return contact details of the partners that agreed to share them and may (confirmed,
+    and for councils on their own domain or verified by a person)."""
     ids = {p.profile_id for need in needs for p in need.partners}
     partners = session.scalars(select(Profile).where(Profile.id.in_(ids), Profile.demo.is_(False))
                                .options(lazyload(Profile.council)))
     return {
         p.id: (p.fields["contact_name"], p.contact_email)
-        for p in partners if p.fields.get("share_contact")
+        for p in partners if p.fields.get("share_contact") and may_share_contact(p)
     }
 
 

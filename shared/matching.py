@@ -24,8 +24,9 @@ For each service area the requester rates 1 or 2 (weakest first), every eligible
   so every worker ranks alike, and the order is the same for the same state.
 
 Eligibility is a hard rule: strong in the area, not the requester (by profile or by council), a kind
-the requester seeks, suppliers approved, councils of a type that delivers the area. Each council
-appears once per need (its best profile). Ties are broken by name, then profile id.
+the requester seeks, cleared to take part (``Candidate.approved``: address confirmed, not rejected,
+suppliers approved), councils of a type that delivers the area. Each council appears once per need
+(its best profile). Ties are broken by name, then profile id.
 
 The index is partitioned by service area: a profile is stored under the areas where it may be
 recommended, as flat numpy columns, so a match reads only those rows. Context is computed once per
@@ -431,7 +432,7 @@ class MatchIndex:
         """Say whether a strong profile may be recommended at all (kind, approval, capacity)."""
         if candidate.capacity_to_support not in CAPACITY_FACTORS:
             return False
-        return candidate.approved if candidate.kind == "supplier" else candidate.kind == "council"
+        return candidate.approved and candidate.kind in KINDS
 
     @staticmethod
     def _suppliers_mask(batch: list[Candidate]) -> np.ndarray:

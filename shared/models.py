@@ -69,6 +69,8 @@ class Council(Base):
     place: Mapped[dict] = mapped_column(default=dict)
     ofsted: Mapped[list] = mapped_column(default=list)
     outcomes: Mapped[dict] = mapped_column(default=dict)
+    # The council's own web domains (e.g. "leeds.gov.uk"), from the register's public data
+    web_domains: Mapped[list | None] = mapped_column(default=list)
     refreshed_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -95,6 +97,11 @@ class Profile(Base):
     token_hash: Mapped[str] = mapped_column(String(64))
     approved: Mapped[bool] = mapped_column(Boolean, default=True)
     demo: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Whether contact_email is confirmed (kept with the profile, from ContactAddress, so that
+    # matching can tell candidates apart without reading addresses); see shared/addresses.py
+    contact_confirmed: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Councils only: council_domain | shared_service | unverified | verified | rejected
+    address_status: Mapped[str | None] = mapped_column(String(16), index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
 

@@ -15,6 +15,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from shared.addresses import mark_confirmed
 from shared.models import (
     ConfirmationSent,
     ContactAddress,
@@ -86,8 +87,10 @@ def owe_confirmation(session: Session, profile: Profile, policy: ConfirmationPol
                      new_profile: bool = False) -> EmailDelivery | None:
     """Owe a confirmation email when the profile's address has not been confirmed yet.
 
-    `new_profile` says the profile was created in this transaction, so nothing is owed for it yet.
-    Raises ConfirmationLimitReached when the profile has had its day's confirmations.
+    Also records on the profile whether its (perhaps new) address is confirmed: until it is, the
+    profile is not recommended to anyone. `new_profile` says the profile was created in this
+    transaction, so nothing is owed for it yet. Raises ConfirmationLimitReached when the profile
+    has had its day's confirmations.
     """
     contact = session.get(ContactAddress, profile.contact_email)
     if contact is None:
@@ -95,6 +98,7 @@ def owe_confirmation(session: Session, profile: Profile, policy: ConfirmationPol
         session.add(contact)
         if not policy.required:
             contact.confirmed_at = utcnow()
+    profile.contact_confirmed = contact.confirmed_at is not None
     if contact.confirmed_at is not None or profile.demo:
         return None
     key = f"confirm:{profile.id}:{profile.contact_email}"
@@ -165,13 +169,20 @@ def owe_new_partner(session: Session, profile: Profile, run: MatchRun) -> EmailD
 
 
 def confirm_address(session: Session, address: str) -> list[EmailDelivery]:
-    """Mark an address confirmed and owe the recommendations already waiting for it."""
+    """Mark an address confirmed and owe the recommendations already waiting for it.
+
+    Its profiles become candidates now, so councils each could help are re-ranked (a refresh).
+    """
+    from shared.freshness import owe_refresh  # freshness owes emails through this module
+
     contact = session.get(ContactAddress, address)
     if contact is None:
         contact = ContactAddress(email=address)
         session.add(contact)
     if contact.confirmed_at is None:
         contact.confirmed_at = utcnow()
+    for profile in mark_confirmed(session, address):
+        owe_refresh(session, profile)
     session.flush()
     owed = []
     for profile in session.scalars(select(Profile).where(Profile.contact_email == address)):
@@ -246,7 +257,12 @@ def owe_introduction(session: Session, introduction: Introduction,
 
 def owe_introduction_accepted(session: Session, introduction: Introduction,
                               requester: Profile) -> EmailDelivery | None:
-    """Owe the email giving the requester the contact details of a partner that accepted."""
+    """Owe the email giving the requester the contact details of a partner that accepted.
+
+    Only to a confirmed address that has not unsubscribed: the details are the partner's.
+    """
+    if not is_reachable(session, requester):
+        return None
     return _owe(session, f"introduction-accepted:{introduction.id}", "introduction_accepted",
                 requester, introduction_id=introduction.id)
 
@@ -261,6 +277,7 @@ def unsubscribe(session: Session, address: str) -> None:
     session.execute(
         update(EmailDelivery)
         .where(EmailDelivery.to_address == address, EmailDelivery.status == "pending",
-               EmailDelivery.purpose.in_(("recommendations", "new_partner", "introduction")))
+               EmailDelivery.purpose.in_(("recommendations", "new_partner", "introduction",
+                                          "introduction_accepted")))
         .values(status="cancelled")
     )

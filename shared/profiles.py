@@ -13,6 +13,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from shared import erasure
+from shared.addresses import check_address
 from shared.models import (
     ContactAddress,
     Council,
@@ -90,16 +91,22 @@ def create_profile(session: Session, fields: dict[str, Any], **flags: bool) -> t
         approved=fields["kind"] == "council" or flags.get("approved", False),
         demo=flags.get("demo", False),
     )
+    profile.contact_confirmed = is_confirmed(session, profile.contact_email)
     session.add(profile)
     session.flush()
+    check_address(profile)
     _record_version(session, profile, "profile.submitted")
     return profile, token
 
 
 def update_profile(session: Session, profile: Profile, fields: dict[str, Any]) -> None:
     """Replace the editable fields, bump the version and record an updated event."""
+    previous_address = profile.contact_email
     profile.fields = _editable(fields)
     profile.contact_email = fields["contact_email"]
+    check_address(profile, previous_address)
+    if profile.contact_email != previous_address:
+        profile.contact_confirmed = is_confirmed(session, profile.contact_email)
     profile.version += 1
     profile.updated_at = utcnow()
     _record_version(session, profile, "profile.updated")

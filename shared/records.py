@@ -54,6 +54,7 @@ class CouncilRecord:
     ofsted_latest: OfstedJudgement | None = None
     ofsted_history: tuple[OfstedJudgement, ...] = ()  # newest first
     outcome_indicators: dict[str, float] = field(default_factory=dict)  # polarity-adjusted z
+    web_domains: tuple[str, ...] = ()  # the council's own web domains, e.g. ("leeds.gov.uk",)
 
 
 @dataclass(frozen=True)
@@ -70,6 +71,8 @@ class Candidate:
     gss_code: str | None = None
     council_type: str | None = None
     regions_served: tuple[str, ...] = ()
+    # may be recommended at all: address confirmed (or a demo profile from public data), not
+    # rejected by a person, and (suppliers) approved by operations staff
     approved: bool = True
     # checkable facts per service area: {"childrens_services": ("Rated outstanding by Ofsted",)}
     evidence: dict[str, tuple[str, ...]] = field(default_factory=dict)

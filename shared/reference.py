@@ -11,6 +11,7 @@ from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
 from statistics import median
+from urllib.parse import urlsplit
 
 from shared.census import CENSUS, aggregate, district_councils
 from shared.records import CouncilRecord, OfstedJudgement, Place
@@ -25,6 +26,12 @@ ASC = "oflog-automated-text/ASC_data.csv"
 OFSTED_LOOKUP = "ofsted-ilacs-scrape-tool/Provider_data_lookup.csv"
 OFSTED_HISTORY = "ofsted-ilacs-scrape-tool/ofsted_csc_ilacs_history.csv"
 OFSTED_OVERVIEW = "ofsted-ilacs-scrape-tool/ofsted_csc_ilacs_overview.csv"
+HOMEPAGES = "local-links-manager/local-authorities.csv"
+
+# Second-level names under which a registrable domain has three labels, not two (the few the
+# councils' homepages and Ofsted's domains use); government suffixes keep the body's name too.
+GOVERNMENT_DOMAINS = (".gov.uk", ".gov.scot", ".gov.wales", ".llyw.cymru")
+THREE_LABEL_SUFFIXES = ("gov.uk", "gov.scot", "gov.wales", "llyw.cymru", "org.uk", "co.uk")
 
 GRADES = ("outstanding", "good", "requires improvement", "inadequate")
 
@@ -91,7 +98,9 @@ def read_councils(data_dir: str | Path) -> list[CouncilRecord]:
     links = _provider_links(data_dir, records, names, _register_codes(register))
     records = [replace(r, alias_gss_codes=_alias(r, links.get(r.code))) for r in records]
     joined = _join(data_dir, records, links)
-    return [_finish(record, joined) for record in records]
+    domains = _web_domains(data_dir, records, links)
+    return [replace(_finish(record, joined), web_domains=domains.get(record.code, ()))
+            for record in records]
 
 
 def read_alias_map(records: Iterable[CouncilRecord]) -> dict[str, str]:
@@ -253,6 +262,35 @@ def _provider_links(
         if code is not None:
             links[code] = row
     return links
+
+
+def registrable_domain(host: str) -> str:
+    """Return the domain an organisation registered, from a host name ("www.leeds.gov.uk")."""
+    labels = host.lower().strip(".").split(".")
+    keep = 3 if ".".join(labels[-2:]) in THREE_LABEL_SUFFIXES else 2
+    return ".".join(labels[-keep:])
+
+
+def _web_domains(
+    data_dir: Path, records: list[CouncilRecord], links: dict[str, dict[str, str]]
+) -> dict[str, tuple[str, ...]]:
+    """Return each council's own web domains: its GOV.UK homepage's, and Ofsted's, if different.
+
+    The homepages are keyed by GSS code (local-links-manager). Ofsted's lookup names the domain
+    of each English upper-tier council's children's services (hullcc.gov.uk beside hull.gov.uk);
+    only its government domains are taken, since some name a trust or a company instead.
+    """
+    by_gss = {gss: r.code for r in records for gss in _accepted_codes(r)}
+    found: dict[str, list[str]] = defaultdict(list)
+    for row in _rows(data_dir, HOMEPAGES):
+        host = urlsplit(row["homepage_url"].strip()).hostname
+        if host and row["gss"] in by_gss:
+            found[by_gss[row["gss"]]].append(registrable_domain(host))
+    for code, row in links.items():
+        domain = registrable_domain(row.get("domain", "").strip())
+        if domain.endswith(GOVERNMENT_DOMAINS):
+            found[code].append(domain)
+    return {code: tuple(dict.fromkeys(domains)) for code, domains in found.items()}
 
 
 def _alias(record: CouncilRecord, link: dict[str, str] | None) -> tuple[str, ...]:

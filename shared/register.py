@@ -9,6 +9,7 @@ from pathlib import Path
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
+from shared.addresses import recheck_addresses
 from shared.models import Council, CouncilCode, utcnow
 from shared.progress import progress
 from shared.records import CouncilRecord, OfstedJudgement, Place
@@ -16,7 +17,10 @@ from shared.reference import read_councils
 
 
 def load_register(session: Session, data_dir: str | Path) -> int:
-    """Insert or refresh every council and its codes; return how many councils are current."""
+    """Insert or refresh every council and its codes; return how many councils are current.
+
+    Unverified council addresses are checked again against the councils' web domains as loaded.
+    """
     records = read_councils(data_dir)
     for record in progress(records, "councils", len(records), unit="council"):
         session.merge(_council_row(record))
@@ -24,6 +28,8 @@ def load_register(session: Session, data_dir: str | Path) -> int:
     session.execute(delete(CouncilCode))
     for code, gss in _codes(records).items():
         session.add(CouncilCode(code=code, gss_code=gss))
+    session.flush()
+    recheck_addresses(session)
     return len(records)
 
 
@@ -47,6 +53,7 @@ def _council_row(record: CouncilRecord) -> Council:
         place=dataclasses.asdict(place),
         ofsted=[dataclasses.asdict(j) for j in record.ofsted_history],
         outcomes=dict(record.outcome_indicators),
+        web_domains=list(record.web_domains),
         refreshed_at=utcnow(),
     )
 

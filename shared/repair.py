@@ -1,10 +1,12 @@
-"""Repairing stuck work: replay or discard a dead letter, approve a supplier. Each is audited."""
+"""Repairing stuck work: replay or discard a dead letter, approve a supplier, verify or reject a
+council address. Each is audited."""
 
 from __future__ import annotations
 
 from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
+from shared.addresses import REJECTED, UNVERIFIED, VERIFIED
 from shared.attempts import reset_attempts
 from shared.freshness import owe_refresh
 from shared.models import (
@@ -67,3 +69,19 @@ def approve_supplier(session: Session, supplier: Profile, actor: str) -> None:
     audit(session, actor, "supplier.approved", supplier.id)
     session.flush()
     owe_refresh(session, supplier)  # councils waiting for a supplier like it hear about it
+
+
+def review_address(session: Session, profile: Profile, verified: bool, actor: str) -> bool:
+    """Record a person's decision on an unverified council address; False if none was waiting.
+
+    Verified, its contact may be shared and the label goes; rejected, it is recommended to nobody
+    (and shown nowhere it was recommended). The audit entry names the address's domain only.
+    """
+    if profile.address_status != UNVERIFIED:
+        return False
+    profile.address_status = VERIFIED if verified else REJECTED
+    profile.updated_at = utcnow()  # worker indexes pick the change up by updated_at
+    domain = profile.contact_email.rsplit("@", 1)[-1]
+    audit(session, actor, f"address.{profile.address_status}", profile.id,
+          f"{profile.gss_code} {domain}")
+    return True

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import replace
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
+from shared.addresses import REJECTED, UNVERIFIED, UNVERIFIED_REASON
 from shared.matching import struggling_areas
 from shared.models import MatchRun, Profile, ProfileVersion, Recommendation
 from shared.records import MatchRequest, NeedMatches, Partner
@@ -38,15 +40,33 @@ def needs_of(session: Session, run: MatchRun, limit: int = 50) -> list[NeedMatch
     """Return every need the matched version asked about, weakest first, best partner first.
 
     A need nobody is strong in yet has no recommendations stored, and is listed with no partners.
+    Partners are as they stand now (shared.addresses): see as_they_stand.
     """
-    return _grouped(run.recommendations, limit, asked_needs(session, run))
+    return as_they_stand(session, _grouped(run.recommendations, limit, asked_needs(session, run)))
 
 
 def top_needs(session: Session, run: MatchRun, limit: int) -> list[NeedMatches]:
     """Like needs_of, reading only the best `limit` partners of each need from the database."""
     rows = session.scalars(select(Recommendation).where(
         Recommendation.match_run_id == run.id, Recommendation.rank <= limit))
-    return _grouped(rows, limit, asked_needs(session, run))
+    return as_they_stand(session, _grouped(rows, limit, asked_needs(session, run)))
+
+
+def as_they_stand(session: Session, needs: list[NeedMatches]) -> list[NeedMatches]:
+    """Drop partners whose address a person has since rejected; label those not yet verified.
+
+    Read when shown, not stored with the ranking, so a decision on /ops counts at once.
+    """
+    ids = {p.profile_id for need in needs for p in need.partners}
+    if not ids:
+        return needs
+    status = dict(session.execute(select(Profile.id, Profile.address_status)
+                                  .where(Profile.id.in_(ids))).all())
+    return [replace(need, partners=tuple(
+        replace(p, reasons=(UNVERIFIED_REASON, *p.reasons))
+        if status.get(p.profile_id) == UNVERIFIED else p
+        for p in need.partners if status.get(p.profile_id) != REJECTED))
+        for need in needs]
 
 
 def asked_needs(session: Session, run: MatchRun) -> list[tuple[str, int]]:

@@ -6,14 +6,18 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from click.testing import CliRunner
 from sqlalchemy import create_engine, inspect, text
+from sqlalchemy.engine import make_url
 
 from config.settings import PROJECT_ROOT
 from services.cli import main
@@ -142,3 +146,61 @@ def test_db_upgrade_in_an_empty_folder_makes_the_default_sqlite_database(tmp_pat
                                 env={"SECRET_KEY": "k", "PARTNERMATCH_ENV": "test"})
     assert result.output == "database is up to date\n"
     assert (tmp_path / "var" / "partnermatch.db").is_file()
+
+
+def _profiles_after_0006(url: str) -> dict[str, tuple]:
+    """Store profiles at 0005 (one confirmed address), upgrade, and read what 0006 made of them."""
+    upgrade(url, "0005")
+    engine = create_engine(url)
+    now = "2026-12-01 12:00:00+00:00"
+    with engine.begin() as connection:
+        connection.execute(text(
+            "INSERT INTO councils (gss_code, code, name, official_name, council_type, nation, "
+            "region, place, ofsted, outcomes, refreshed_at) VALUES ('E08000035', 'LDS', 'Leeds',"
+            " 'Leeds City Council', 'MD', 'England', 'Yorkshire', '{}', '[]', '{}', :now)"),
+            {"now": now})
+        connection.execute(text("INSERT INTO contact_addresses (email, confirmed_at, created_at)"
+                                " VALUES ('sam@leeds.gov.uk', :now, :now)"), {"now": now})
+        for id_, kind, gss, address, demo in (
+                ("a", "council", "E08000035", "sam@leeds.gov.uk", False),
+                ("b", "council", "E08000035", "kim@leeds.gov.uk", False),
+                ("c", "supplier", None, "pat@example.com", False),
+                ("d", "council", "E08000035", "demo@example.invalid", True)):
+            connection.execute(text(
+                "INSERT INTO profiles (id, kind, gss_code, version, fields, contact_email, "
+                "token_hash, approved, demo, created_at, updated_at) VALUES (:id, :kind, :gss, 1,"
+                " '{}', :address, 'x', TRUE, :demo, :now, :now)"),
+                {"id": id_, "kind": kind, "gss": gss, "address": address, "demo": demo,
+                 "now": now})
+    upgrade(url)
+    with engine.connect() as connection:
+        rows = connection.execute(text(
+            "SELECT id, contact_confirmed, address_status FROM profiles")).all()
+    engine.dispose()
+    return {id_: (bool(confirmed), status) for id_, confirmed, status in rows}
+
+
+@pytest.fixture
+def fresh_postgresql() -> Iterator[str]:
+    """An empty PostgreSQL database of its own (the session's one is already migrated)."""
+    base = os.environ.get("TEST_DATABASE_URL")
+    if not base:
+        pytest.skip("PostgreSQL tests need TEST_DATABASE_URL (.ci/run always sets it)")
+    name = f"pm_test_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(base, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    yield make_url(base).set(database=name).render_as_string(hide_password=False)
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_0006_takes_confirmation_from_the_addresses_and_leaves_councils_to_be_checked(
+        request, tmp_path, backend):
+    url = (f"sqlite:///{tmp_path / 'm.db'}" if backend == "sqlite"
+           else request.getfixturevalue("fresh_postgresql"))
+    assert _profiles_after_0006(url) == {
+        "a": (True, "unverified"), "b": (False, "unverified"),
+        "c": (False, None), "d": (False, None)}

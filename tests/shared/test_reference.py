@@ -16,11 +16,13 @@ from shared.reference import (
     ASC,
     ASC_POLARITY,
     GRADES,
+    HOMEPAGES,
     LAIT,
     LAIT_NEED_MEASURES,
     REGISTER,
     read_alias_map,
     read_councils,
+    registrable_domain,
 )
 from shared.taxonomy import COUNCIL_TYPES
 
@@ -210,3 +212,35 @@ def test_county_is_placed_among_its_districts(council):
 def test_missing_register_names_the_setting_to_fix(tmp_path):
     with pytest.raises(FileNotFoundError, match="REFERENCE_DATA_DIR"):
         read_councils(tmp_path)
+
+
+def test_every_current_council_has_its_own_web_domain_from_its_govuk_homepage(councils):
+    homepages = {row["gss"]: row["homepage_url"] for row in _csv(HOMEPAGES)}
+    for record in councils:  # by its current code or a former one (Fife's is S12000015 there)
+        codes = (record.place.gss_code, *record.former_gss_codes, *record.alias_gss_codes)
+        (homepage,) = [homepages[code] for code in codes if code in homepages]
+        assert record.web_domains and record.web_domains[0] in homepage, record.place.name
+
+
+@pytest.mark.parametrize(("name", "domains"), [
+    ("Leeds", ("leeds.gov.uk",)),
+    ("Devon", ("devon.gov.uk",)),  # homepage new.devon.gov.uk: the body's domain, not the host
+    ("Kingston upon Hull", ("hull.gov.uk", "hullcc.gov.uk")),  # Ofsted's domain is added
+    ("Birmingham", ("birmingham.gov.uk",)),  # but not Ofsted's children's trust (a company)
+    ("Gwynedd", ("gwynedd.llyw.cymru",)),
+    ("Worthing", ("adur-worthing.gov.uk",)),  # councils sharing a homepage share a domain
+    ("Derry City and Strabane", ("derrystrabane.com",)),
+])
+def test_web_domains_are_derived_from_homepage_addresses_when_read(council, name, domains):
+    assert council(name).web_domains == domains
+
+
+@pytest.mark.parametrize(("host", "domain"), [
+    ("www.birmingham.gov.uk", "birmingham.gov.uk"), ("my.northtyneside.gov.uk",
+                                                     "northtyneside.gov.uk"),
+    ("www.carmarthenshire.gov.wales", "carmarthenshire.gov.wales"),
+    ("www.midulstercouncil.org", "midulstercouncil.org"), ("WWW.Leeds.GOV.UK.", "leeds.gov.uk"),
+    ("www.brighterfutures.org.uk", "brighterfutures.org.uk"),
+])
+def test_registrable_domain(host, domain):
+    assert registrable_domain(host) == domain

@@ -33,6 +33,7 @@ from services.api.ops.charts import bars
 from services.api.ops.queues import read as read_queues
 from services.api.runtime import runtime
 from shared import ops, repair
+from shared.addresses import UNVERIFIED
 from shared.db import transaction
 from shared.email.senders import file_name
 from shared.models import DeadLetter, MatchRun, Profile, Recommendation
@@ -65,8 +66,10 @@ def dashboard():
         suppliers = db.scalars(select(Profile).where(
             Profile.kind == "supplier", Profile.approved.is_(False))
             .order_by(Profile.created_at)).all()
+        addresses = db.scalars(select(Profile).where(Profile.address_status == UNVERIFIED)
+                               .order_by(Profile.created_at).limit(200)).all()
     return render_template("ops/dashboard.html", **snapshot(), letters=letters,
-                           suppliers=suppliers, actor=current_actor())
+                           suppliers=suppliers, addresses=addresses, actor=current_actor())
 
 
 @bp.get("/figures.json")
@@ -116,6 +119,22 @@ def approve_supplier(profile_id: str):
             abort(404)
         repair.approve_supplier(db, supplier, current_user())
     flash("Supplier approved: it can now be recommended.")
+    return redirect(url_for("ops.dashboard"), code=303)
+
+
+@bp.post("/addresses/<profile_id>/<decision>")
+@people_only
+def review_address(profile_id: str, decision: str):
+    """Verify or reject a council address that is not on the council's own domain."""
+    if decision not in ("verify", "reject"):
+        abort(404)
+    with transaction(runtime().sessions) as db:
+        profile = db.get(Profile, profile_id)
+        if profile is None or not repair.review_address(db, profile, decision == "verify",
+                                                        current_user()):
+            abort(404)
+    flash("Address verified: its contact details may now be shared." if decision == "verify"
+          else "Address rejected: the profile is no longer recommended.")
     return redirect(url_for("ops.dashboard"), code=303)
 
 

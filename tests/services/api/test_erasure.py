@@ -37,8 +37,7 @@ def submit_pair(client) -> tuple[dict, dict]:
 def leave_traces_everywhere(app, tmp_path, leeds_id: str, bradford_id: str) -> None:
     """Match both, email both, ask for an introduction, give feedback, dead-letter an email."""
     sessions = app.extensions["partnermatch"].sessions
-    run_worker(app, tmp_path)
-    with transaction(sessions) as session:
+    with transaction(sessions) as session:  # confirmed first: only confirmed profiles take part
         for address in (ERASED["email"], "keep@bradford.gov.uk"):
             confirm_address(session, address)
     run_worker(app, tmp_path)

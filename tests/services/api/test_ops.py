@@ -13,7 +13,9 @@ from sqlalchemy import select
 
 from services.cli import main as cli
 from shared.candidates import CandidateIndex
+from shared.db import transaction
 from shared.models import AuditEntry, DeadLetter, OpsSession, OpsUser, Profile, utcnow
+from shared.notifications import confirm_address
 from shared.records import MatchRequest
 from tests.services.api.helpers import create
 
@@ -110,6 +112,8 @@ def supplier_body() -> dict:
 
 def test_approving_a_supplier_makes_it_eligible(client, app, ops_user):
     supplier_id = client.post("/api/v1/profiles", json=supplier_body()).get_json()["id"]
+    with transaction(app.extensions["partnermatch"].sessions) as session:
+        confirm_address(session, "pat@example.com")  # only confirmed profiles take part
     request = MatchRequest(profile_id="r", kind="council", ratings={"adult_social_care": 1},
                            seeking=("supplier",), gss_code="E08000035", council_type="MD",
                            region="Yorkshire and The Humber")

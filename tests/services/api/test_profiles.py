@@ -318,6 +318,8 @@ def test_a_need_without_partners_keeps_its_place_beside_one_with_partners(client
                                                                           tmp_path):
     create(client, gss_code="E08000032", contact_email="pat.partner@bradford.gov.uk",
            ratings={"childrens_services": 5}, capacity_to_support="available")
+    with transaction(app.extensions["partnermatch"].sessions) as session:
+        confirm_address(session, "pat.partner@bradford.gov.uk")  # only confirmed take part
     created = create(client, ratings={"childrens_services": 1, "adult_social_care": 2})
     run_worker(app, tmp_path)
     needs = client.get(created["links"]["matches"],
