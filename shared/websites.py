@@ -1,9 +1,9 @@
 """Where to reach a council that has not joined partnermatch: its website, from public data.
 
-The web domain of each English upper-tier council comes from the Ofsted provider lookup in the
-reference data. Where it names a children's services trust or a company rather than the council
-(Birmingham, Slough, Suffolk, ...), only ``.gov.uk`` domains are believed; a council with none gets
-GOV.UK's "Find your local council" page, which finds any council's website.
+Every UK council's homepage comes from GOV.UK's local-links-manager in the reference data (always
+linked over https). Where a council is missing there, the Ofsted provider lookup's domain is used,
+believed only when it is a ``.gov.uk`` domain (some name a children's services trust or a
+company); a council with neither gets GOV.UK's "Find your local council" page.
 """
 
 from __future__ import annotations
@@ -14,13 +14,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from shared.models import CouncilCode, Profile
 from shared.records import NeedMatches
-from shared.reference import OFSTED_LOOKUP
+from shared.reference import HOMEPAGES, OFSTED_LOOKUP
 
 FIND_YOUR_COUNCIL = "https://www.gov.uk/find-local-council"
 _COUNCIL_DOMAIN = re.compile(r"(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\.)+gov\.uk")
@@ -47,12 +48,31 @@ def council_websites(session: Session, data_dir: str | Path | None,
     for code, gss in session.execute(select(CouncilCode.code, CouncilCode.gss_code)
                                      .where(CouncilCode.gss_code.in_(wanted))):
         known[gss].append(code)  # former and newer codes: the lookup uses Barnsley's newer one
+    homepages = read_homepages(str(data_dir)) if data_dir else {}
     found = {}
     for gss, codes in known.items():
+        homepage = next((homepages[c] for c in codes if c in homepages), None)
         domain = next((domains[c] for c in codes if c in domains), None)
-        found[gss] = Website(f"https://www.{domain}", f"www.{domain}", own=True) if domain \
-            else FINDER
+        found[gss] = homepage or (
+            Website(f"https://www.{domain}", f"www.{domain}", own=True) if domain else FINDER)
     return found
+
+
+@lru_cache(maxsize=4)
+def read_homepages(data_dir: str) -> dict[str, Website]:
+    """Return each council's homepage from GOV.UK's list, by GSS code (read once)."""
+    path = Path(data_dir) / HOMEPAGES
+    if not path.is_file():
+        return {}
+    with path.open(newline="", encoding="utf-8") as file:
+        rows = list(csv.DictReader(file))
+    homepages = {}
+    for row in rows:
+        address = urlsplit((row.get("homepage_url") or "").strip())
+        if address.hostname and row.get("gss"):
+            url = f"https://{address.hostname}{address.path.rstrip('/')}"
+            homepages[row["gss"].strip().upper()] = Website(url, address.hostname, own=True)
+    return homepages
 
 
 @lru_cache(maxsize=4)

@@ -21,6 +21,7 @@ from click.testing import CliRunner
 from config.settings import SHIPPED_REFERENCE_DIR
 from services.cli import main
 from shared import reference
+from shared.census import CENSUS
 from shared.reference_sources import (
     MANIFEST,
     RefreshError,
@@ -294,7 +295,7 @@ def test_the_shipped_manifest_pins_every_file_the_service_reads():
     manifest = json.loads((SHIPPED_REFERENCE_DIR / MANIFEST).read_text())
     read = {reference.REGISTER, reference.NAMES, reference.IMD, reference.RURALITY,
             reference.LAIT, reference.ASC, reference.OFSTED_LOOKUP, reference.OFSTED_HISTORY,
-            reference.OFSTED_OVERVIEW}
+            reference.OFSTED_OVERVIEW, reference.HOMEPAGES, CENSUS}
     assert read <= set(manifest["files"])
     for name, spec in manifest["files"].items():
         shipped = (SHIPPED_REFERENCE_DIR / name).read_bytes()

@@ -13,24 +13,26 @@ KENT, WALTHAM_FOREST, BARNSLEY, SUFFOLK, LEEDS = (
 CAMBRIDGE = "E07000008"  # a district: not in the lookup of councils running children's services
 
 
-def test_a_councils_website_comes_from_its_domain_in_the_public_data(sessions):
+def test_a_councils_website_is_its_govuk_listed_homepage_over_https(sessions):
     with sessions() as session:
         sites = council_websites(session, REFERENCE_DATA_DIR,
-                                 [KENT, WALTHAM_FOREST, BARNSLEY, None])
-    assert sites[KENT].url == "https://www.kent.gov.uk" and sites[KENT].own
+                                 [KENT, WALTHAM_FOREST, BARNSLEY, SUFFOLK, CAMBRIDGE, None])
+    assert sites[KENT].url == "https://www.kent.gov.uk" and sites[KENT].own  # listed as http
     assert sites[KENT].text == "www.kent.gov.uk"
-    assert sites[WALTHAM_FOREST].url == "https://www.walthamforest.gov.uk"  # "Walthamforest"
-    assert sites[BARNSLEY].url == "https://www.barnsley.gov.uk"  # listed under its newer code
-    assert set(sites) == {KENT, WALTHAM_FOREST, BARNSLEY}
-
-
-def test_without_a_council_domain_gov_uk_finds_the_council(sessions):
-    with sessions() as session:
-        sites = council_websites(session, REFERENCE_DATA_DIR, [SUFFOLK, CAMBRIDGE])
-        nothing = council_websites(session, None, [KENT])
-    # Suffolk's row names an analytics company, not the council: only .gov.uk is believed
+    assert sites[WALTHAM_FOREST].url == "https://www.walthamforest.gov.uk"
+    assert sites[BARNSLEY].url == "https://www.barnsley.gov.uk"
+    # Suffolk's Ofsted row names an analytics company; GOV.UK's list has the council's own site
     assert SUFFOLK not in read_domains(REFERENCE_DATA_DIR)
-    for site in (sites[SUFFOLK], sites[CAMBRIDGE], nothing[KENT]):
+    assert sites[SUFFOLK].url == "https://www.suffolk.gov.uk"
+    assert sites[CAMBRIDGE].url == "https://www.cambridge.gov.uk"  # a district: not in Ofsted's
+    assert set(sites) == {KENT, WALTHAM_FOREST, BARNSLEY, SUFFOLK, CAMBRIDGE}
+
+
+def test_without_the_public_data_gov_uk_finds_the_council(sessions, tmp_path):
+    with sessions() as session:
+        nothing = council_websites(session, None, [KENT])
+        empty = council_websites(session, tmp_path, [KENT])
+    for site in (nothing[KENT], empty[KENT]):
         assert site.url == FIND_YOUR_COUNCIL and not site.own
 
 
