@@ -21,6 +21,7 @@ from shared.models import (
     OutboxEvent,
     Profile,
     ProfileVersion,
+    new_id,
     utcnow,
 )
 from shared.taxonomy import SERVICE_AREAS, areas_delivered_by
@@ -52,12 +53,21 @@ def resolve_council(session: Session, code: str) -> Council | None:
     )
 
 
+def _council_facts(session: Session, code: str):
+    """What validation needs of the council a code names (not its indicators): a row, or None."""
+    return session.execute(
+        select(Council.gss_code, Council.name, Council.council_type)
+        .join(CouncilCode, CouncilCode.gss_code == Council.gss_code)
+        .where(CouncilCode.code == code.upper())
+    ).first()
+
+
 def check_profile(session: Session, fields: dict[str, Any], allowed_domains: Iterable[str]) -> None:
     """Raise ValidationError for what the schema cannot know: the register and the domain rule."""
     if fields["kind"] != "council":
         return
     errors: dict[str, list[str]] = {}
-    council = resolve_council(session, fields["gss_code"])
+    council = _council_facts(session, fields["gss_code"])
     if council is None:
         errors["gss_code"] = ["Not a current council in the register."]
     else:
@@ -78,9 +88,13 @@ def check_profile(session: Session, fields: dict[str, Any], allowed_domains: Ite
 
 
 def create_profile(session: Session, fields: dict[str, Any], **flags: bool) -> tuple[Profile, str]:
-    """Store a new profile, its first version and a submitted event in the caller's transaction."""
+    """Store a new profile, its first version and a submitted event in the caller's transaction.
+
+    The id is made here, so the three rows go to the database in one flush.
+    """
     token, token_hash = new_token()
     profile = Profile(
+        id=new_id(),
         kind=fields["kind"],
         gss_code=fields.get("gss_code"),
         version=1,
@@ -91,8 +105,8 @@ def create_profile(session: Session, fields: dict[str, Any], **flags: bool) -> t
         demo=flags.get("demo", False),
     )
     session.add(profile)
-    session.flush()
     _record_version(session, profile, "profile.submitted")
+    session.flush()
     return profile, token
 
 
