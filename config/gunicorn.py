@@ -14,6 +14,12 @@ forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
 # No access log: paths can hold signed links. The app logs each request by its route pattern.
 accesslog = None
 max_requests = 2000
+# Import the app once in the master and fork the workers from it: a worker (first or recycled by
+# max_requests) starts in milliseconds instead of re-importing scikit-learn and rebuilding the
+# app for seconds of CPU while requests queue. Connections are never shared across the fork:
+# the API's engine drops its pool in each child (services/api/runtime.py), redis-py and the
+# publisher notice the new process id.
+preload_app = True
 # gunicorn's control socket would be written under the user's home directory; nothing uses it.
 control_socket_disable = True
 

@@ -105,7 +105,8 @@ def owe_confirmation(session: Session, profile: Profile, policy: ConfirmationPol
     if not new_profile and session.scalar(
             select(EmailDelivery.id).where(EmailDelivery.dedupe_key == key)):
         return None  # owed already for this address: nothing new to count
-    if not _count_confirmation(session, profile, policy, refuse=not new_profile):
+    if not _count_confirmation(session, profile, policy, refuse=not new_profile,
+                               new_profile=new_profile):
         return None
     return _owe(session, key, "confirmation", profile, key_is_new=new_profile)
 
@@ -116,8 +117,11 @@ def _keyed(policy: ConfirmationPolicy, kind: str, value: str) -> str:
 
 
 def _count_confirmation(session: Session, profile: Profile, policy: ConfirmationPolicy,
-                        refuse: bool) -> bool:
-    """Count a confirmation against the caps; False (or, if `refuse`, an error) when over one."""
+                        refuse: bool, new_profile: bool = False) -> bool:
+    """Count a confirmation against the caps; False (or, if `refuse`, an error) when over one.
+
+    A profile created in this transaction (`new_profile`) has had none yet: its count is not read.
+    """
     if is_example_address(profile.contact_email):
         return False
     address_key = _keyed(policy, "address", profile.contact_email.lower())
@@ -125,8 +129,11 @@ def _count_confirmation(session: Session, profile: Profile, policy: Confirmation
     since = utcnow() - CAP_WINDOW
     for column, value, cap in ((ConfirmationSent.profile_key, profile_key, policy.per_profile),
                                (ConfirmationSent.address_key, address_key, policy.per_address)):
-        sent = session.scalar(select(func.count()).select_from(ConfirmationSent)
-                              .where(column == value, ConfirmationSent.created_at >= since))
+        if column is ConfirmationSent.profile_key and new_profile:
+            sent = 0
+        else:
+            sent = session.scalar(select(func.count()).select_from(ConfirmationSent)
+                                  .where(column == value, ConfirmationSent.created_at >= since))
         if sent >= cap:
             if refuse and column is ConfirmationSent.profile_key:
                 raise ConfirmationLimitReached(profile.id)

@@ -22,6 +22,7 @@ from shared.models import (
     OutboxEvent,
     Profile,
     ProfileVersion,
+    new_id,
     utcnow,
 )
 from shared.taxonomy import SERVICE_AREAS, areas_delivered_by
@@ -53,12 +54,21 @@ def resolve_council(session: Session, code: str) -> Council | None:
     )
 
 
+def _council_facts(session: Session, code: str):
+    """What validation needs of the council a code names (not its indicators): a row, or None."""
+    return session.execute(
+        select(Council.gss_code, Council.name, Council.council_type)
+        .join(CouncilCode, CouncilCode.gss_code == Council.gss_code)
+        .where(CouncilCode.code == code.upper())
+    ).first()
+
+
 def check_profile(session: Session, fields: dict[str, Any], allowed_domains: Iterable[str]) -> None:
     """Raise ValidationError for what the schema cannot know: the register and the domain rule."""
     if fields["kind"] != "council":
         return
     errors: dict[str, list[str]] = {}
-    council = resolve_council(session, fields["gss_code"])
+    council = _council_facts(session, fields["gss_code"])
     if council is None:
         errors["gss_code"] = ["Not a current council in the register."]
     else:
@@ -79,9 +89,14 @@ def check_profile(session: Session, fields: dict[str, Any], allowed_domains: Ite
 
 
 def create_profile(session: Session, fields: dict[str, Any], **flags: bool) -> tuple[Profile, str]:
-    """Store a new profile, its first version and a submitted event in the caller's transaction."""
+    """Store a new profile, its first version and a submitted event in the caller's transaction.
+
+    The id is made here, so the version and the event go to the database in one flush after the
+    profile's.
+    """
     token, token_hash = new_token()
     profile = Profile(
+        id=new_id(),
         kind=fields["kind"],
         gss_code=fields.get("gss_code"),
         version=1,
@@ -93,9 +108,10 @@ def create_profile(session: Session, fields: dict[str, Any], **flags: bool) -> t
     )
     profile.contact_confirmed = is_confirmed(session, profile.contact_email)
     session.add(profile)
-    session.flush()
+    session.flush()  # the council, whose web domains check the address, loads once it is stored
     check_address(profile)
     _record_version(session, profile, "profile.submitted")
+    session.flush()
     return profile, token
 
 

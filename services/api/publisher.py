@@ -21,6 +21,7 @@ from shared.outbox import Work
 
 log = logging.getLogger(__name__)
 BACKLOG = 10_000
+BATCH = 100  # the most tasks sent over one producer checkout
 
 
 class Publisher:
@@ -49,15 +50,40 @@ class Publisher:
 
     def _run(self) -> None:
         while True:
-            item = self._queue.get()
+            batch = self._take_batch()
             try:
-                self.celery.send_task(item.task, args=item.args, task_id=item.task_id,
-                                      retry=False)
-            except Exception as error:  # noqa: BLE001 - the relay re-publishes from the database
-                log.warning("publish of %s failed (%s); the relay will retry",
-                            item.task, type(error).__name__)
+                self._send(batch)
             finally:
-                self._queue.task_done()
+                for _ in batch:
+                    self._queue.task_done()
+
+    def _take_batch(self) -> list[Work]:
+        """Wait for work, then take whatever else is already queued (up to BATCH items)."""
+        batch = [self._queue.get()]
+        while len(batch) < BATCH:
+            try:
+                batch.append(self._queue.get_nowait())
+            except queue.Empty:
+                break
+        return batch
+
+    def _send(self, batch: list[Work]) -> None:
+        """Publish a batch over one pooled producer (one connection checkout, not one each)."""
+        try:
+            with self.celery.producer_or_acquire() as producer:
+                for item in batch:
+                    self._send_one(item, producer)
+        except Exception as error:  # noqa: BLE001 - no producer (broker down): the relay has it
+            log.warning("publish of %d tasks failed (%s); the relay will retry",
+                        len(batch), type(error).__name__)
+
+    def _send_one(self, item: Work, producer) -> None:
+        try:
+            self.celery.send_task(item.task, args=item.args, task_id=item.task_id,
+                                  retry=False, producer=producer)
+        except Exception as error:  # noqa: BLE001 - the relay re-publishes from the database
+            log.warning("publish of %s failed (%s); the relay will retry",
+                        item.task, type(error).__name__)
 
     def wait_idle(self, timeout: float = 5.0) -> bool:
         """Wait until everything queued has been handed over (for tests and shutdown)."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import weakref
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -39,6 +41,9 @@ class Runtime:
 def init_app(app: Flask, settings: Settings) -> Runtime:
     """Create the runtime for an app and keep it in app.extensions."""
     engine = make_engine(settings.DATABASE_URL)
+    # A server that forks after creating the app (gunicorn's preload_app) must not hand the
+    # parent's pooled connections to its children: each child starts with an empty pool.
+    _dispose_in_child(engine)
     runtime = Runtime(settings=settings, engine=engine, sessions=make_sessionmaker(engine),
                       read_sessions=make_read_sessionmaker(engine))
     if settings.REDIS_URL:
@@ -46,6 +51,18 @@ def init_app(app: Flask, settings: Settings) -> Runtime:
         install_collector(runtime.sessions, runtime.publisher.publish)
     app.extensions["partnermatch"] = runtime
     return runtime
+
+
+def _dispose_in_child(engine: Engine) -> None:
+    """Empty the engine's pool in a forked child (a weak reference: apps come and go in tests)."""
+    ref = weakref.ref(engine)
+
+    def _after_fork() -> None:
+        forked = ref()
+        if forked is not None:
+            forked.dispose(close=False)
+
+    os.register_at_fork(after_in_child=_after_fork)
 
 
 def runtime() -> Runtime:
