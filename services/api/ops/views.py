@@ -29,7 +29,7 @@ from services.api.ops.auth import (
     people_only,
     start_session,
 )
-from services.api.ops.charts import bars
+from services.api.ops.charts import chart
 from services.api.ops.queues import read as read_queues
 from services.api.runtime import runtime
 from shared import ops, repair
@@ -39,7 +39,7 @@ from shared.email.senders import file_name
 from shared.models import DeadLetter, MatchRun, Profile, Recommendation
 
 bp = Blueprint("ops", __name__, url_prefix="/ops", template_folder="templates")
-bp.add_app_template_filter(bars, "bars")
+bp.add_app_template_filter(chart, "chart")
 CSV_COLUMNS = ("generated_at", "match_run_id", "profile_id", "service_area", "rank",
                "partner_name", "partner_kind", "partner_gss_code", "score", "reasons")
 
