@@ -179,7 +179,7 @@ def emails():
         message = email.message_from_bytes(path.read_bytes(), policy=policy.default)
         listing.append({"name": path.name, "subject": message["Subject"], "to": message["To"],
                         "date": message["Date"]})
-    return render_template("ops/emails.html", emails=listing)
+    return render_template("ops/emails.html", emails=listing, actor=current_actor())
 
 
 @bp.get("/emails/<name>")
