@@ -27,6 +27,11 @@ const show = (figures) => {
   }
 };
 
+// The alerts are written on the server; when the set has changed, say so and offer the reload.
+const alertsOnPage = [...document.querySelectorAll("[data-alert]")].map((a) => a.dataset.alert);
+const alertsChanged = (figures) =>
+  [...figures.alerts].sort().join(" ") !== [...alertsOnPage].sort().join(" ");
+
 const clock = () => new Date().toISOString().slice(11, 19);
 
 if (panel) {
@@ -37,7 +42,13 @@ if (panel) {
   button.type = "button";
   button.className = "govuk-button govuk-button--secondary";
   button.dataset.module = "govuk-button";
-  panel.append(button, status);
+  const notice = document.createElement("p");
+  notice.className = "govuk-inset-text";
+  notice.hidden = true;
+  notice.dataset.alertsChanged = "";
+  const reload = panel.querySelector("[data-refresh-link]").cloneNode(true);
+  notice.append("The alerts have changed since the page was loaded. ", reload, ".");
+  panel.append(button, status, notice);
 
   let timer = null;
   const setStatus = (text) => { status.textContent = text; };
@@ -51,6 +62,7 @@ if (panel) {
       const figures = await response.json();
       if (timer === null) return; // paused while the request was on its way
       show(figures);
+      notice.hidden = !alertsChanged(figures);
       setStatus(`Figures update every 15 seconds; last updated ${clock()} UTC.`);
     } catch (error) {
       setStatus(`The figures could not be updated at ${clock()} UTC; trying again in 15 seconds.`);

@@ -60,7 +60,7 @@ def log_in(page, live_server: str, name: str) -> None:
     expect(page.get_by_role("heading", name="Operations", exact=True)).to_be_visible()
 
 
-def test_figures_update_in_place_and_pause_stops_them(strict, live_server, client,
+def test_figures_update_in_place_and_pause_stops_them(strict, live_server, app, client,
                                                       ops_user):  # noqa: F811
     page = strict.new_page()
     errors = []
@@ -91,6 +91,15 @@ def test_figures_update_in_place_and_pause_stops_them(strict, live_server, clien
     page.get_by_role("button", name="Resume updates").click()
     page.clock.fast_forward("00:16")
     expect(figure).to_have_text(str(before + 2))
+    changed = page.get_by_text("The alerts have changed since the page was loaded.")
+    expect(changed).to_be_hidden()
+
+    with app.extensions["partnermatch"].sessions() as session, session.begin():
+        session.add(DeadLetter(task_name="partnermatch.send_email", task_key="email:x",
+                               task_args=["x"], error="550 no such user", attempts=1))
+    page.clock.fast_forward("00:16")
+    expect(page.locator('[data-figure="dead_letters"]')).to_have_text("1")
+    expect(changed).to_be_visible()  # the alert's words are the server's: it offers the reload
     assert page.evaluate("window.samePage") is True
     assert errors == []  # nothing refused by the CSP, no script error
 
