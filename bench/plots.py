@@ -1,8 +1,9 @@
 """Plots of the benchmarks' figures (PNG, matplotlib), for the README and the docs.
 
 ``scale`` draws match latency against the number of profiles beside scikit-learn's brute force;
-``ratios`` draws each performance ratio beside its target. Both write the file atomically and
-return its path; matplotlib draws off screen (the Agg backend), so no display is needed.
+``ratios`` draws how much of its target each performance ratio reaches. Both write the file
+atomically and return its path; matplotlib draws off screen (the Agg backend), so no display is
+needed.
 """
 
 from __future__ import annotations
@@ -68,18 +69,20 @@ def ratio_points(rows: Sequence[Sequence[str]]) -> list[tuple[str, float, float,
 
 def ratios(points: Sequence[tuple[str, float, float, bool]],
            path: Path = PLOTS / "perf.png") -> Path:
-    """Each ratio as a bar beside its target (a tick): green where met, red where not."""
-    pyplot, figure, axes = _figure(8, 0.5 * len(points) + 1.5)
-    labels = [label for label, *_ in points]
+    """Each ratio as the share of its target reached (1: met), labelled with the ratio itself."""
+    pyplot, figure, axes = _figure(9, 0.55 * len(points) + 1.6)
+    shares = [(r / t) if higher else (t / r) for _, r, t, higher in points]
     positions = range(len(points))
-    met = [(r >= t) if higher else (r <= t) for _, r, t, higher in points]
-    axes.barh(positions, [r for _, r, _, _ in points],
-              color=["#00703c" if ok else "#d4351c" for ok in met])
-    axes.scatter([t for _, _, t, _ in points], positions, marker="|", s=400, color="black",
-                 label="target", zorder=3)
-    axes.set(yticks=list(positions), xlabel="ratio to the ceiling measured in the same run",
+    axes.barh(positions, shares, color=["#00703c" if s >= 1 else "#d4351c" for s in shares])
+    axes.axvline(1.0, color="black", linewidth=1.5, label="target met")
+    for y, share, (_, ratio, target, higher) in zip(positions, shares, points, strict=True):
+        axes.annotate(f"{ratio:g} (target {'≥' if higher else '≤'} {target:g})",
+                      (share, y), xytext=(4, 0), textcoords="offset points", va="center",
+                      fontsize=8)
+    axes.set(yticks=list(positions), xlim=(0, max(1.6, max(shares) * 1.35)),
+             xlabel="share of the target reached (ratio to the ceiling measured in the same run)",
              title="Performance against targets")
-    axes.set_yticklabels(labels, fontsize=8)
+    axes.set_yticklabels([label for label, *_ in points], fontsize=8)
     axes.invert_yaxis()
     axes.legend(loc="lower right")
     axes.grid(True, axis="x", alpha=0.3)
