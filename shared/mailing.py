@@ -8,6 +8,7 @@ kept with its fixed Message-ID, and shown to operations staff, who can resend it
 from __future__ import annotations
 
 import random
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from email.message import EmailMessage
@@ -29,7 +30,8 @@ from shared.email import (
 from shared.email import render_recommendations as render_recommendation_email
 from shared.introductions import AVAILABLE, areas_asked_about, contact_options
 from shared.models import EmailDelivery, Introduction, MatchRun, Profile, utcnow
-from shared.results import top_needs
+from shared.records import NeedMatches
+from shared.results import best_of, top_needs
 from shared.websites import partner_websites
 
 PARTNERS_PER_NEED_IN_EMAIL = 5
@@ -59,10 +61,18 @@ def claim(session: Session, delivery_id: str) -> EmailDelivery | None:
     )
 
 
-def compose(session: Session, delivery: EmailDelivery, mail: MailSettings) -> EmailMessage:
-    """Build the message for a claimed delivery, with a Message-ID fixed by its id."""
+def compose(session: Session, delivery: EmailDelivery, mail: MailSettings,
+            ranking: Sequence[NeedMatches] | None = None) -> EmailMessage:
+    """Build the message for a claimed delivery, with a Message-ID fixed by its id.
+
+    `ranking` is the match run's ranking when the caller holds it (it has just stored it), for a
+    recommendations email, which then does not read it back.
+    """
     profile = session.get(Profile, delivery.profile_id)
-    rendered, unsubscribe_url = COMPOSERS[delivery.purpose](session, profile, delivery, mail)
+    if ranking is not None and delivery.purpose == "recommendations":
+        rendered, unsubscribe_url = _recommendations(session, profile, delivery, mail, ranking)
+    else:
+        rendered, unsubscribe_url = COMPOSERS[delivery.purpose](session, profile, delivery, mail)
     domain = mail.mail_from.rsplit("@", 1)[-1]
     delivery.message_id = make_message_id(delivery.id, domain)
     # A confirmation goes to an address nobody has vouched for: no name the submitter typed.
@@ -95,12 +105,14 @@ def _confirmation(session: Session, profile: Profile, delivery: EmailDelivery,
 
 
 def _recommendations(session: Session, profile: Profile, delivery: EmailDelivery,
-                     mail: MailSettings) -> tuple[RenderedEmail, str]:
+                     mail: MailSettings, ranking: Sequence[NeedMatches] | None = None,
+                     ) -> tuple[RenderedEmail, str]:
     run = session.get(MatchRun, delivery.match_run_id)
     newcomer = None
     if delivery.purpose == "new_partner" and run.refreshed_by:
         newcomer = session.get(Profile, run.refreshed_by)
-    needs = top_needs(session, run, PARTNERS_PER_NEED_IN_EMAIL)
+    needs = (best_of(ranking, PARTNERS_PER_NEED_IN_EMAIL) if ranking is not None
+             else top_needs(session, run, PARTNERS_PER_NEED_IN_EMAIL))
     unsubscribe_url = _url(mail, "unsubscribe", links.UNSUBSCRIBE, {"e": delivery.to_address})
     feedback = {
         p.profile_id: tuple(

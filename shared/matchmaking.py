@@ -28,6 +28,7 @@ class MatchOutcome:
     match_run_id: str | None = None
     partner_ids: tuple[str, ...] = ()
     delivery_id: str | None = None  # the recommendation email this transaction owed
+    needs: tuple[NeedMatches, ...] | None = None  # the ranking stored, when this run is new
 
 
 def match_event(session: Session, index: CandidateIndex, event_id: str) -> MatchOutcome:
@@ -42,7 +43,7 @@ def match_event(session: Session, index: CandidateIndex, event_id: str) -> Match
     if profile is None or profile.version != event.profile_version:
         return MatchOutcome("stale")
     run = _existing_run(session, profile)
-    status, partner_ids = "already", ()
+    status, partner_ids, needs = "already", (), None
     if run is None:
         index.refresh(session)
         needs = index.index.match(request_from(profile), limit=PARTNERS_KEPT_PER_NEED)
@@ -50,7 +51,8 @@ def match_event(session: Session, index: CandidateIndex, event_id: str) -> Match
         status, partner_ids = "matched", _top_partner_ids(needs)
         owe_refresh(session, profile)  # it may be the strong partner others were waiting for
     delivery = owe_recommendations(session, profile, run, new_run=status == "matched")
-    return MatchOutcome(status, run.id, partner_ids, delivery.id if delivery else None)
+    return MatchOutcome(status, run.id, partner_ids, delivery.id if delivery else None,
+                        tuple(needs) if needs is not None else None)
 
 
 def _existing_run(session: Session, profile: Profile) -> MatchRun | None:

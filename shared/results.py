@@ -69,6 +69,15 @@ def as_they_stand(session: Session, needs: list[NeedMatches]) -> list[NeedMatche
         for need in needs]
 
 
+def best_of(needs: Iterable[NeedMatches], limit: int) -> list[NeedMatches]:
+    """Return a ranking as top_needs reads it back once stored: the best `limit` of each need.
+
+    For the worker that has just matched, so that the email needs no second read of the rows.
+    """
+    return [NeedMatches(need.service_area, need.rating, tuple(need.partners[:limit]))
+            for need in sorted(needs, key=lambda n: (n.rating, n.service_area))]
+
+
 def asked_needs(session: Session, run: MatchRun) -> list[tuple[str, int]]:
     """Return the areas (and ratings) the run's version of the profile struggles with.
 

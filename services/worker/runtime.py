@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from celery import Celery
+from celery.signals import worker_process_shutdown, worker_shutdown
 
 from config.settings import Settings
 from shared.candidates import CandidateIndex
@@ -88,7 +89,13 @@ class WorkerRuntime:
                             item.task, type(error).__name__)
 
     def close(self) -> None:
-        self.engine.dispose()
+        """Say goodbye to the mail server (a kept SMTP connection) and the database."""
+        try:
+            close_sender = getattr(self.sender, "close", None)
+            if close_sender is not None:
+                close_sender()
+        finally:
+            self.engine.dispose()
 
 
 _current: WorkerRuntime | None = None
@@ -100,3 +107,13 @@ def worker_runtime(celery: Celery) -> WorkerRuntime:
     if _current is None or _current.pid != os.getpid():
         _current = WorkerRuntime(celery.conf.partnermatch_settings, celery)
     return _current
+
+
+@worker_process_shutdown.connect  # a prefork pool process exiting
+@worker_shutdown.connect  # the worker itself, which runs the tasks with the solo pool
+def close_runtime(**_kwargs) -> None:
+    """Close this process's connections as it shuts down."""
+    global _current
+    if _current is not None and _current.pid == os.getpid():
+        runtime, _current = _current, None
+        runtime.close()

@@ -10,7 +10,9 @@ import os
 import random
 import signal
 import time
+from dataclasses import dataclass
 from datetime import timedelta
+from email.message import EmailMessage
 
 from celery import Task, shared_task
 from sqlalchemy.exc import IntegrityError, OperationalError
@@ -60,8 +62,7 @@ def match_profile(self: Task, event_id: str) -> str:
     try:
         with transaction(rt.sessions) as session:
             outcome = matchmaking.match_event(session, rt.index(), event_id)
-            if outcome.delivery_id:
-                outbox.send_here(session, outcome.delivery_id)
+            claimed = _claim_here(rt, session, outcome.delivery_id, outcome.needs)
     except IntegrityError:  # a concurrent duplicate committed the same run first
         return count_match("already")
     except OperationalError as error:
@@ -71,8 +72,8 @@ def match_profile(self: Task, event_id: str) -> str:
             return _give_up_match(rt, event_id, key, count, repr(error))
         raise self.retry(countdown=_backoff(count), exc=error) from error
     count_match(outcome.status)
-    if outcome.delivery_id:  # sent from here, one broker hop sooner; the claim keeps it once
-        _send(rt, outcome.delivery_id)
+    if claimed is not None:  # sent from here, one broker hop sooner; the claim keeps it once
+        count_email(_send_claimed(rt, claimed))
     return outcome.status
 
 
@@ -158,25 +159,70 @@ def _send(rt: WorkerRuntime, delivery_id: str) -> str:
     return count_email(_deliver(rt, delivery_id))
 
 
+@dataclass(frozen=True)
+class Claimed:
+    """A delivery this process has claimed and built, to send once the claim is committed."""
+
+    delivery_id: str
+    message: EmailMessage
+    attempt: int
+    repeat: bool  # retried, or replayed by ops
+
+
+def _claim(session, delivery_id: str, mail: mailing.MailSettings) -> Claimed | None:
+    """Claim a delivery and build its message, in the caller's transaction."""
+    delivery = mailing.claim(session, delivery_id)
+    if delivery is None:
+        return None
+    message = mailing.compose(session, delivery, mail)
+    return Claimed(delivery_id, message, delivery.attempts,
+                   delivery.attempts > 1 or delivery.last_error is not None)
+
+
+def _claim_here(rt: WorkerRuntime, session, delivery_id: str | None,
+                ranking) -> Claimed | None:
+    """Build and claim an email owed by this very transaction, from the ranking in memory.
+
+    The claim commits with the match, one transaction sooner, and the relay does not publish
+    the delivery. If the email cannot be built, the match still commits and the delivery is
+    published as usual, for the send_email task to try (and retry, or dead-letter).
+    """
+    if delivery_id is None:
+        return None
+    delivery = session.get(mailing.EmailDelivery, delivery_id)  # just owed: no query
+    try:
+        message = mailing.compose(session, delivery, rt.mail, ranking)
+    except Exception:  # noqa: BLE001 - the send_email task meets it again, and records it
+        log.exception("building email %s in the match failed; publishing it", delivery_id)
+        return None
+    outbox.send_here(session, delivery_id)
+    delivery = mailing.claim(session, delivery_id)
+    if delivery is None:  # cannot happen: nobody else knows the delivery yet
+        return None
+    return Claimed(delivery_id, message, delivery.attempts, repeat=False)
+
+
 def _deliver(rt: WorkerRuntime, delivery_id: str) -> str:
     """Claim a delivery, send it and record the outcome."""
     with transaction(rt.sessions) as session:
-        delivery = mailing.claim(session, delivery_id)
-        if delivery is None:
-            return "not pending"
-        message = mailing.compose(session, delivery, rt.mail)
-        attempt = delivery.attempts
-        repeat = attempt > 1 or delivery.last_error is not None  # retried, or replayed by ops
+        claimed = _claim(session, delivery_id, rt.mail)
+    if claimed is None:
+        return "not pending"
+    return _send_claimed(rt, claimed)
+
+
+def _send_claimed(rt: WorkerRuntime, claimed: Claimed) -> str:
+    """Send a delivery whose claim is committed, and record the outcome."""
     try:
-        rt.sender.send(message, repeat=repeat)
+        rt.sender.send(claimed.message, repeat=claimed.repeat)
     except TransientEmailError as error:
-        return _retry_email(rt, delivery_id, str(error))
+        return _retry_email(rt, claimed.delivery_id, str(error))
     except PermanentEmailError as error:
-        return _fail_email(rt, delivery_id, "failed", str(error), attempt)
+        return _fail_email(rt, claimed.delivery_id, "failed", str(error), claimed.attempt)
     except AmbiguousEmailError as error:
-        return _fail_email(rt, delivery_id, "ambiguous", str(error), attempt)
+        return _fail_email(rt, claimed.delivery_id, "ambiguous", str(error), claimed.attempt)
     with transaction(rt.sessions) as session:
-        mailing.record_sent(session, delivery_id)
+        mailing.record_sent(session, claimed.delivery_id)
     return "sent"
 
 

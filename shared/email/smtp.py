@@ -22,7 +22,13 @@ _LINE_STARTING_WITH_DOT = re.compile(rb"^\.", re.MULTILINE)
 
 
 class SmtpSender:
-    """Send each message over its own connection to one SMTP server."""
+    """Send messages to one SMTP server over one connection, kept open between messages.
+
+    The connection is opened on the first message and reused after; any failure closes it, so the
+    next message opens a fresh one. A reused connection the server has dropped meanwhile (an idle
+    timeout, a restart) fails before any message data leaves, and the message then goes once over
+    a new connection. `close` says goodbye; a worker process calls it when it shuts down.
+    """
 
     def __init__(
         self,
@@ -35,6 +41,7 @@ class SmtpSender:
     ) -> None:
         self.host, self.port, self.timeout = host, port, timeout
         self.username, self.password, self.starttls = username, password, starttls
+        self._smtp: smtplib.SMTP | None = None
 
     def send(self, message: EmailMessage, *, repeat: bool = False) -> None:
         """Send one message, raising Permanent, Transient or AmbiguousEmailError on failure.
@@ -44,24 +51,60 @@ class SmtpSender:
         sender, recipients = _envelope(message)
         payload = message.as_bytes(policy=SMTP)
         # Driven step by step, because what a failure means depends on when it happens.
-        with _not_sent():
-            smtp = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
         try:
-            with _not_sent():
-                self._start(smtp)
-                _open_transaction(smtp, sender, recipients)
+            smtp = self._transaction(sender, recipients)
             _send_data(smtp, payload)
-        finally:
+        except BaseException:
+            self.close()  # whatever state the connection is in, the next message starts afresh
+            raise
+
+    def close(self) -> None:
+        """Close the connection, if one is open; the next message opens another."""
+        smtp, self._smtp = self._smtp, None
+        if smtp is not None:
             _close(smtp)
 
-    def _start(self, smtp: smtplib.SMTP) -> None:
-        """Greet the server, then switch to TLS and log in if configured to."""
-        smtp.ehlo_or_helo_if_needed()
-        if self.starttls:
-            smtp.starttls(context=ssl.create_default_context())
-            smtp.ehlo()
-        if self.username:
-            smtp.login(self.username, self.password or "")
+    def _transaction(self, sender: str, recipients: list[str]) -> smtplib.SMTP:
+        """Return a connection on which MAIL, RCPT and DATA were accepted."""
+        if self._smtp is not None and self._reused(sender, recipients):
+            return self._smtp
+        with _not_sent():
+            self._smtp = self._connect()
+            _open_transaction(self._smtp, sender, recipients)
+        return self._smtp
+
+    def _reused(self, sender: str, recipients: list[str]) -> bool:
+        """Open the transaction on the kept connection; False if the server had dropped it.
+
+        Nothing of the message has left yet, so a new connection may safely try again.
+        """
+        try:
+            _open_transaction(self._smtp, sender, recipients)
+            return True
+        except EmailError as exc:
+            if exc.code != 421:  # 421: the server is closing this connection
+                raise
+        except TimeoutError as exc:  # alive but silent: a new connection would wait as long
+            raise TransientEmailError(f"not sent: {exc!r}") from exc
+        except OSError:  # reset, broken pipe, SMTPServerDisconnected: dropped while idle
+            pass
+        self.close()
+        return False
+
+    def _connect(self) -> smtplib.SMTP:
+        """Open a connection, greet the server, then switch to TLS and log in if configured to."""
+        smtp = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
+        try:
+            smtp.ehlo_or_helo_if_needed()
+            if self.starttls:
+                smtp.starttls(context=ssl.create_default_context())
+                smtp.ehlo()
+            if self.username:
+                smtp.login(self.username, self.password or "")
+        except BaseException:
+            _close(smtp)
+            raise
+        return smtp
 
 
 @contextmanager
