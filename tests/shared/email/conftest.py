@@ -21,6 +21,18 @@ class RecordingHandler:
         self.data_reply = "250 OK"
         self.data_delay = 0.0
         self.hang_up_at: str | None = None  # "rcpt", or "data" (after the whole message arrived)
+        self.peers: list[Any] = []  # the client address of each message received
+        self.servers: list[Any] = []  # the server side of the connection of each message
+        self.loop: asyncio.AbstractEventLoop | None = None
+
+    def drop_connections(self) -> None:
+        """Close every connection from the server side, as an idle timeout or a restart would."""
+
+        async def abort() -> None:
+            for server in self.servers:
+                server.transport.abort()
+
+        asyncio.run_coroutine_threadsafe(abort(), self.loop).result(timeout=5)
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options) -> str:
         """Accept the recipient unless told to answer otherwise or to hang up."""
@@ -34,6 +46,8 @@ class RecordingHandler:
     async def handle_DATA(self, server, session, envelope) -> str:
         """Record the message, then reply, wait, or close the connection before the reply."""
         self.envelopes.append(envelope)
+        self.peers.append(session.peer)
+        self.servers.append(server)
         if self.hang_up_at == "data":
             server.transport.abort()  # the client has sent every byte and will never see the 250
         await asyncio.sleep(self.data_delay)
@@ -56,6 +70,7 @@ def smtp_server() -> Iterator[RecordingHandler]:
         handler, hostname="127.0.0.1", port=handler.port, server_hostname="localhost"
     )
     controller.start()
+    handler.loop = controller.loop
     try:
         yield handler
     finally:

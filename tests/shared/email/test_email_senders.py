@@ -51,6 +51,40 @@ def test_smtp_delivers_one_message_with_both_parts(smtp_server) -> None:
     assert received.get_body(("html",)).get_content().strip() == "<p>Rich words</p>"
 
 
+def test_smtp_sends_one_message_after_another_over_one_connection(smtp_server) -> None:
+    sender = smtp_to(smtp_server.port)
+    sender.send(a_message(message_id="<first@partnermatch.example>"))
+    sender.send(a_message(message_id="<second@partnermatch.example>"))
+    sender.close()
+    assert len(smtp_server.envelopes) == 2
+    assert smtp_server.peers[0] == smtp_server.peers[1]  # the same client port: one connection
+
+
+def test_smtp_connection_dropped_between_two_emails_sends_the_next_once(smtp_server) -> None:
+    sender = smtp_to(smtp_server.port)
+    sender.send(a_message(message_id="<first@partnermatch.example>"))
+    smtp_server.drop_connections()
+    sender.send(a_message(message_id="<second@partnermatch.example>"))
+    sender.close()
+    received = [email.message_from_bytes(e.original_content)["Message-ID"]
+                for e in smtp_server.envelopes]
+    assert received == ["<first@partnermatch.example>", "<second@partnermatch.example>"]
+    assert smtp_server.peers[0] != smtp_server.peers[1]  # the second over a new connection
+
+
+def test_smtp_failure_closes_the_connection_and_the_next_email_opens_another(smtp_server) -> None:
+    sender = smtp_to(smtp_server.port)
+    sender.send(a_message(message_id="<first@partnermatch.example>"))
+    smtp_server.data_reply = "451 try later"
+    with pytest.raises(TransientEmailError):
+        sender.send(a_message(message_id="<second@partnermatch.example>"))
+    smtp_server.data_reply = "250 OK"
+    sender.send(a_message(message_id="<second@partnermatch.example>"))
+    sender.close()
+    assert len(smtp_server.envelopes) == 3  # the refused one reached DATA, then was sent again
+    assert smtp_server.peers[0] == smtp_server.peers[1] != smtp_server.peers[2]
+
+
 @pytest.mark.parametrize("stage", ["rcpt", "data"])
 @pytest.mark.parametrize(("reply", "error"), [
     ("550 No such user", PermanentEmailError),
