@@ -51,12 +51,19 @@ class Mailbox:
     def __init__(self) -> None:
         self.messages: list[Message] = []
         self.refuse_with: str | None = None
+        self.peers: set[tuple] = set()  # the client address of each connection that sent mail
+        self.goodbyes: list[tuple] = []  # the client address of each connection that said QUIT
 
     async def handle_DATA(self, server, session, envelope) -> str:
+        self.peers.add(tuple(session.peer))
         if self.refuse_with:
             return self.refuse_with
         self.messages.append(email.message_from_bytes(envelope.content))
         return "250 OK"
+
+    async def handle_QUIT(self, server, session, envelope) -> str:
+        self.goodbyes.append(tuple(session.peer))
+        return "221 Bye"
 
     def wait_for(self, predicate: Callable[[Message], bool], count: int = 1,
                  timeout: float = 30) -> list[Message]:
