@@ -24,6 +24,7 @@ from shared.models import (
     LinkRequest,
     MatchRun,
     Profile,
+    new_id,
     utcnow,
 )
 from shared.results import latest_run
@@ -66,8 +67,8 @@ def _owe(session: Session, dedupe_key: str, purpose: str, profile: Profile,
     if not key_is_new and session.scalar(
             select(EmailDelivery.id).where(EmailDelivery.dedupe_key == dedupe_key)):
         return None
-    delivery = EmailDelivery(
-        dedupe_key=dedupe_key, purpose=purpose, profile_id=profile.id,
+    delivery = EmailDelivery(  # the id now, not at the flush: the caller may send it at once
+        id=new_id(), dedupe_key=dedupe_key, purpose=purpose, profile_id=profile.id,
         match_run_id=match_run_id, introduction_id=introduction_id,
         to_address=profile.contact_email, message_id="",
     )
