@@ -73,7 +73,8 @@ def match_profile(self: Task, event_id: str) -> str:
         raise self.retry(countdown=_backoff(count), exc=error) from error
     count_match(outcome.status)
     if claimed is not None:  # sent from here, one broker hop sooner; the claim keeps it once
-        count_email(_send_claimed(rt, claimed))
+        claimed = _claim_composed(rt, claimed)
+        count_email(_send_claimed(rt, claimed) if claimed else "not pending")
     return outcome.status
 
 
@@ -181,11 +182,11 @@ def _claim(session, delivery_id: str, mail: mailing.MailSettings) -> Claimed | N
 
 def _claim_here(rt: WorkerRuntime, session, delivery_id: str | None,
                 ranking) -> Claimed | None:
-    """Build and claim an email owed by this very transaction, from the ranking in memory.
+    """Build an email owed by this very transaction, from the ranking in memory.
 
-    The claim commits with the match, one transaction sooner, and the relay does not publish
-    the delivery. If the email cannot be built, the match still commits and the delivery is
-    published as usual, for the send_email task to try (and retry, or dead-letter).
+    The relay does not publish the delivery: this process claims and sends it after the commit.
+    If the email cannot be built, the match still commits and the delivery is published as usual,
+    for the send_email task to try (and retry, or dead-letter).
     """
     if delivery_id is None:
         return None
@@ -196,10 +197,21 @@ def _claim_here(rt: WorkerRuntime, session, delivery_id: str | None,
         log.exception("building email %s in the match failed; publishing it", delivery_id)
         return None
     outbox.send_here(session, delivery_id)
-    delivery = mailing.claim(session, delivery_id)
-    if delivery is None:  # cannot happen: nobody else knows the delivery yet
-        return None
-    return Claimed(delivery_id, message, delivery.attempts, repeat=False)
+    return Claimed(delivery_id, message, attempt=1, repeat=False)
+
+
+def _claim_composed(rt: WorkerRuntime, composed: Claimed) -> Claimed | None:
+    """Claim, once the match has committed, the delivery whose email it built.
+
+    Not in the match transaction: a commit whose answer is lost would leave the email claimed
+    and unsent, where a pending delivery is published again by the relay.
+    """
+    with transaction(rt.sessions) as session:
+        delivery = mailing.claim(session, composed.delivery_id)
+        if delivery is None:
+            return None
+        return Claimed(composed.delivery_id, composed.message, delivery.attempts,
+                       delivery.attempts > 1 or delivery.last_error is not None)
 
 
 def _deliver(rt: WorkerRuntime, delivery_id: str) -> str:
