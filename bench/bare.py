@@ -1,7 +1,8 @@
 """The intake ceiling: a bare Flask app that only validates a profile with the shared schema.
 
 ``gunicorn bench.bare:app`` serves ``POST /api/v1/profiles``: the body is loaded with
-``shared.schemas.ProfileSchema`` (422 with the errors, else 201) and nothing is stored.
+``partnermatch.shared.profiles.schemas.ProfileSchema`` (422 with the errors, else 201) and nothing
+is stored.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import uuid
 from flask import Flask, request
 from marshmallow import ValidationError
 
-from shared.schemas import ProfileSchema
+from partnermatch.shared.profiles.schemas import ProfileSchema
 
 app = Flask(__name__)
 _schema = ProfileSchema()

@@ -30,12 +30,12 @@ import numpy as np
 
 from bench.legacy_context import ContextModel as LegacyModel
 from bench.outcomes import OutcomeSet
-from shared.context import ContextModel
-from shared.demo import MIN_MEASURES, OFSTED_RATINGS, Z_CLIP, latest_graded
-from shared.matching import UNKNOWN_CAPACITY, MatchIndex
-from shared.reasons import PUBLIC_DATA
-from shared.records import Candidate, CouncilRecord, MatchRequest
-from shared.taxonomy import STRONG_MIN, STRUGGLING_MAX, delivers
+from partnermatch.shared.matching.context import ContextModel
+from partnermatch.shared.matching.index import UNKNOWN_CAPACITY, MatchIndex
+from partnermatch.shared.matching.reasons import PUBLIC_DATA
+from partnermatch.shared.profiles.demo import MIN_MEASURES, OFSTED_RATINGS, Z_CLIP, latest_graded
+from partnermatch.shared.reference.records import Candidate, CouncilRecord, MatchRequest
+from partnermatch.shared.reference.taxonomy import STRONG_MIN, STRUGGLING_MAX, delivers
 
 AREAS = ("childrens_services", "adult_social_care")
 TOP = 10

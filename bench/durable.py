@@ -1,9 +1,10 @@
 """The intake ceiling: the minimal durable path, what no intake that keeps a submission can beat.
 
 ``gunicorn bench.durable:app`` serves ``POST /api/v1/profiles``: the same validation as the real
-endpoint (``shared.schemas.ProfileSchema``), then one INSERT and COMMIT of the body on the same
-database with the same engine settings and pragmas (``shared.db.make_engine``), then one Redis
-LPUSH of the new id, and a 201. ``DATABASE_URL`` and ``REDIS_URL`` come from the environment.
+endpoint (``partnermatch.shared.profiles.schemas.ProfileSchema``), then one INSERT and COMMIT of
+the body on the same database with the same engine settings and pragmas
+(``partnermatch.shared.db.engine.make_engine``), then one Redis LPUSH of the new id, and a 201.
+``DATABASE_URL`` and ``REDIS_URL`` come from the environment.
 """
 
 from __future__ import annotations
@@ -17,8 +18,8 @@ from flask import Flask, request
 from marshmallow import ValidationError
 from sqlalchemy import text
 
-from shared.db import make_engine
-from shared.schemas import ProfileSchema
+from partnermatch.shared.db.engine import make_engine
+from partnermatch.shared.profiles.schemas import ProfileSchema
 
 TABLE = "bench_durable_intake"
 

@@ -16,10 +16,11 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from bench import PROJECT_ROOT
 from bench.stack import api_env, broker, fresh_database, postgres_server, service_env
-from config.settings import PROJECT_ROOT, load_settings
-from shared.db import make_engine, make_sessionmaker, transaction
-from shared.demo import seed_demo
+from partnermatch.config.settings import load_settings
+from partnermatch.shared.db.engine import make_engine, make_sessionmaker, transaction
+from partnermatch.shared.profiles.demo import seed_demo
 from tests.processes import CeleryProcess, start_smtp
 
 LEEDS = {
@@ -109,8 +110,8 @@ def measure(kind: str, server: str | None, runs: int) -> RoundTrips:
 
 
 def _round_trips(env: dict[str, str], mailbox, runs: int) -> tuple[list[float], list[float]]:
-    from services.api.app import create_app
-    from services.worker.app import create_celery
+    from partnermatch.services.api.app import create_app
+    from partnermatch.services.worker.app import create_celery
 
     celery = create_celery(load_settings(env))
     noop_round_trips(celery, 3)  # warm-up: worker started, connections open

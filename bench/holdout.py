@@ -25,12 +25,22 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from shared.context import ContextModel
-from shared.demo import OFSTED_RATINGS, latest_graded, ofsted_lines
-from shared.evidence import STRONG_GRADES, WEAK_GRADES, ofsted_evidence, recent_improvement
-from shared.matching import UNKNOWN_CAPACITY, MatchIndex
-from shared.reasons import PUBLIC_DATA
-from shared.records import Candidate, CouncilRecord, MatchRequest, OfstedJudgement
+from partnermatch.shared.matching.context import ContextModel
+from partnermatch.shared.matching.index import UNKNOWN_CAPACITY, MatchIndex
+from partnermatch.shared.matching.reasons import PUBLIC_DATA
+from partnermatch.shared.profiles.demo import OFSTED_RATINGS, latest_graded, ofsted_lines
+from partnermatch.shared.reference.evidence import (
+    STRONG_GRADES,
+    WEAK_GRADES,
+    ofsted_evidence,
+    recent_improvement,
+)
+from partnermatch.shared.reference.records import (
+    Candidate,
+    CouncilRecord,
+    MatchRequest,
+    OfstedJudgement,
+)
 
 AREA = "childrens_services"
 CUTOFFS = ("2019-01-01", "2020-01-01", "2021-01-01", "2022-01-01", "2023-01-01")

@@ -1,15 +1,15 @@
 """Intake: POST /api/v1/profiles under gunicorn, beside a bare Flask app that only validates.
 
-Each app runs as a real ``gunicorn`` subprocess with the production settings (``config.gunicorn``:
-2 workers, gthread) on loopback. The full app validates, stores the profile, its version, its
-outbox event and the confirmation email owed (production default), publishes after commit to a
-private Redis and counts the submission against the rate limit there (the limit raised so that it
-never refuses). Its ceiling, on each database, is ``bench.durable``: the minimal durable intake
-(the same validation, one INSERT and COMMIT on the same database, one Redis LPUSH). ``bench.bare``,
-which validates and stores nothing, is measured too, for scale. Requests per second and p99
-latency come from ``wrk`` (C, one thread, so it takes little of the servers' CPU) when it is on
-PATH (Debian: ``apt-get install wrk``), else from a Python client of keep-alive connections on
-threads, which takes more.
+Each app runs as a real ``gunicorn`` subprocess with the production settings
+(``partnermatch.config.gunicorn``: 2 workers, gthread) on loopback. The full app validates, stores
+the profile, its version, its outbox event and the confirmation email owed (production default),
+publishes after commit to a private Redis and counts the submission against the rate limit there
+(the limit raised so that it never refuses). Its ceiling, on each database, is ``bench.durable``:
+the minimal durable intake (the same validation, one INSERT and COMMIT on the same database, one
+Redis LPUSH). ``bench.bare``, which validates and stores nothing, is measured too, for scale.
+Requests per second and p99 latency come from ``wrk`` (C, one thread, so it takes little of the
+servers' CPU) when it is on PATH (Debian: ``apt-get install wrk``), else from a Python client of
+keep-alive connections on threads, which takes more.
 
 Run: ``python -m bench.intake [--seconds 10] [--database postgresql --database sqlite]``.
 """
@@ -29,10 +29,11 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from bench import PROJECT_ROOT
 from bench.loadgen import python_load
 from bench.stack import api_env, broker, fresh_database, postgres_server, service_env
-from config.settings import PROJECT_ROOT
-from services.embedded import free_port
+from partnermatch.services.embedded import API_APP as API
+from partnermatch.services.embedded import free_port
 
 BODY = {
     "kind": "council", "gss_code": "E08000035", "contact_name": "Sam Officer",
@@ -57,7 +58,7 @@ class Load:
 def served(app: str, env: dict[str, str], log: Path):
     """Start gunicorn with the production settings serving `app`; return it once it answers."""
     port = free_port()
-    command = [sys.executable, "-m", "gunicorn", "--config", "python:config.gunicorn",
+    command = [sys.executable, "-m", "gunicorn", "--config", "python:partnermatch.config.gunicorn",
                "--bind", f"127.0.0.1:{port}", "--workers", "2", app]
     process = subprocess.Popen(command, env={**os.environ, **env}, cwd=PROJECT_ROOT,
                                stdout=log.open("ab"), stderr=subprocess.STDOUT)
@@ -137,7 +138,7 @@ def measure(kinds: list[str], server: str | None, seconds: float) -> dict[str, L
             with fresh_database(kind, workdir, server) as url:
                 env = api_env(service_env(url, redis_url, workdir))
                 found[f"{kind} durable"] = measure_app("bench.durable:app", env, seconds, workdir)
-                found[kind] = measure_app("services.api.wsgi:app", env, seconds, workdir)
+                found[kind] = measure_app(API, env, seconds, workdir)
     return found
 
 

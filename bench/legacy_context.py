@@ -1,8 +1,8 @@
 """The context model before issue 14, kept so the benches can compare the new one with it.
 
-A frozen copy of ``shared/context.py`` at commit 427230e (its reasons left out): nine features of
-size, place and deprivation, and the LAIT children's need block (including service activity).
-Nothing in the service uses it.
+A frozen copy of ``shared/matching/context.py`` at commit 427230e (its reasons left out): nine
+features of size, place and deprivation, and the LAIT children's need block (including service
+activity). Nothing in the service uses it.
 
 Original description follows.
 
@@ -27,7 +27,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from shared.records import Place
+from partnermatch.shared.reference.records import Place
 
 FEATURES = (
     "population", "density", "area", "deprivation", "rurality", "distance",

@@ -3,7 +3,7 @@
 Starts, on loopback: a private redis-server, a fresh database (a PostgreSQL database created on
 the server named by ``--postgres`` or ``TEST_DATABASE_URL``, or SQLite) with the council register
 and the demo profiles as candidates, an SMTP server (aiosmtpd, in this process), the API under
-gunicorn with the production settings (``config.gunicorn``: 2 workers x 4 threads), one
+gunicorn with the production settings (``partnermatch.config.gunicorn``: 2 workers x 4 threads), one
 ``celery worker`` (prefork, concurrency 2) and ``celery beat`` (the outbox relay every 5 s), all
 with ``PARTNERMATCH_ENV=production`` and the production defaults but for two deliberate choices,
 printed at the start:
@@ -54,15 +54,21 @@ import redis
 from aiosmtpd.controller import Controller
 from sqlalchemy import func, select
 
+from bench import PROJECT_ROOT
 from bench.e2e import percentile, seed
 from bench.intake import served, stop
 from bench.stack import api_env, broker, fresh_database, postgres_server, service_env
 from bench.synthetic import Profiles
-from config.settings import PROJECT_ROOT
-from services.api.ops.queues import queue_depths
-from services.embedded import free_port
-from shared.db import make_engine, make_read_sessionmaker, make_sessionmaker, transaction
-from shared.models import (
+from partnermatch.services.api.ops.queues import queue_depths
+from partnermatch.services.embedded import API_APP as API
+from partnermatch.services.embedded import free_port
+from partnermatch.shared.db.engine import (
+    make_engine,
+    make_read_sessionmaker,
+    make_sessionmaker,
+    transaction,
+)
+from partnermatch.shared.db.models import (
     ContactAddress,
     Council,
     DeadLetter,
@@ -73,7 +79,7 @@ from shared.models import (
     TaskAttempt,
     utcnow,
 )
-from shared.register import place_of
+from partnermatch.shared.reference.register import place_of
 from tests.processes import CeleryProcess, Mailbox
 
 RATE_LIMIT = "1000000/minute"  # one client sends everything: the per-client limit must not bite
@@ -623,7 +629,7 @@ def run(kind: str, server: str | None, plan: Plan, log: Callable[[str], None] = 
         beat = CeleryProcess.beat(env, workdir / "beat.log", workdir / "var")
         api = None
         try:
-            api, profiles_url = served("services.api.wsgi:app", env, workdir / "api.log")
+            api, profiles_url = served(API, env, workdir / "api.log")
             worker.wait_for_log("ready", timeout=60)
             return _measure(kind, url, redis_url, profiles_url, payloads, mailbox, plan, log)
         except BaseException:

@@ -21,10 +21,10 @@ from bench.legacy_context import AREA_WEIGHTS as LEGACY_WEIGHTS
 from bench.legacy_context import DEFAULT_WEIGHTS as LEGACY_DEFAULTS
 from bench.legacy_context import ContextModel as LegacyModel
 from bench.legacy_context import combine_gaps as legacy_combine
-from shared.context import EQUAL, ContextModel, Gaps, combine_gaps
-from shared.records import CouncilRecord
-from shared.reference import LAIT
-from shared.taxonomy import delivers
+from partnermatch.shared.matching.context import EQUAL, ContextModel, Gaps, combine_gaps
+from partnermatch.shared.reference.readers import LAIT
+from partnermatch.shared.reference.records import CouncilRecord
+from partnermatch.shared.reference.taxonomy import delivers
 
 NEIGHBOURS = 10
 Z_CLIP = 4.0

@@ -13,7 +13,7 @@ import re
 from collections.abc import Sequence
 from pathlib import Path
 
-from config.settings import PROJECT_ROOT
+from bench import PROJECT_ROOT
 
 PLOTS = PROJECT_ROOT / "docs" / "plots"
 TARGET = re.compile(r"^\s*([≥≤])\s*([\d.]+)\s*$")

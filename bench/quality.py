@@ -38,7 +38,7 @@ def context_report(folder: str) -> str:
         cv = cross_validate(outcomes)
         baseline = median_errors(outcomes).mean()
         named = [
-            ("model (shared/context.py)", model, None),
+            ("model (shared/matching/context.py)", model, None),
             ("weight search, out of sample (5-fold CV x2)", cv.searched, None),
             ("people-only start", cv.start, None),
             ("equal weights, every block (CIPFA-style)", cv.equal, None),

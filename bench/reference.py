@@ -5,10 +5,10 @@ from __future__ import annotations
 from functools import cache
 
 from bench.legacy_context import ContextModel as LegacyModel
-from config.settings import load_settings
-from shared.context import ContextModel
-from shared.records import CouncilRecord
-from shared.reference import read_councils
+from partnermatch.config.settings import load_settings
+from partnermatch.shared.matching.context import ContextModel
+from partnermatch.shared.reference.readers import read_councils
+from partnermatch.shared.reference.records import CouncilRecord
 
 
 def data_dir(override: str | None = None) -> str:

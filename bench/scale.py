@@ -10,10 +10,11 @@ each match with the same k. The ratio is scikit-learn's p50 over ours, measured 
 Figures are printed, never asserted.
 
 Then (``--workers``, default at 1M) the memory of a whole worker: one process builds the index and
-saves it as a machine's shared snapshot (``shared.snapshot``), then two processes open it, upsert
-``UPDATES`` profiles each and match; beside them two processes that each build their own. Memory is
-read from ``/proc/<pid>/smaps_rollup`` while both are alive: PSS (shared pages split between the
-processes that map them) summed over the processes is what the worker costs the machine.
+saves it as a machine's shared snapshot (``partnermatch.shared.matching.snapshot``), then two
+processes open it, upsert ``UPDATES`` profiles each and match; beside them two processes that each
+build their own. Memory is read from ``/proc/<pid>/smaps_rollup`` while both are alive: PSS (shared
+pages split between the processes that map them) summed over the processes is what the worker costs
+the machine.
 
 Run: ``python -m bench.scale`` (all sizes) or ``python -m bench.scale --sizes 400,10000``;
 ``--workers 0`` skips the worker memory.
@@ -39,9 +40,9 @@ from bench import plots
 from bench.reference import context_model, councils, data_dir
 from bench.stats import table
 from bench.synthetic import Profiles
-from shared.matching import MatchIndex, batched, struggling_areas
-from shared.progress import progress
-from shared.snapshot import SPARE_SHARE
+from partnermatch.shared.matching.index import MatchIndex, batched, struggling_areas
+from partnermatch.shared.matching.snapshot import SPARE_SHARE
+from partnermatch.shared.progress import progress
 
 SIZES = (400, 10_000, 100_000, 1_000_000)
 LIMIT = 10

@@ -19,14 +19,14 @@ from sqlalchemy import create_engine, insert, text
 from sqlalchemy.engine import make_url
 
 from bench.synthetic import Profiles
-from config.settings import load_settings
-from services.embedded import start_redis
-from shared.db import make_engine, make_sessionmaker, transaction
-from shared.migrate import upgrade
-from shared.models import Council, Profile, utcnow
-from shared.profiles import hash_token
-from shared.records import Candidate
-from shared.register import load_register, place_of
+from partnermatch.config.settings import load_settings
+from partnermatch.services.embedded import start_redis
+from partnermatch.shared.db.engine import make_engine, make_sessionmaker, transaction
+from partnermatch.shared.db.migrate import upgrade
+from partnermatch.shared.db.models import Council, Profile, utcnow
+from partnermatch.shared.profiles.store import hash_token
+from partnermatch.shared.reference.records import Candidate
+from partnermatch.shared.reference.register import load_register, place_of
 
 CANDIDATE_AGE = timedelta(days=30)  # candidates were there long before the submissions measured
 

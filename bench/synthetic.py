@@ -15,9 +15,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from shared.demo import SUPPLIERS, TEXT_MEASURES
-from shared.records import Candidate, MatchRequest, Place
-from shared.taxonomy import SERVICE_AREAS, areas_delivered_by
+from partnermatch.shared.profiles.demo import SUPPLIERS, TEXT_MEASURES
+from partnermatch.shared.reference.records import Candidate, MatchRequest, Place
+from partnermatch.shared.reference.taxonomy import SERVICE_AREAS, areas_delivered_by
 
 RATINGS = np.array([1, 2, 3, 4, 5])
 RATING_SHARES = np.array([0.10, 0.20, 0.30, 0.25, 0.15])

@@ -25,11 +25,16 @@ from sqlalchemy import func, select
 
 from bench.stack import broker, fresh_database, postgres_server, seed_candidates, service_env
 from bench.synthetic import Profiles
-from config.settings import load_settings
-from shared.db import make_engine, make_read_sessionmaker, make_sessionmaker, transaction
-from shared.models import Council, MatchRun, OutboxEvent
-from shared.profiles import create_profile
-from shared.register import place_of
+from partnermatch.config.settings import load_settings
+from partnermatch.shared.db.engine import (
+    make_engine,
+    make_read_sessionmaker,
+    make_sessionmaker,
+    transaction,
+)
+from partnermatch.shared.db.models import Council, MatchRun, OutboxEvent
+from partnermatch.shared.profiles.store import create_profile
+from partnermatch.shared.reference.register import place_of
 from tests.processes import CeleryProcess
 
 WARM_UP = 4  # one index build per pool process, and then some
@@ -98,7 +103,7 @@ def noop_rate(celery, count: int) -> float:
 def measure(kind: str, server: str | None, candidates: int, matches: int,
             noops: int) -> Throughput:
     """Run the whole benchmark on one database backend."""
-    from services.worker.app import create_celery
+    from partnermatch.services.worker.app import create_celery
 
     with tempfile.TemporaryDirectory() as tmp, fresh_database(kind, Path(tmp), server) as url, \
             broker(Path(tmp)) as redis_url:

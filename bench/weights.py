@@ -1,11 +1,12 @@
 """Choose each service area's context weights so that neighbours predict held-out outcomes.
 
-A coordinate search over a small grid of block weights (``shared.context.FEATURES``): each block's
-weight in turn takes the grid value that lowers the mean neighbour-prediction error
-(``bench.outcomes``) most, until a pass changes nothing. It starts from the people-only weights
-(``DEFAULT_WEIGHTS``: density, deprivation and the Census blocks); each departure from the start
-costs ``PENALTY`` per doubling or halving, and switching a block on or off costs ``ZERO_COST``
-doublings, because with ~150 councils an unpenalised search fits noise.
+A coordinate search over a small grid of block weights
+(``partnermatch.shared.matching.context.FEATURES``): each block's weight in turn takes the grid
+value that lowers the mean neighbour-prediction error (``bench.outcomes``) most, until a pass
+changes nothing. It starts from the people-only weights (``DEFAULT_WEIGHTS``: density, deprivation
+and the Census blocks); each departure from the start costs ``PENALTY`` per doubling or halving,
+and switching a block on or off costs ``ZERO_COST`` doublings, because with ~150 councils an
+unpenalised search fits noise.
 
 Its honesty is checked by cross-validation (scikit-learn's ``RepeatedKFold``): the search sees
 only the training councils (as targets and as neighbours), and the weights it picks are scored on
@@ -15,7 +16,8 @@ model before issue 14. An area keeps the searched weights only if they beat ever
 out of sample; otherwise the best fixed candidate is kept.
 
 Run ``python -m bench.weights`` to repeat the search; its output is where the constants in
-``shared/context.py`` (``AREA_WEIGHTS``) came from. The matching never fits weights at run time.
+``shared/matching/context.py`` (``AREA_WEIGHTS``) came from. The matching never fits weights at run
+time.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from sklearn.model_selection import RepeatedKFold
 from bench.outcomes import EQUAL_WEIGHTS, OutcomeSet, legacy_errors, weighted_errors
 from bench.reference import load_outcome_sets
 from bench.stats import bootstrap, table
-from shared.context import DEFAULT_WEIGHTS, FEATURES
+from partnermatch.shared.matching.context import DEFAULT_WEIGHTS, FEATURES
 
 GRID = (0.0, 0.25, 0.5, 1.0, 2.0, 4.0)
 PENALTY = 0.004

@@ -11,7 +11,7 @@ from __future__ import annotations
 from celery.schedules import crontab
 from kombu import Exchange, Queue
 
-from config.settings import Settings
+from partnermatch.config.settings import Settings
 
 QUEUES = ("matching", "email", "events")
 ROUTES = {

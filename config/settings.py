@@ -20,11 +20,8 @@ from marshmallow import ValidationError, validate
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-# The source checkout (tests, benchmarks and the front-end build use it); nothing writable lives
-# here: an installed package's PROJECT_ROOT is site-packages.
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
 # The public reference data shipped inside the package (shared/reference_data/README.md).
-SHIPPED_REFERENCE_DIR = Path(str(resources.files("shared") / "reference_data"))
+SHIPPED_REFERENCE_DIR = Path(str(resources.files("partnermatch.shared") / "reference_data"))
 
 
 def _working_var_dir() -> str:

@@ -8,7 +8,7 @@ from contextlib import contextmanager
 
 import click
 
-from config.settings import SettingsError, load_settings
+from partnermatch.config.settings import SettingsError, load_settings
 
 
 class _Commands(click.Group):
@@ -41,7 +41,7 @@ _RELATIVE = {"ignore_unknown_options": True}
 @click.argument("revision", default="head")
 def db_upgrade(revision: str) -> None:
     """Apply the database migrations (Alembic), up to REVISION (default: the newest)."""
-    from shared.migrate import upgrade
+    from partnermatch.shared.db.migrate import upgrade
 
     settings = load_settings()
     with _alembic_errors():
@@ -53,7 +53,7 @@ def db_upgrade(revision: str) -> None:
 @click.argument("revision")
 def db_downgrade(revision: str) -> None:
     """Take the schema back to REVISION (an id such as 0003, or -1 for one step)."""
-    from shared.migrate import downgrade
+    from partnermatch.shared.db.migrate import downgrade
 
     with _alembic_errors():
         downgrade(load_settings().DATABASE_URL, revision)
@@ -63,7 +63,7 @@ def db_downgrade(revision: str) -> None:
 @db.command("current")
 def db_current() -> None:
     """Show the revision the database is at."""
-    from shared.migrate import current
+    from partnermatch.shared.db.migrate import current
 
     current(load_settings().DATABASE_URL)
 
@@ -73,10 +73,10 @@ def db_current() -> None:
 @click.option("--autogenerate", is_flag=True,
               help="Compare the models with the database and write the difference.")
 @click.option("--version-path", type=click.Path(file_okay=False), default=None,
-              help="Write the file here instead of shared/migrations/versions.")
+              help="Write the file here instead of shared/db/migrations/versions.")
 def db_revision(message: str, autogenerate: bool, version_path: str | None) -> None:
     """Write a new migration, numbered after the newest (0005, 0006, ...)."""
-    from shared.migrate import revision
+    from partnermatch.shared.db.migrate import revision
 
     with _alembic_errors():
         written = revision(load_settings().DATABASE_URL, message, autogenerate, version_path)
@@ -106,7 +106,7 @@ def data_refresh(into: str | None, updates: tuple[str, ...], dry_run: bool, raw_
     """Download the originals again, re-derive, show what changed and replace the copy."""
     from pathlib import Path
 
-    from shared import reference_sources as sources
+    from partnermatch.shared.reference import sources
 
     current = Path(load_settings().REFERENCE_DATA_DIR)
     target = Path(into) if into else current
@@ -154,9 +154,9 @@ def _copy_folder(source, target) -> None:
 @click.option("--demo", is_flag=True, help="Also create demo profiles from public data.")
 def seed(data_dir: str | None, demo: bool) -> None:
     """Load or refresh the council register and public indicators (idempotent)."""
-    from shared.context_store import fit_context
-    from shared.db import make_engine, make_sessionmaker, transaction
-    from shared.register import load_register
+    from partnermatch.shared.db.engine import make_engine, make_sessionmaker, transaction
+    from partnermatch.shared.recommendations.context_store import fit_context
+    from partnermatch.shared.reference.register import load_register
 
     settings = load_settings()
     data_dir = data_dir or settings.REFERENCE_DATA_DIR
@@ -170,7 +170,7 @@ def seed(data_dir: str | None, demo: bool) -> None:
         folder = fit_context(session, settings.INDEX_DIR, settings.DATABASE_URL)
     click.echo(f"context model: fitted and saved in {folder}")
     if demo:
-        from shared.demo import seed_demo
+        from partnermatch.shared.profiles.demo import seed_demo
 
         with transaction(sessions) as session:
             made = seed_demo(session)
@@ -183,7 +183,7 @@ def seed(data_dir: str | None, demo: bool) -> None:
 @click.option("--workers", default=2, show_default=True, type=int)
 def api(host: str, port: int, workers: int) -> None:
     """Serve the API with gunicorn (production); /metrics counts every gunicorn worker."""
-    from services.embedded import api_command
+    from partnermatch.services.embedded import api_command
 
     settings = load_settings()
     _require_redis(settings.REDIS_URL)
@@ -200,7 +200,7 @@ def api(host: str, port: int, workers: int) -> None:
               help="The address the metrics port listens on.")
 def worker(concurrency: int, metrics_port: int | None, metrics_host: str) -> None:
     """Run a Celery worker on the matching, email and events queues."""
-    from services.embedded import worker_command
+    from partnermatch.services.embedded import worker_command
 
     settings = load_settings()
     _require_redis(settings.REDIS_URL)
@@ -215,7 +215,7 @@ def worker(concurrency: int, metrics_port: int | None, metrics_host: str) -> Non
 @click.option("--port", default=5555, show_default=True, type=int)
 def flower(host: str, port: int) -> None:
     """Run Flower (Celery diagnostics) at /flower/, behind the login in FLOWER_BASIC_AUTH."""
-    from services.embedded import flower_command
+    from partnermatch.services.embedded import flower_command
 
     if ":" not in os.environ.get("FLOWER_BASIC_AUTH", ""):
         raise click.UsageError("set FLOWER_BASIC_AUTH to user:password: Flower can stop workers, "
@@ -233,7 +233,7 @@ def _multiprocess_metrics(settings, role: str) -> None:
     """
     from pathlib import Path
 
-    from services.embedded import fresh_metrics_dir
+    from partnermatch.services.embedded import fresh_metrics_dir
 
     if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         folder = fresh_metrics_dir(Path(settings.VAR_DIR), role)
@@ -245,7 +245,7 @@ def beat() -> None:
     """Run Celery beat: the outbox relay and other periodic jobs."""
     from pathlib import Path
 
-    from services.embedded import beat_command
+    from partnermatch.services.embedded import beat_command
 
     settings = load_settings()
     _require_redis(settings.REDIS_URL)
@@ -263,10 +263,10 @@ def run(host: str, port: int, demo: bool) -> None:
     """Run the whole service on this machine: database, Redis, worker, beat and API."""
     from pathlib import Path
 
-    from services.embedded import RedisMissing, redis_server_binary, run_embedded
-    from shared.db import make_engine, make_sessionmaker, transaction
-    from shared.migrate import upgrade
-    from shared.register import load_register, register_size
+    from partnermatch.services.embedded import RedisMissing, redis_server_binary, run_embedded
+    from partnermatch.shared.db.engine import make_engine, make_sessionmaker, transaction
+    from partnermatch.shared.db.migrate import upgrade
+    from partnermatch.shared.reference.register import load_register, register_size
 
     settings = load_settings()
     try:
@@ -283,7 +283,7 @@ def run(host: str, port: int, demo: bool) -> None:
             click.echo(f"loading the council register from {settings.REFERENCE_DATA_DIR}")
             load_register(session, settings.REFERENCE_DATA_DIR)
         if demo:
-            from shared.demo import seed_demo
+            from partnermatch.shared.profiles.demo import seed_demo
 
             seed_demo(session)
     engine.dispose()
@@ -314,8 +314,8 @@ def ops_user_add(name: str, password: str) -> None:
     """Create an ops login (or set a new password); the password is stored hashed."""
     from werkzeug.security import generate_password_hash
 
-    from shared.db import make_engine, make_sessionmaker, transaction
-    from shared.models import OpsUser
+    from partnermatch.shared.db.engine import make_engine, make_sessionmaker, transaction
+    from partnermatch.shared.db.models import OpsUser
 
     if len(password) < 12:
         raise click.BadParameter("use at least 12 characters", param_hint="password")
@@ -333,8 +333,8 @@ def ops_user_remove(name: str) -> None:
     """Remove an ops login; every session it has open ends at once."""
     from sqlalchemy import delete
 
-    from shared.db import make_engine, make_sessionmaker, transaction
-    from shared.models import OpsSession, OpsUser
+    from partnermatch.shared.db.engine import make_engine, make_sessionmaker, transaction
+    from partnermatch.shared.db.models import OpsSession, OpsUser
 
     sessions = make_sessionmaker(make_engine(load_settings().DATABASE_URL))
     with transaction(sessions) as session:

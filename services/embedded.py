@@ -19,6 +19,7 @@ from pathlib import Path
 
 import redis
 
+API_APP = "partnermatch.services.api.wsgi:app"  # what gunicorn serves
 WORKER_QUEUES = "matching,email,events"
 
 
@@ -91,7 +92,7 @@ def worker_command(concurrency: int = 2, name: str = "worker", metrics_port: int
     With a metrics port the worker serves its own Prometheus metrics there (see
     services/worker/metrics.py); PROMETHEUS_MULTIPROC_DIR must then name an empty folder.
     """
-    command = [sys.executable, "-m", "celery", "-A", "services.worker.app", "worker",
+    command = [sys.executable, "-m", "celery", "-A", "partnermatch.services.worker.app", "worker",
                "-Q", WORKER_QUEUES, "--concurrency", str(concurrency), "--loglevel", "INFO",
                "-n", f"{name}@%h", "--without-mingle", "--without-gossip"]
     if metrics_port:
@@ -104,7 +105,7 @@ def flower_command(host: str, port: int) -> list[str]:
 
     Flower reads its login from FLOWER_BASIC_AUTH (user:password) itself.
     """
-    return [sys.executable, "-m", "celery", "-A", "services.worker.app", "flower",
+    return [sys.executable, "-m", "celery", "-A", "partnermatch.services.worker.app", "flower",
             f"--address={host}", f"--port={port}", "--url_prefix=flower",
             "--purge_offline_workers=300"]
 
@@ -123,14 +124,14 @@ def fresh_metrics_dir(var_dir: Path, role: str) -> Path:
 
 def beat_command(var_dir: Path) -> list[str]:
     """Return the command line of Celery beat."""
-    return [sys.executable, "-m", "celery", "-A", "services.worker.app", "beat",
+    return [sys.executable, "-m", "celery", "-A", "partnermatch.services.worker.app", "beat",
             "--loglevel", "INFO", "--schedule", str(var_dir / "celerybeat-schedule")]
 
 
 def api_command(host: str, port: int, workers: int = 2) -> list[str]:
     """Return the command line of the API under gunicorn."""
-    return [sys.executable, "-m", "gunicorn", "--config", "python:config.gunicorn",
-            "--bind", f"{host}:{port}", "--workers", str(workers), "services.api.wsgi:app"]
+    return [sys.executable, "-m", "gunicorn", "--config", "python:partnermatch.config.gunicorn",
+            "--bind", f"{host}:{port}", "--workers", str(workers), API_APP]
 
 
 def run_embedded(host: str, port: int, settings_env: dict[str, str], var_dir: Path,

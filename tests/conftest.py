@@ -11,11 +11,11 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from config.settings import SHIPPED_REFERENCE_DIR
-from shared.db import make_engine, make_sessionmaker, transaction
-from shared.migrate import upgrade
-from shared.models import Base, Council, CouncilCode
-from shared.register import load_register
+from partnermatch.config.settings import SHIPPED_REFERENCE_DIR
+from partnermatch.shared.db.engine import make_engine, make_sessionmaker, transaction
+from partnermatch.shared.db.migrate import upgrade
+from partnermatch.shared.db.models import Base, Council, CouncilCode
+from partnermatch.shared.reference.register import load_register
 
 REFERENCE_DATA_DIR = os.environ.get("REFERENCE_DATA_DIR") or str(SHIPPED_REFERENCE_DIR)
 REFERENCE_TABLES = {Council.__tablename__, CouncilCode.__tablename__, "alembic_version"}
@@ -90,7 +90,7 @@ def app_config(database_url, tmp_path) -> dict[str, object]:
 
 @pytest.fixture
 def app(app_config):
-    from services.api.app import create_app
+    from partnermatch.services.api.app import create_app
 
     app = create_app(app_config)
     yield app
@@ -100,7 +100,7 @@ def app(app_config):
 @pytest.fixture
 def make_app(app_config):
     """Build apps with some settings changed; dispose of their engines afterwards."""
-    from services.api.app import create_app
+    from partnermatch.services.api.app import create_app
 
     made = []
 

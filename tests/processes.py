@@ -19,8 +19,14 @@ from pathlib import Path
 
 from aiosmtpd.controller import Controller
 
-from config.settings import PROJECT_ROOT
-from services.embedded import beat_command, free_port, start_redis, wait_for_redis, worker_command
+from partnermatch.services.embedded import (
+    beat_command,
+    free_port,
+    start_redis,
+    wait_for_redis,
+    worker_command,
+)
+from tests import PROJECT_ROOT
 
 
 class RedisServer:

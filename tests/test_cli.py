@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from services.embedded import free_port
+from partnermatch.services.embedded import free_port
 
 PARTNERMATCH = Path(sys.executable).parent / "partnermatch"  # the installed console script
 # Settings a developer's shell may carry that would point `run` away from its own folder.

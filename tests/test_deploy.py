@@ -15,7 +15,6 @@ import tomllib
 from collections.abc import Callable, Iterator
 from dataclasses import fields
 from http import HTTPStatus
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -23,12 +22,13 @@ import yaml
 from check_jsonschema.builtin_schemas import get_builtin_schema
 from jsonschema.validators import validator_for
 
-from config.settings import SECRETS, Settings, SettingsError, load_settings
-from services.api.app import MAX_BODY_BYTES
-from services.cli import main as cli
-from services.embedded import worker_command
+from partnermatch.config.settings import SECRETS, Settings, SettingsError, load_settings
+from partnermatch.services.api.app import MAX_BODY_BYTES
+from partnermatch.services.cli import main as cli
+from partnermatch.services.embedded import worker_command
+from tests import PROJECT_ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = PROJECT_ROOT
 COMPOSE_PATH = ROOT / "docker-compose.yml"
 NGINX_PATH = ROOT / "config" / "nginx.conf"
 DOCKERFILE_PATH = ROOT / "Dockerfile"
@@ -562,7 +562,7 @@ def logged_path(directives: list[Directive], variable: str, uri: str) -> str:
 @pytest.fixture
 def token_routes(tmp_path) -> list[str]:
     """The app's routes with a token in the path (building the app connects to nothing)."""
-    from services.api.app import create_app
+    from partnermatch.services.api.app import create_app
 
     app = create_app({"PARTNERMATCH_ENV": "test", "SECRET_KEY": "secret",
                       "DATABASE_URL": f"sqlite:///{tmp_path / 'unused.db'}",
@@ -571,7 +571,7 @@ def token_routes(tmp_path) -> list[str]:
 
 
 def test_the_access_log_never_holds_the_tokens_of_emailed_links(nginx, token_routes):
-    from shared import links
+    from partnermatch.shared.notifications import links
 
     formats = " ".join(" ".join(args) for args in arguments(nginx, "log_format"))
     assert not REQUEST_VARIABLES.search(formats), "log the mapped $logged_uri, not the raw path"

@@ -6,9 +6,10 @@ import os
 import re
 import subprocess
 import sys
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests import PROJECT_ROOT
+
+ROOT = PROJECT_ROOT
 
 
 def test_the_docs_build_strictly(tmp_path):

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from config.settings import PROJECT_ROOT
+from tests import PROJECT_ROOT
 
 MAKE = shutil.which("make")
 

@@ -28,18 +28,19 @@ import yaml
 from click.testing import CliRunner
 from prometheus_client.parser import text_string_to_metric_families
 
-from config.settings import PROJECT_ROOT, Settings
-from services.cli import main as cli
-from services.embedded import flower_command, free_port
-from shared import ops
-from shared.db import make_engine, make_sessionmaker, transaction
-from shared.migrate import upgrade
-from shared.models import utcnow
-from shared.register import load_register
+from partnermatch.config.settings import Settings
+from partnermatch.services.cli import main as cli
+from partnermatch.services.embedded import flower_command, free_port
+from partnermatch.shared.db.engine import make_engine, make_sessionmaker, transaction
+from partnermatch.shared.db.migrate import upgrade
+from partnermatch.shared.db.models import utcnow
+from partnermatch.shared.operations import figures as ops
+from partnermatch.shared.reference.register import load_register
+from tests import PROJECT_ROOT
 from tests.processes import RedisServer, start_smtp
 from tests.services.api.helpers import bearer, council_body
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = PROJECT_ROOT
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text(encoding="utf-8"))
 PROMETHEUS_DIR = ROOT / "config" / "prometheus"
 GRAFANA_DIR = ROOT / "config" / "grafana"

@@ -12,7 +12,9 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests import PROJECT_ROOT
+
+ROOT = PROJECT_ROOT
 IGNORED = shutil.ignore_patterns("node_modules", "__pycache__", "*.pyc")
 
 
@@ -37,11 +39,26 @@ def wheel(tmp_path_factory) -> Path:
     return built
 
 
+def test_the_wheel_installs_one_top_level_package(wheel):
+    names = zipfile.ZipFile(wheel).namelist()
+    tops = {name.split("/")[0] for name in names if ".dist-info/" not in name}
+    assert tops == {"partnermatch"}
+
+
+def test_the_wheel_carries_every_module_of_the_checkout(wheel):
+    names = set(zipfile.ZipFile(wheel).namelist())
+    modules = {f"partnermatch/{path.relative_to(ROOT).as_posix()}"
+               for folder in ("config", "services", "shared")
+               for path in (ROOT / folder).rglob("*.py") if "node_modules" not in path.parts}
+    assert modules - names == set()
+
+
 def test_the_wheel_carries_every_shipped_reference_file(wheel):
     names = set(zipfile.ZipFile(wheel).namelist())
     manifest = json.loads((ROOT / "shared" / "reference_data" / "sources.json").read_text())
-    expected = {f"shared/reference_data/{name}" for name in manifest["files"]}
-    expected |= {"shared/reference_data/sources.json", "shared/reference_data/README.md"}
+    shipped = "partnermatch/shared/reference_data"
+    expected = {f"{shipped}/{name}" for name in manifest["files"]}
+    expected |= {f"{shipped}/sources.json", f"{shipped}/README.md"}
     assert expected <= names
 
 
@@ -54,7 +71,7 @@ def test_an_installed_copy_seeds_from_its_own_data_and_writes_in_the_working_dir
     env = {key: value for key, value in os.environ.items()
            if key not in {"REFERENCE_DATA_DIR", "DATABASE_URL", "VAR_DIR"}}
     env["PYTHONPATH"] = str(installed)
-    cli = [sys.executable, "-c", "from services.cli import main; main()"]
+    cli = [sys.executable, "-c", "from partnermatch.services.cli import main; main()"]
 
     def run(*args: str) -> str:
         done = subprocess.run([*cli, *args], cwd=workdir, env=env, capture_output=True,
@@ -64,7 +81,7 @@ def test_an_installed_copy_seeds_from_its_own_data_and_writes_in_the_working_dir
 
     assert "database is up to date" in run("db", "upgrade")
     seeded = run("seed")
-    assert f"from {installed / 'shared' / 'reference_data'}" in seeded
+    assert f"from {installed / 'partnermatch' / 'shared' / 'reference_data'}" in seeded
     assert int(seeded.split("register: ")[1].split()[0]) > 380  # the current UK councils
     assert (workdir / "var" / "partnermatch.db").is_file()
     assert not list(installed.rglob("*.db")) and not (installed / "var").exists()

@@ -7,8 +7,8 @@ from collections.abc import Mapping
 from flask import Flask
 from flask_wtf.csrf import CSRFProtect
 
-from config.settings import load_settings
-from services.api import (
+from partnermatch.config.settings import load_settings
+from partnermatch.services.api import (
     docs,
     errors,
     health,
@@ -21,7 +21,7 @@ from services.api import (
     security,
     web,
 )
-from services.api import runtime as runtime_module
+from partnermatch.services.api import runtime as runtime_module
 
 MAX_BODY_BYTES = 64 * 1024
 
@@ -72,12 +72,12 @@ def create_app(test_config: Mapping[str, object] | None = None) -> Flask:
 
 
 def _document_profiles(spec) -> None:
-    from services.api.schemas import document_profiles as document
+    from partnermatch.services.api.schemas import document_profiles as document
 
     document(spec)
 
 
 def _error_schema():
-    from services.api.schemas import ErrorSchema
+    from partnermatch.services.api.schemas import ErrorSchema
 
     return ErrorSchema

@@ -8,8 +8,8 @@ from flask import request
 from flask_smorest import abort
 from sqlalchemy.orm import Session
 
-from shared.models import Profile
-from shared.profiles import token_matches
+from partnermatch.shared.db.models import Profile
+from partnermatch.shared.profiles.store import token_matches
 
 _BEARER = re.compile(r"^Bearer ([A-Za-z0-9_\-]{20,200})$")
 _QUERY_TOKEN_NAMES = ("token", "access_token", "auth")

@@ -11,7 +11,7 @@ from marshmallow import ValidationError
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 from werkzeug.exceptions import HTTPException
 
-from shared.schemas import flatten_errors
+from partnermatch.shared.profiles.schemas import flatten_errors
 
 DB_RETRY_AFTER_SECONDS = 5
 
@@ -39,7 +39,7 @@ class PartnermatchApi(Api):
                 and not request.path.startswith(JSON_PATHS) and "web" in current_app.blueprints:
             # No route matched a path of the website (a mistyped link, a form posted to a page):
             # a person is reading, so a GOV.UK page rather than the API's envelope.
-            from services.api.web import http_error_page
+            from partnermatch.services.api.web import http_error_page
 
             return http_error_page(error)
         data = getattr(error, "data", None) or {}

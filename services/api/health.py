@@ -5,8 +5,8 @@ from __future__ import annotations
 from marshmallow import Schema, fields
 from sqlalchemy import text
 
-from services.api.parsing import ApiBlueprint
-from services.api.runtime import runtime
+from partnermatch.services.api.parsing import ApiBlueprint
+from partnermatch.services.api.runtime import runtime
 
 blp = ApiBlueprint("health", __name__, description="Liveness and readiness probes.")
 

@@ -4,7 +4,7 @@ response.
 A key is bound to the client that sent it (stored as a hash of the client's address and the key),
 so nobody else can fetch the response, which holds the new profile's token, by sending the same
 key. The record names the profile it created: erasing the profile deletes it, and an hourly purge
-(shared/purge.py) deletes every record older than KEEP_FOR.
+(shared/operations/purge.py) deletes every record older than KEEP_FOR.
 """
 
 from __future__ import annotations
@@ -22,8 +22,8 @@ from sqlalchemy import delete
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from shared import purge
-from shared.models import IdempotencyKey, utcnow
+from partnermatch.shared.db.models import IdempotencyKey, utcnow
+from partnermatch.shared.operations import purge
 
 KEEP_FOR = purge.IDEMPOTENCY_KEPT_FOR
 ABANDONED_AFTER = timedelta(minutes=2)  # a claim with no response this old died with its request

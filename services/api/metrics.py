@@ -22,7 +22,7 @@ from prometheus_client import (
 )
 from prometheus_client.core import GaugeMetricFamily
 
-from services.api.ops.auth import ops_required
+from partnermatch.services.api.ops.auth import ops_required
 
 bp = Blueprint("metrics", __name__)
 
@@ -36,7 +36,7 @@ class BusinessCollector:
     """Reads the ops figures at scrape time."""
 
     def collect(self):
-        from services.api.ops.views import snapshot
+        from partnermatch.services.api.ops.views import snapshot
 
         current = snapshot()
         figures, queues = current["figures"], current["queues"]

@@ -1,4 +1,4 @@
-"""JSON API v1: profiles. Views validate with the shared schemas and call shared/profiles.py."""
+"""JSON API v1: profiles. Views validate with the shared schemas and store through the domain."""
 
 from __future__ import annotations
 
@@ -9,22 +9,22 @@ from flask.views import MethodView
 from flask_smorest import abort
 from marshmallow import ValidationError
 
-from services.api import idempotency
-from services.api.auth import authorised_profile
-from services.api.parsing import ApiBlueprint, parse_json_body
-from services.api.runtime import runtime
-from services.api.schemas import (
+from partnermatch.services.api import idempotency
+from partnermatch.services.api.auth import authorised_profile
+from partnermatch.services.api.parsing import ApiBlueprint, parse_json_body
+from partnermatch.services.api.runtime import runtime
+from partnermatch.services.api.schemas import (
     MatchesQuerySchema,
     MatchesSchema,
     ProfileCreatedSchema,
     ProfileOutSchema,
     TokenSchema,
 )
-from shared import profiles
-from shared.db import transaction
-from shared.notifications import ConfirmationLimitReached, owe_confirmation
-from shared.results import matches_document
-from shared.schemas import ProfileSchema
+from partnermatch.shared.db.engine import transaction
+from partnermatch.shared.notifications.owed import ConfirmationLimitReached, owe_confirmation
+from partnermatch.shared.profiles import store as profiles
+from partnermatch.shared.profiles.schemas import ProfileSchema
+from partnermatch.shared.recommendations.runs import matches_document
 
 blp = ApiBlueprint(
     "profiles", __name__, url_prefix="/api/v1/profiles",

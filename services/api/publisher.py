@@ -15,9 +15,9 @@ import threading
 import redis
 from celery import Celery
 
-from config.celery import celery_config
-from config.settings import Settings
-from shared.outbox import Work
+from partnermatch.config.celery import celery_config
+from partnermatch.config.settings import Settings
+from partnermatch.shared.outbox.events import Work
 
 log = logging.getLogger(__name__)
 BACKLOG = 10_000

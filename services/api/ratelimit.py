@@ -20,8 +20,8 @@ from flask_limiter import Limiter
 from flask_limiter.errors import RateLimitExceeded
 from flask_limiter.util import get_remote_address
 
-from config.settings import Settings
-from services.api.errors import envelope
+from partnermatch.config.settings import Settings
+from partnermatch.services.api.errors import envelope
 
 SUBMISSIONS = {"profiles.Profiles": ["POST"], "web.check": ["POST"]}
 LINK_REQUESTS = {"web.request_link": ["POST"]}
@@ -66,7 +66,7 @@ def init_app(app: Flask, settings: Settings) -> Limiter:
 
 def _changed_profile() -> str:
     """The profile a change is for: named in the API's path, or signed in on the website."""
-    from services.api.web.common import signed_in_id
+    from partnermatch.services.api.web.common import signed_in_id
 
     profile_id = (request.view_args or {}).get("profile_id") or signed_in_id()
     return f"profile:{profile_id}" if profile_id else f"signed-out:{get_remote_address()}"
@@ -105,7 +105,7 @@ def too_many(limiter: Limiter):
     seconds = retry_after(limiter)
     headers = {"Retry-After": str(seconds)}
     if request.blueprint == "web":
-        from services.api.web.common import page
+        from partnermatch.services.api.web.common import page
 
         minutes = max(1, math.ceil(seconds / 60))
         body, status = page("error.html", 429, title="You have sent this too many times",

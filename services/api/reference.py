@@ -7,20 +7,20 @@ from typing import Any
 from flask_smorest import abort
 from sqlalchemy import func, or_, select
 
-from services.api.parsing import ApiBlueprint
-from services.api.runtime import runtime
-from services.api.schemas import (
+from partnermatch.services.api.parsing import ApiBlueprint
+from partnermatch.services.api.runtime import runtime
+from partnermatch.services.api.schemas import (
     CouncilSearchQuerySchema,
     CouncilsSchema,
     ServiceAreasSchema,
     SimilarQuerySchema,
     SimilarSchema,
 )
-from shared.context import ContextModel
-from shared.context_store import context_folder, load_or_fit
-from shared.models import Council
-from shared.register import place_of
-from shared.taxonomy import SERVICE_AREAS, delivers, types_delivering
+from partnermatch.shared.db.models import Council
+from partnermatch.shared.matching.context import ContextModel
+from partnermatch.shared.recommendations.context_store import context_folder, load_or_fit
+from partnermatch.shared.reference.register import place_of
+from partnermatch.shared.reference.taxonomy import SERVICE_AREAS, delivers, types_delivering
 
 blp = ApiBlueprint(
     "reference", __name__, url_prefix="/api/v1",

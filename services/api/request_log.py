@@ -9,7 +9,7 @@ import uuid
 
 from flask import Flask, g, request
 
-from config.logging import request_id
+from partnermatch.config.logging import request_id
 
 log = logging.getLogger("partnermatch.requests")
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")

@@ -11,11 +11,11 @@ from flask import Flask, current_app
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from config.settings import Settings
-from services.api.publisher import Publisher
-from shared.db import make_engine, make_read_sessionmaker, make_sessionmaker
-from shared.notifications import ConfirmationPolicy
-from shared.outbox import install_collector
+from partnermatch.config.settings import Settings
+from partnermatch.services.api.publisher import Publisher
+from partnermatch.shared.db.engine import make_engine, make_read_sessionmaker, make_sessionmaker
+from partnermatch.shared.notifications.owed import ConfirmationPolicy
+from partnermatch.shared.outbox.events import install_collector
 
 
 @dataclass

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from shared.schemas import Text
+from partnermatch.shared.profiles.schemas import Text
 
 
 class ErrorSchema(Schema):
@@ -145,7 +145,7 @@ def document_profiles(spec) -> None:
     ProfileSchema dispatches on `kind` in code, which apispec cannot see; without this the
     document would say that only `{}` is a valid profile.
     """
-    from shared.schemas import CouncilProfileSchema, SupplierProfileSchema
+    from partnermatch.shared.profiles.schemas import CouncilProfileSchema, SupplierProfileSchema
 
     refs = {}
     for kind, schema in (("council", CouncilProfileSchema), ("supplier", SupplierProfileSchema)):
@@ -161,7 +161,7 @@ def document_profiles(spec) -> None:
 
 def _tighten(properties: dict) -> None:
     """Say in the document what apispec leaves out: rating keys, the email, the code's case."""
-    from shared.taxonomy import SERVICE_AREAS
+    from partnermatch.shared.reference.taxonomy import SERVICE_AREAS
 
     rating = properties["ratings"]["additionalProperties"]
     properties["ratings"].update(

@@ -15,7 +15,7 @@ from flask import Flask
 from flask_talisman import Talisman
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from config.settings import Settings
+from partnermatch.config.settings import Settings
 
 CONTENT_SECURITY_POLICY = {
     "default-src": "'self'",

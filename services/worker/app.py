@@ -1,20 +1,20 @@
-"""The Celery app: `celery -A services.worker.app worker` and `partnermatch worker` use it."""
+"""The Celery app, for `partnermatch worker` and `celery -A partnermatch.services.worker.app`."""
 
 from __future__ import annotations
 
 from celery import Celery
 from celery.signals import setup_logging
 
-from config.celery import celery_config
-from config.logging import configure_logging
-from config.settings import Settings, load_settings
-from services.worker import metrics
+from partnermatch.config.celery import celery_config
+from partnermatch.config.logging import configure_logging
+from partnermatch.config.settings import Settings, load_settings
+from partnermatch.services.worker import metrics
 
 
 def create_celery(settings: Settings | None = None) -> Celery:
     """Create the Celery app for these settings (read from the environment by default)."""
     settings = settings or load_settings()
-    celery = Celery("partnermatch", include=["services.worker.tasks"])
+    celery = Celery("partnermatch", include=["partnermatch.services.worker.tasks"])
     celery.conf.update(celery_config(settings))
     celery.conf.partnermatch_settings = settings
     metrics.install(celery)

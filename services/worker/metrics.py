@@ -102,7 +102,7 @@ def start_at_zero(task_names: list[str]) -> None:
 
 @worker_process_init.connect
 def _pool_process_started(sender=None, **_kwargs) -> None:
-    from services.worker.app import app
+    from partnermatch.services.worker.app import app
 
     start_at_zero(sorted(name for name in app.tasks if name.startswith("partnermatch.")))
 

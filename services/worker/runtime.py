@@ -3,9 +3,9 @@
 Built lazily in each process (after the prefork pool forks), never at import, and rebuilt if the
 process finds itself in a new PID, so no connection is ever shared across a fork.
 
-With many profiles the processes of a machine share one index (``shared.snapshot``) under the
-``INDEX_DIR`` setting (default: ``partnermatch-index`` in the system's temporary folder), from
-``INDEX_SHARE_MIN`` profiles on.
+With many profiles the processes of a machine share one index
+(``partnermatch.shared.matching.snapshot``) under the ``INDEX_DIR`` setting (default:
+``partnermatch-index`` in the system's temporary folder), from ``INDEX_SHARE_MIN`` profiles on.
 """
 
 from __future__ import annotations
@@ -19,14 +19,14 @@ from pathlib import Path
 from celery import Celery
 from celery.signals import worker_process_shutdown, worker_shutdown
 
-from config.settings import Settings
-from shared.candidates import CandidateIndex
-from shared.db import make_engine, make_read_sessionmaker, make_sessionmaker
-from shared.email import EmailSender, NotifySettings, sender_from_settings
-from shared.mailing import MailSettings
-from shared.notifications import ConfirmationPolicy
-from shared.outbox import Work, install_collector
-from shared.snapshot import SnapshotStore, store_folder
+from partnermatch.config.settings import Settings
+from partnermatch.shared.db.engine import make_engine, make_read_sessionmaker, make_sessionmaker
+from partnermatch.shared.email import EmailSender, NotifySettings, sender_from_settings
+from partnermatch.shared.matching.snapshot import SnapshotStore, store_folder
+from partnermatch.shared.notifications.delivery import MailSettings
+from partnermatch.shared.notifications.owed import ConfirmationPolicy
+from partnermatch.shared.outbox.events import Work, install_collector
+from partnermatch.shared.recommendations.live_index import CandidateIndex
 
 log = logging.getLogger(__name__)
 

@@ -17,21 +17,19 @@ from email.message import EmailMessage
 from celery import Task, shared_task
 from sqlalchemy.exc import IntegrityError, OperationalError
 
-from services.worker.metrics import count_email, count_match
-from services.worker.runtime import WorkerRuntime, worker_runtime
-from shared import (
-    attempts,
-    freshness,
-    mailing,
-    matchmaking,
-    notifications,
-    outbox,
-    purge,
-    retention,
-)
-from shared.db import transaction
-from shared.email import AmbiguousEmailError, PermanentEmailError, TransientEmailError
-from shared.models import Profile, utcnow
+from partnermatch.services.worker.metrics import count_email, count_match
+from partnermatch.services.worker.runtime import WorkerRuntime, worker_runtime
+from partnermatch.shared.db.engine import transaction
+from partnermatch.shared.db.models import Profile, utcnow
+from partnermatch.shared.email import AmbiguousEmailError, PermanentEmailError, TransientEmailError
+from partnermatch.shared.notifications import delivery as mailing
+from partnermatch.shared.notifications import owed as notifications
+from partnermatch.shared.operations import purge
+from partnermatch.shared.outbox import attempts
+from partnermatch.shared.outbox import events as outbox
+from partnermatch.shared.profiles import retention
+from partnermatch.shared.recommendations import consume as matchmaking
+from partnermatch.shared.recommendations import refresh as freshness
 
 log = logging.getLogger(__name__)
 
@@ -276,7 +274,7 @@ def send_profile_links(self: Task, request_id: str) -> str:
 
 @shared_task(bind=True, name="partnermatch.purge_expired")
 def purge_expired(self: Task) -> dict[str, int]:
-    """Delete records that have outlived their purpose (shared/purge.py)."""
+    """Delete records that have outlived their purpose (shared/operations/purge.py)."""
     rt = _runtime(self)
     with transaction(rt.sessions) as session:
         purged = purge.purge_expired(session, utcnow())

@@ -3,14 +3,14 @@
 Pure: nothing connects at import; senders are built from settings by the caller.
 """
 
-from shared.email.errors import (
+from partnermatch.shared.email.errors import (
     AmbiguousEmailError,
     EmailError,
     PermanentEmailError,
     TransientEmailError,
 )
-from shared.email.message import build_message, clean_header, make_message_id
-from shared.email.render import (
+from partnermatch.shared.email.message import build_message, clean_header, make_message_id
+from partnermatch.shared.email.render import (
     RenderedEmail,
     render_confirmation,
     render_introduction_accepted,
@@ -18,7 +18,7 @@ from shared.email.render import (
     render_profile_links,
     render_recommendations,
 )
-from shared.email.senders import (
+from partnermatch.shared.email.senders import (
     EmailSender,
     FileSender,
     NotifySender,

@@ -12,7 +12,7 @@ from email.policy import SMTP
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from shared.email.render import RenderedEmail
+    from partnermatch.shared.email.render import RenderedEmail
 
 # 7bit: non-ASCII bodies go as quoted-printable or base64, so no server needs 8BITMIME.
 _POLICY = SMTP.clone(cte_type="7bit")

@@ -17,7 +17,7 @@ from notifications_python_client.errors import APIError, InvalidResponse
 from notifications_python_client.notifications import NotificationsAPIClient
 from urllib3.exceptions import MaxRetryError, NewConnectionError
 
-from shared.email.errors import (
+from partnermatch.shared.email.errors import (
     AmbiguousEmailError,
     EmailError,
     PermanentEmailError,

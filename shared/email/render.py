@@ -10,10 +10,10 @@ from urllib.parse import quote, urlsplit
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
-from shared.email.message import one_line
-from shared.records import NeedMatches, Partner
-from shared.taxonomy import SERVICE_AREAS
-from shared.websites import Website
+from partnermatch.shared.email.message import one_line
+from partnermatch.shared.reference.records import NeedMatches, Partner
+from partnermatch.shared.reference.taxonomy import SERVICE_AREAS
+from partnermatch.shared.reference.websites import Website
 
 CONFIRMATION_SUBJECT = "Confirm your email address for partnermatch"
 LINK_SUBJECT = "Your link to partnermatch"

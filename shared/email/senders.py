@@ -12,9 +12,9 @@ from email.policy import SMTP
 from pathlib import Path
 from typing import Protocol
 
-from shared.email.errors import PermanentEmailError, TransientEmailError
-from shared.email.notify import NOTIFY_API, NotifySender
-from shared.email.smtp import SmtpSender
+from partnermatch.shared.email.errors import PermanentEmailError, TransientEmailError
+from partnermatch.shared.email.notify import NOTIFY_API, NotifySender
+from partnermatch.shared.email.smtp import SmtpSender
 
 __all__ = [
     "EMAIL_BACKENDS", "EmailSender", "FileSender", "NotifySettings", "NotifySender", "SmtpSender",

@@ -11,7 +11,7 @@ from email.message import EmailMessage
 from email.policy import SMTP
 from email.utils import getaddresses, parseaddr
 
-from shared.email.errors import (
+from partnermatch.shared.email.errors import (
     AmbiguousEmailError,
     EmailError,
     PermanentEmailError,

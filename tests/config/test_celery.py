@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from celery import Celery
 
-from config.celery import QUEUES, celery_config
-from config.settings import load_settings
+from partnermatch.config.celery import QUEUES, celery_config
+from partnermatch.config.settings import load_settings
 
 
 def test_each_task_is_routed_to_exactly_one_queue():

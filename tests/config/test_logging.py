@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 
-from config.logging import JsonFormatter
+from partnermatch.config.logging import JsonFormatter
 
 
 def test_log_lines_are_json_with_extra_fields():

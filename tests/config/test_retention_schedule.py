@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from celery.schedules import crontab
 
-from config.celery import celery_config
-from config.settings import load_settings
+from partnermatch.config.celery import celery_config
+from partnermatch.config.settings import load_settings
 
 
 def test_beat_erases_expired_profiles_once_a_day():
@@ -17,14 +17,14 @@ def test_beat_erases_expired_profiles_once_a_day():
 
 
 def test_the_scheduled_name_is_the_tasks_name():
-    from services.worker.tasks import erase_expired_profiles
+    from partnermatch.services.worker.tasks import erase_expired_profiles
 
     assert erase_expired_profiles.name == "partnermatch.erase_expired_profiles"
 
 
 def test_beat_purges_expired_records_every_hour():
     """Stored replays (holding a profile's token) must not outlive their 24 hours by much."""
-    from services.worker.tasks import purge_expired
+    from partnermatch.services.worker.tasks import purge_expired
 
     config = celery_config(load_settings({"SECRET_KEY": "x"}))
     entry = config["beat_schedule"]["purge-expired"]

@@ -11,8 +11,13 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from config.settings import SHIPPED_REFERENCE_DIR, Settings, SettingsError, load_settings
-from services.cli import main
+from partnermatch.config.settings import (
+    SHIPPED_REFERENCE_DIR,
+    Settings,
+    SettingsError,
+    load_settings,
+)
+from partnermatch.services.cli import main
 
 
 @pytest.fixture(autouse=True)
@@ -176,6 +181,6 @@ def test_the_installed_command_stops_with_one_line(monkeypatch):
 
 
 def test_every_setting_has_a_parser_for_its_type():
-    from config.settings import _PARSERS
+    from partnermatch.config.settings import _PARSERS
 
     assert {f.type for f in fields(Settings)} <= set(_PARSERS)

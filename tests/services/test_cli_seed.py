@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from click.testing import CliRunner
 
-from services.cli import main as cli
+from partnermatch.services.cli import main as cli
 
 
 def test_seed_fits_and_saves_the_context_model_the_api_and_workers_load(tmp_path, monkeypatch,

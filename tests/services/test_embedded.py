@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from partnermatch.services.cli import main
 from services import embedded
-from services.cli import main
 
 
 @pytest.fixture
@@ -47,8 +47,8 @@ def test_run_without_any_redis_says_what_to_install_before_writing_anything(
      "emails go through GOV.UK Notify (https://api.notifications.service.gov.uk)"),
 ])
 def test_run_says_where_emails_go(tmp_path, settings, said):
-    from config.settings import load_settings
-    from services.cli import _email_destination
+    from partnermatch.config.settings import load_settings
+    from partnermatch.services.cli import _email_destination
 
     loaded = load_settings({"SECRET_KEY": "k", "VAR_DIR": str(tmp_path), **settings})
     assert _email_destination(loaded).startswith(said)

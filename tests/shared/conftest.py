@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from shared.db import make_engine, make_sessionmaker
+from partnermatch.shared.db.engine import make_engine, make_sessionmaker
 
 
 @pytest.fixture

@@ -9,12 +9,12 @@ from contextlib import contextmanager
 
 import pytest
 
-from shared import progress as progress_module
-from shared.candidates import CandidateIndex
-from shared.db import transaction
-from shared.demo import seed_demo
-from shared.progress import progress
-from shared.register import load_register
+from partnermatch.shared import progress as progress_module
+from partnermatch.shared.db.engine import transaction
+from partnermatch.shared.profiles.demo import seed_demo
+from partnermatch.shared.progress import progress
+from partnermatch.shared.recommendations.live_index import CandidateIndex
+from partnermatch.shared.reference.register import load_register
 
 
 class Terminal(io.StringIO):

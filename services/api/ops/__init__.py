@@ -1,5 +1,5 @@
 """/ops: what operations staff see and repair. Every figure is read from the database and Redis."""
 
-from services.api.ops.views import bp
+from partnermatch.services.api.ops.views import bp
 
 __all__ = ["bp"]

@@ -18,9 +18,9 @@ from flask_smorest import abort
 from sqlalchemy import delete, select
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from services.api.runtime import runtime
-from shared.db import transaction
-from shared.models import OpsSession, OpsUser, utcnow
+from partnermatch.services.api.runtime import runtime
+from partnermatch.shared.db.engine import transaction
+from partnermatch.shared.db.models import OpsSession, OpsUser, utcnow
 
 # A hash to compare against when the name is unknown, so timing does not reveal valid names.
 _DUMMY_HASH = generate_password_hash("not-a-real-password")

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import redis
 from celery import Celery
 
-from config.celery import QUEUES
+from partnermatch.config.celery import QUEUES
 
 # kombu's Redis transport keeps each priority level in its own list: "name", "name\x06\x163", ...
 PRIORITY_SEPARATOR = "\x06\x16"

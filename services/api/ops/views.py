@@ -20,7 +20,7 @@ from flask import (
 )
 from sqlalchemy import select
 
-from services.api.ops.auth import (
+from partnermatch.services.api.ops.auth import (
     check_login,
     current_actor,
     current_user,
@@ -29,14 +29,15 @@ from services.api.ops.auth import (
     people_only,
     start_session,
 )
-from services.api.ops.charts import chart
-from services.api.ops.queues import read as read_queues
-from services.api.runtime import runtime
-from shared import ops, repair
-from shared.addresses import UNVERIFIED
-from shared.db import transaction
-from shared.email.senders import file_name
-from shared.models import DeadLetter, MatchRun, Profile, Recommendation
+from partnermatch.services.api.ops.charts import chart
+from partnermatch.services.api.ops.queues import read as read_queues
+from partnermatch.services.api.runtime import runtime
+from partnermatch.shared.db.engine import transaction
+from partnermatch.shared.db.models import DeadLetter, MatchRun, Profile, Recommendation
+from partnermatch.shared.email.senders import file_name
+from partnermatch.shared.operations import figures as ops
+from partnermatch.shared.operations import repair
+from partnermatch.shared.reference.addresses import UNVERIFIED
 
 bp = Blueprint("ops", __name__, url_prefix="/ops", template_folder="templates")
 bp.add_app_template_filter(chart, "chart")

@@ -14,8 +14,8 @@ from jinja2 import ChoiceLoader, PackageLoader, PrefixLoader
 from sqlalchemy.exc import DBAPIError
 from werkzeug.exceptions import HTTPException
 
-from services.api.web.common import page
-from shared.taxonomy import SERVICE_AREAS
+from partnermatch.services.api.web.common import page
+from partnermatch.shared.reference.taxonomy import SERVICE_AREAS
 
 bp = Blueprint("web", __name__, template_folder="templates")
 DB_RETRY_AFTER_SECONDS = 5
@@ -25,7 +25,7 @@ ERROR_TITLES = {400: "There was a problem with your request", 404: "Page not fou
 
 def init_app(app: Flask) -> None:
     """Register the pages and let templates import the GOV.UK Frontend macros."""
-    from services.api.web import emailed, intake, pages, profile  # noqa: F401 - adds routes
+    from partnermatch.services.api.web import emailed, intake, pages, profile  # noqa: F401 - adds routes
 
     app.jinja_loader = ChoiceLoader([
         app.jinja_loader,

@@ -9,12 +9,12 @@ from marshmallow import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from services.api.web.common import settings
-from services.api.web.forms import REGION_CHOICES, field_errors
-from shared import profiles
-from shared.models import Council
-from shared.schemas import SCHEMAS, flatten_errors
-from shared.taxonomy import COUNCIL_TYPES, SERVICE_AREAS, areas_delivered_by
+from partnermatch.services.api.web.common import settings
+from partnermatch.services.api.web.forms import REGION_CHOICES, field_errors
+from partnermatch.shared.db.models import Council
+from partnermatch.shared.profiles import store as profiles
+from partnermatch.shared.profiles.schemas import SCHEMAS, flatten_errors
+from partnermatch.shared.reference.taxonomy import COUNCIL_TYPES, SERVICE_AREAS, areas_delivered_by
 
 RATING_WORDS = {1: "struggling", 2: "struggling", 3: "fair", 4: "strong", 5: "strong"}
 CAPACITY = {"available": "Yes, we have capacity to help others",

@@ -8,9 +8,9 @@ from typing import Any
 from flask import abort, redirect, render_template, session, url_for
 from sqlalchemy.orm import Session
 
-from services.api.runtime import runtime
-from shared import links
-from shared.models import Profile
+from partnermatch.services.api.runtime import runtime
+from partnermatch.shared.db.models import Profile
+from partnermatch.shared.notifications import links
 
 SIGNED_IN_SECONDS = 2 * 3600
 PROFILE_KEY, SIGNED_IN_AT = "profile_id", "signed_in_at"

@@ -5,21 +5,22 @@ from __future__ import annotations
 
 from flask import abort, current_app, flash, redirect, request, url_for
 
-from services.api.web import bp
-from services.api.web.common import (
+from partnermatch.services.api.web import bp
+from partnermatch.services.api.web.common import (
     link_payload,
     page,
     sessions,
     sign_in,
     signed_in_id,
 )
-from shared import introductions, links
-from shared.db import transaction
-from shared.feedback import record_feedback
-from shared.mailing import display_name
-from shared.models import Introduction, Profile
-from shared.notifications import confirm_address, unsubscribe
-from shared.taxonomy import SERVICE_AREAS
+from partnermatch.shared.db.engine import transaction
+from partnermatch.shared.db.models import Introduction, Profile
+from partnermatch.shared.notifications import links
+from partnermatch.shared.notifications.delivery import display_name
+from partnermatch.shared.notifications.owed import confirm_address, unsubscribe
+from partnermatch.shared.recommendations import introductions
+from partnermatch.shared.recommendations.feedback import record_feedback
+from partnermatch.shared.reference.taxonomy import SERVICE_AREAS
 
 ONE_CLICK = "One-Click"  # RFC 8058: the body of a List-Unsubscribe-Post request
 

@@ -12,8 +12,8 @@ from typing import Any
 
 from werkzeug.datastructures import MultiDict
 
-from shared.schemas import MAX_TEXT, REGIONS
-from shared.taxonomy import SERVICE_AREAS
+from partnermatch.shared.profiles.schemas import MAX_TEXT, REGIONS
+from partnermatch.shared.reference.taxonomy import SERVICE_AREAS
 
 COUNCIL_FIELDS = ("ratings", "needs_text", "strengths_text", "seeking", "capacity_to_support",
                   "contact_name", "contact_email", "share_contact")

@@ -8,29 +8,30 @@ from flask import abort, redirect, request, session, url_for
 from marshmallow import ValidationError
 from sqlalchemy.orm import Session
 
-from services.api.runtime import runtime
-from services.api.web import bp
-from services.api.web.answers import councils, offered_areas, summary_rows, validate
-from services.api.web.common import (
+from partnermatch.services.api.runtime import runtime
+from partnermatch.services.api.web import bp
+from partnermatch.services.api.web.answers import councils, offered_areas, summary_rows, validate
+from partnermatch.services.api.web.common import (
     page,
     sessions,
     sign_in,
     signed_in_id,
     signed_in_profile,
 )
-from services.api.web.forms import (
+from partnermatch.services.api.web.forms import (
     COUNCIL_FIELDS,
     SUPPLIER_FIELDS,
     details_answers,
     error_summary,
 )
-from services.api.web.status import progress
-from shared import drafts, profiles
-from shared.db import transaction
-from shared.models import Council, FormDraft, Profile
-from shared.notifications import owe_confirmation
-from shared.schemas import REGIONS, CouncilProfileSchema
-from shared.taxonomy import COUNCIL_TYPES, SERVICE_AREAS
+from partnermatch.services.api.web.status import progress
+from partnermatch.shared.db.engine import transaction
+from partnermatch.shared.db.models import Council, FormDraft, Profile
+from partnermatch.shared.notifications.owed import owe_confirmation
+from partnermatch.shared.profiles import drafts
+from partnermatch.shared.profiles import store as profiles
+from partnermatch.shared.profiles.schemas import REGIONS, CouncilProfileSchema
+from partnermatch.shared.reference.taxonomy import COUNCIL_TYPES, SERVICE_AREAS
 
 DRAFT_KEY = "draft"
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from services.api.web import bp
-from services.api.web.common import page, settings
+from partnermatch.services.api.web import bp
+from partnermatch.services.api.web.common import page, settings
 
 
 @bp.get("/")

@@ -5,27 +5,28 @@ from __future__ import annotations
 from flask import flash, jsonify, redirect, request, url_for
 from marshmallow import ValidationError
 
-from services.api.runtime import runtime
-from services.api.web import bp
-from services.api.web.answers import summary_rows, validate
-from services.api.web.common import (
+from partnermatch.services.api.runtime import runtime
+from partnermatch.services.api.web import bp
+from partnermatch.services.api.web.answers import summary_rows, validate
+from partnermatch.services.api.web.common import (
     needs_sign_in,
     page,
     sessions,
     sign_out,
     signed_in_profile,
 )
-from services.api.web.forms import details_answers
-from services.api.web.intake import details_page
-from services.api.web.status import match_status, progress
-from shared import introductions, profiles
-from shared.db import transaction
-from shared.notifications import (
+from partnermatch.services.api.web.forms import details_answers
+from partnermatch.services.api.web.intake import details_page
+from partnermatch.services.api.web.status import match_status, progress
+from partnermatch.shared.db.engine import transaction
+from partnermatch.shared.notifications.owed import (
     ConfirmationLimitReached,
     owe_confirmation,
     request_profile_links,
 )
-from shared.schemas import EmailAddress
+from partnermatch.shared.profiles import store as profiles
+from partnermatch.shared.profiles.schemas import EmailAddress
+from partnermatch.shared.recommendations import introductions
 
 
 @bp.get("/profile")

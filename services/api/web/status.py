@@ -6,13 +6,13 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from services.api.web.common import settings
-from shared.introductions import contact_options
-from shared.mailing import display_name, shared_contacts
-from shared.models import Profile
-from shared.profiles import is_confirmed
-from shared.results import latest_run, needs_of
-from shared.websites import partner_websites
+from partnermatch.services.api.web.common import settings
+from partnermatch.shared.db.models import Profile
+from partnermatch.shared.notifications.delivery import display_name, shared_contacts
+from partnermatch.shared.profiles.store import is_confirmed
+from partnermatch.shared.recommendations.introductions import contact_options
+from partnermatch.shared.recommendations.runs import latest_run, needs_of
+from partnermatch.shared.reference.websites import partner_websites
 
 PARTNERS_PER_NEED_ON_PAGE = 10
 REFRESH_SECONDS = 3

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from config.settings import PROJECT_ROOT
+from tests import PROJECT_ROOT
 
 SYSTEM_CHROMIUM = Path("/usr/bin/chromium")
 NO_BROWSER = (

@@ -16,8 +16,8 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import event, func, select
 
-from shared.db import transaction
-from shared.models import (
+from partnermatch.shared.db.engine import transaction
+from partnermatch.shared.db.models import (
     EmailDelivery,
     IdempotencyKey,
     Introduction,
@@ -25,9 +25,9 @@ from shared.models import (
     Profile,
     utcnow,
 )
-from shared.notifications import confirm_address
-from shared.profiles import create_profile
-from shared.purge import purge_expired
+from partnermatch.shared.notifications.owed import confirm_address
+from partnermatch.shared.operations.purge import purge_expired
+from partnermatch.shared.profiles.store import create_profile
 from tests.services.api.helpers import CAMBRIDGE, assert_envelope, bearer, council_body, create
 from tests.services.api.web_helpers import (
     answer_link_requests,

@@ -34,7 +34,7 @@ import pytest
 from sqlalchemy import func, select
 from werkzeug.datastructures import MultiDict
 
-from shared.models import AuditEntry, OutboxEvent, Profile
+from partnermatch.shared.db.models import AuditEntry, OutboxEvent, Profile
 from tests.services.api.helpers import assert_envelope, bearer, council_body, create
 from tests.services.api.web_helpers import (
     as_pairs,
@@ -203,7 +203,7 @@ SCRIPT = '"><img src=x onerror=alert(1)><script>alert(2)</script>{{7*7}}'
 
 @pytest.fixture
 def ops_client(app_config):
-    from services.api.app import create_app
+    from partnermatch.services.api.app import create_app
 
     app = create_app({**app_config, "OPS_TOKEN": OPS_TOKEN})
     yield app.test_client()

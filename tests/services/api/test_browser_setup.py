@@ -9,7 +9,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from config.settings import PROJECT_ROOT
+from tests import PROJECT_ROOT
 from tests.services.api import browser
 from tests.services.api.browser import NO_BROWSER, find_chromium, require_chromium
 

@@ -11,12 +11,19 @@ import json
 
 from sqlalchemy import select
 
-from shared.db import transaction
-from shared.feedback import record_feedback
-from shared.introductions import request_introduction
-from shared.models import AuditEntry, Base, DeadLetter, EmailDelivery, OutboxEvent, Profile
-from shared.notifications import confirm_address
-from shared.results import latest_run
+from partnermatch.shared.db.engine import transaction
+from partnermatch.shared.db.models import (
+    AuditEntry,
+    Base,
+    DeadLetter,
+    EmailDelivery,
+    OutboxEvent,
+    Profile,
+)
+from partnermatch.shared.notifications.owed import confirm_address
+from partnermatch.shared.recommendations.feedback import record_feedback
+from partnermatch.shared.recommendations.introductions import request_introduction
+from partnermatch.shared.recommendations.runs import latest_run
 from tests.services.api.helpers import bearer, council_body
 from tests.services.api.web_helpers import run_worker
 

@@ -11,12 +11,19 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import select
 
-from services.cli import main as cli
-from shared.candidates import CandidateIndex
-from shared.db import transaction
-from shared.models import AuditEntry, DeadLetter, OpsSession, OpsUser, Profile, utcnow
-from shared.notifications import confirm_address
-from shared.records import MatchRequest
+from partnermatch.services.cli import main as cli
+from partnermatch.shared.db.engine import transaction
+from partnermatch.shared.db.models import (
+    AuditEntry,
+    DeadLetter,
+    OpsSession,
+    OpsUser,
+    Profile,
+    utcnow,
+)
+from partnermatch.shared.notifications.owed import confirm_address
+from partnermatch.shared.recommendations.live_index import CandidateIndex
+from partnermatch.shared.reference.records import MatchRequest
 from tests.services.api.helpers import create
 
 OPS_TOKEN = "ops-token-for-tests-0123456789"
@@ -141,7 +148,7 @@ def test_approving_needs_a_csrf_token(client, ops_user):
 
 
 def test_csv_export_is_safe_against_formula_injection():
-    from services.api.ops.views import csv_cell
+    from partnermatch.services.api.ops.views import csv_cell
 
     assert csv_cell('=HYPERLINK("x")') == "'=HYPERLINK(\"x\")"
     assert csv_cell("+1") == "'+1" and csv_cell("@SUM(A1)") == "'@SUM(A1)"
@@ -216,7 +223,7 @@ def test_removing_an_ops_user_ends_its_sessions(app, client, ops_user):
 
 
 def test_an_ops_session_ends_eight_hours_after_login(client, ops_user, monkeypatch):
-    from services.api.ops import auth
+    from partnermatch.services.api.ops import auth
 
     log_in(client, ops_user)
     login_time = utcnow()

@@ -12,7 +12,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from shared.models import DeadLetter
+from partnermatch.shared.db.models import DeadLetter
 from tests.services.api.browser import assert_accessible
 from tests.services.api.helpers import create
 from tests.services.api.test_ops import (

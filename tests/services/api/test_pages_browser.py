@@ -5,13 +5,13 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
-from shared import links
-from shared.candidates import CandidateIndex
-from shared.db import transaction
-from shared.demo import seed_demo
-from shared.matchmaking import match_event
-from shared.models import OutboxEvent, Profile
-from shared.profiles import create_profile
+from partnermatch.shared.db.engine import transaction
+from partnermatch.shared.db.models import OutboxEvent, Profile
+from partnermatch.shared.notifications import links
+from partnermatch.shared.profiles.demo import seed_demo
+from partnermatch.shared.profiles.store import create_profile
+from partnermatch.shared.recommendations.consume import match_event
+from partnermatch.shared.recommendations.live_index import CandidateIndex
 from tests.services.api.browser import SCREENSHOTS, assert_accessible
 from tests.services.api.helpers import council_body
 

@@ -8,10 +8,10 @@ import pytest
 from markupsafe import escape as html_escape
 from sqlalchemy import func, select
 
-from services.api.runtime import Runtime
-from shared.db import transaction
-from shared.models import IdempotencyKey, OutboxEvent, Profile, ProfileVersion
-from shared.notifications import confirm_address
+from partnermatch.services.api.runtime import Runtime
+from partnermatch.shared.db.engine import transaction
+from partnermatch.shared.db.models import IdempotencyKey, OutboxEvent, Profile, ProfileVersion
+from partnermatch.shared.notifications.owed import confirm_address
 from tests.services.api.helpers import (
     CAMBRIDGE,
     LEEDS,
@@ -215,7 +215,7 @@ def test_same_idempotency_key_with_another_body_is_422(client, app):
 
 
 def test_idempotency_key_still_in_progress_is_409(client, app):
-    from services.api.idempotency import client_key, request_hash
+    from partnermatch.services.api.idempotency import client_key, request_hash
 
     runtime: Runtime = app.extensions["partnermatch"]
     with runtime.sessions() as session, session.begin():  # the test client is 127.0.0.1
@@ -238,7 +238,7 @@ def test_idempotency_key_of_a_rejected_request_can_be_used_again(client):
 def test_stored_idempotent_response_is_encrypted(client, app):
     body = client.post("/api/v1/profiles", json=council_body(),
                        headers={"Idempotency-Key": "secret"}).get_json()
-    from services.api.idempotency import client_key
+    from partnermatch.services.api.idempotency import client_key
 
     runtime: Runtime = app.extensions["partnermatch"]
     with runtime.sessions() as session:

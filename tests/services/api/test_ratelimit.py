@@ -8,7 +8,7 @@ import time
 import pytest
 from sqlalchemy import func, select
 
-from shared.models import Profile
+from partnermatch.shared.db.models import Profile
 from tests.processes import RedisServer
 from tests.services.api.helpers import assert_envelope, council_body
 from tests.services.api.web_helpers import fill_council_form, post_form, submit

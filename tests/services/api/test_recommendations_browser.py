@@ -11,11 +11,11 @@ import pytest
 from playwright.sync_api import expect
 from sqlalchemy import select
 
-from shared.db import transaction
-from shared.demo import seed_demo
-from shared.models import Council
-from shared.notifications import confirm_address
-from shared.profiles import create_profile
+from partnermatch.shared.db.engine import transaction
+from partnermatch.shared.db.models import Council
+from partnermatch.shared.notifications.owed import confirm_address
+from partnermatch.shared.profiles.demo import seed_demo
+from partnermatch.shared.profiles.store import create_profile
 from tests.conftest import REFERENCE_DATA_DIR
 from tests.services.api.browser import assert_accessible
 from tests.services.api.helpers import council_body

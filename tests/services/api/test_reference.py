@@ -91,8 +91,8 @@ def test_rendered_api_docs_are_served(client):
 
 
 def test_database_down_is_503_with_retry_after_and_not_ready(app_config):
-    from services.api.app import create_app
-    from services.embedded import free_port
+    from partnermatch.services.api.app import create_app
+    from partnermatch.services.embedded import free_port
     from tests.services.api.helpers import council_body
 
     down = f"postgresql+psycopg://postgres@127.0.0.1:{free_port()}/nowhere"

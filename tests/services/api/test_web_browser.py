@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
-from shared.db import transaction
-from shared.demo import seed_demo
+from partnermatch.shared.db.engine import transaction
+from partnermatch.shared.profiles.demo import seed_demo
 from tests.services.api.browser import SCREENSHOTS, assert_accessible
 from tests.services.api.web_helpers import html_part, link_in, run_worker
 

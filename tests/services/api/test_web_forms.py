@@ -8,9 +8,9 @@ import threading
 import pytest
 from sqlalchemy import func, select
 
-from shared.db import transaction
-from shared.demo import seed_demo
-from shared.models import EmailDelivery, FormDraft, OutboxEvent, Profile
+from partnermatch.shared.db.engine import transaction
+from partnermatch.shared.db.models import EmailDelivery, FormDraft, OutboxEvent, Profile
+from partnermatch.shared.profiles.demo import seed_demo
 from tests.services.api.helpers import CAMBRIDGE, council_body
 from tests.services.api.web_helpers import (
     csrf_token,
@@ -206,7 +206,7 @@ def test_the_form_and_the_api_give_the_same_recommendations_and_email(client, ap
 
 
 def confirm_everything(app, address: str) -> None:
-    from shared.notifications import confirm_address
+    from partnermatch.shared.notifications.owed import confirm_address
 
     with transaction(app.extensions["partnermatch"].sessions) as session:
         confirm_address(session, address)

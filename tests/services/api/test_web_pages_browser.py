@@ -7,12 +7,12 @@ import pytest
 from playwright.sync_api import expect
 from sqlalchemy import select
 
-from shared import links
-from shared.db import transaction
-from shared.demo import seed_demo
-from shared.models import Introduction, MatchRun, Profile
-from shared.notifications import confirm_address
-from shared.profiles import create_profile
+from partnermatch.shared.db.engine import transaction
+from partnermatch.shared.db.models import Introduction, MatchRun, Profile
+from partnermatch.shared.notifications import links
+from partnermatch.shared.notifications.owed import confirm_address
+from partnermatch.shared.profiles.demo import seed_demo
+from partnermatch.shared.profiles.store import create_profile
 from tests.services.api.browser import assert_accessible
 from tests.services.api.helpers import CAMBRIDGE, council_body
 from tests.services.api.web_helpers import run_worker

@@ -8,10 +8,8 @@ import pytest
 from itsdangerous import URLSafeTimedSerializer
 from sqlalchemy import select
 
-from shared import links
-from shared.db import transaction
-from shared.demo import seed_demo
-from shared.models import (
+from partnermatch.shared.db.engine import transaction
+from partnermatch.shared.db.models import (
     ContactAddress,
     EmailDelivery,
     Feedback,
@@ -19,8 +17,10 @@ from shared.models import (
     OutboxEvent,
     Profile,
 )
-from shared.notifications import confirm_address
-from shared.profiles import create_profile
+from partnermatch.shared.notifications import links
+from partnermatch.shared.notifications.owed import confirm_address
+from partnermatch.shared.profiles.demo import seed_demo
+from partnermatch.shared.profiles.store import create_profile
 from tests.services.api.helpers import CAMBRIDGE, council_body
 from tests.services.api.web_helpers import (
     answer_link_requests,

@@ -12,14 +12,20 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from shared import freshness
-from shared.addresses import UNVERIFIED_REASON
-from shared.candidates import CandidateIndex
-from shared.db import transaction
-from shared.demo import seed_demo
-from shared.models import AuditEntry, EmailDelivery, Introduction, OutboxEvent, Profile
-from shared.notifications import confirm_address
-from shared.outbox import REFRESH_TOPIC
+from partnermatch.shared.db.engine import transaction
+from partnermatch.shared.db.models import (
+    AuditEntry,
+    EmailDelivery,
+    Introduction,
+    OutboxEvent,
+    Profile,
+)
+from partnermatch.shared.notifications.owed import confirm_address
+from partnermatch.shared.outbox.events import REFRESH_TOPIC
+from partnermatch.shared.profiles.demo import seed_demo
+from partnermatch.shared.recommendations import refresh as freshness
+from partnermatch.shared.recommendations.live_index import CandidateIndex
+from partnermatch.shared.reference.addresses import UNVERIFIED_REASON
 from tests.services.api.helpers import CAMBRIDGE, bearer, create
 from tests.services.api.test_ops import (
     OPS_TOKEN,

@@ -12,13 +12,13 @@ from typing import Any
 from sqlalchemy import select
 from werkzeug.datastructures import MultiDict
 
-from shared.candidates import CandidateIndex
-from shared.db import transaction
-from shared.email import FileSender
-from shared.mailing import MailSettings, claim, compose, record_sent
-from shared.matchmaking import match_event
-from shared.models import EmailDelivery, LinkRequest, OutboxEvent
-from shared.notifications import answer_link_request
+from partnermatch.shared.db.engine import transaction
+from partnermatch.shared.db.models import EmailDelivery, LinkRequest, OutboxEvent
+from partnermatch.shared.email import FileSender
+from partnermatch.shared.notifications.delivery import MailSettings, claim, compose, record_sent
+from partnermatch.shared.notifications.owed import answer_link_request
+from partnermatch.shared.recommendations.consume import match_event
+from partnermatch.shared.recommendations.live_index import CandidateIndex
 from tests.services.api.helpers import LEEDS
 
 MATCHED_TOPICS = ("profile.submitted", "profile.updated")

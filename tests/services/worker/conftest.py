@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from shared.db import make_engine, make_sessionmaker, transaction
+from partnermatch.shared.db.engine import make_engine, make_sessionmaker, transaction
 from tests.processes import CeleryProcess, RedisServer, start_smtp
 
 
@@ -71,7 +71,7 @@ def fault_env(service_env) -> dict[str, str]:
 @pytest.fixture
 def fault_api(fault_env):
     """The API in this process, publishing to the test's Redis; ops figures open to the token."""
-    from services.api.app import create_app
+    from partnermatch.services.api.app import create_app
 
     app = create_app({**fault_env, "OPS_TOKEN": FAULT_OPS_TOKEN})
     yield app.test_client()
@@ -81,7 +81,7 @@ def fault_api(fault_env):
 @pytest.fixture
 def demo_candidates(database_url) -> None:
     """Profiles for every English council with social care, from public data."""
-    from shared.demo import seed_demo
+    from partnermatch.shared.profiles.demo import seed_demo
 
     engine = make_engine(database_url)
     with transaction(make_sessionmaker(engine)) as session:
@@ -106,7 +106,7 @@ def beat(service_env, tmp_path) -> Iterator[CeleryProcess]:
 
 @pytest.fixture
 def api(service_env):
-    from services.api.app import create_app
+    from partnermatch.services.api.app import create_app
 
     app = create_app(service_env)
     yield app.test_client()

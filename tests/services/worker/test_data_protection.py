@@ -11,9 +11,9 @@ import time
 import pytest
 import redis
 
-from config.logging import JsonFormatter
-from shared.db import make_engine, make_sessionmaker, transaction
-from shared.models import EmailDelivery
+from partnermatch.config.logging import JsonFormatter
+from partnermatch.shared.db.engine import make_engine, make_sessionmaker, transaction
+from partnermatch.shared.db.models import EmailDelivery
 from tests.processes import CeleryProcess, text_of
 from tests.services.api.helpers import bearer, council_body
 from tests.services.worker.conftest import confirm, confirm_link

@@ -16,8 +16,8 @@ import pytest
 import redis
 from sqlalchemy import func, select
 
-from services.api.app import create_app
-from shared.models import DeadLetter, EmailDelivery, MatchRun, OutboxEvent, Profile
+from partnermatch.services.api.app import create_app
+from partnermatch.shared.db.models import DeadLetter, EmailDelivery, MatchRun, OutboxEvent, Profile
 from tests.processes import CeleryProcess
 from tests.services.api.helpers import council_body
 from tests.services.worker.conftest import FAULT_OPS_TOKEN as OPS_TOKEN
@@ -77,7 +77,7 @@ def app_client(env: dict[str, str]):
 def test_exception_after_the_outbox_write_before_commit_leaves_nothing(
     fault_api, redis_server, smtp, monkeypatch
 ):
-    import services.api.profiles as api_profiles
+    import partnermatch.services.api.profiles as api_profiles
 
     def boom(*_args, **_kwargs):
         raise RuntimeError("injected failure after the outbox write")
@@ -102,8 +102,8 @@ def test_exception_after_the_outbox_write_before_commit_leaves_nothing(
 def test_the_same_match_task_published_twice_runs_once_and_emails_once(
     fault_api, fault_env, smtp, tmp_path
 ):
-    from config.settings import load_settings
-    from services.worker.app import create_celery
+    from partnermatch.config.settings import load_settings
+    from partnermatch.services.worker.app import create_celery
 
     # Duplicates beyond TASK_MAX_ATTEMPTS must find the work done, not dead-letter it.
     fault_env = {**fault_env, "TASK_MAX_ATTEMPTS": "2"}

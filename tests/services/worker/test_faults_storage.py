@@ -46,9 +46,7 @@ import redis
 from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 
-from shared.candidates import CandidateIndex, request_from
-from shared.matchmaking import PARTNERS_KEPT_PER_NEED
-from shared.models import (
+from partnermatch.shared.db.models import (
     DeadLetter,
     EmailDelivery,
     MatchRun,
@@ -57,6 +55,8 @@ from shared.models import (
     Recommendation,
     TaskAttempt,
 )
+from partnermatch.shared.recommendations.consume import PARTNERS_KEPT_PER_NEED
+from partnermatch.shared.recommendations.live_index import CandidateIndex, request_from
 from tests.processes import CeleryProcess, RedisServer, TcpProxy
 from tests.services.api.helpers import council_body
 from tests.services.worker.test_faults import (
@@ -322,7 +322,7 @@ def test_sqlite_locked_past_the_busy_timeout_mid_match_is_retried_with_one_resul
 def test_database_down_on_submit_is_503_publishes_nothing_and_recovers_by_itself(
     fault_env, redis_server, db_proxy, database_url
 ):
-    from services.api.app import create_app
+    from partnermatch.services.api.app import create_app
     from tests.services.api.web_helpers import csrf_token, fill_council_form
 
     app = create_app({**fault_env, "DATABASE_URL": db_proxy.url_for(database_url)})

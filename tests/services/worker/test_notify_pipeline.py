@@ -8,9 +8,9 @@ from collections import Counter
 import pytest
 from sqlalchemy import select
 
-from shared.db import make_engine, make_sessionmaker, transaction
-from shared.models import DeadLetter, EmailDelivery
-from shared.repair import replay_dead_letter
+from partnermatch.shared.db.engine import make_engine, make_sessionmaker, transaction
+from partnermatch.shared.db.models import DeadLetter, EmailDelivery
+from partnermatch.shared.operations.repair import replay_dead_letter
 from tests.notify_server import API_KEY, TEMPLATE_ID, NotifyServer
 from tests.services.api.helpers import council_body
 from tests.services.worker.conftest import confirm, confirm_link

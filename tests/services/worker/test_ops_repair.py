@@ -10,8 +10,8 @@ import redis
 from click.testing import CliRunner
 from sqlalchemy import select
 
-from services.cli import main as cli
-from shared.models import DeadLetter, EmailDelivery
+from partnermatch.services.cli import main as cli
+from partnermatch.shared.db.models import DeadLetter, EmailDelivery
 from tests.services.api.helpers import council_body
 from tests.services.worker.test_faults_more import wait_until
 
@@ -22,7 +22,7 @@ PASSWORD = "correct horse battery staple"
 
 @pytest.fixture
 def ops_app(service_env, monkeypatch):
-    from services.api.app import create_app
+    from partnermatch.services.api.app import create_app
 
     monkeypatch.setenv("DATABASE_URL", service_env["DATABASE_URL"])
     assert CliRunner().invoke(cli, ["ops-user", "add", "alex"],
@@ -98,7 +98,7 @@ def _sample(text: str, name: str) -> float:
 
 
 def test_task_counters_from_the_prefork_pool_reach_metrics(service_env, tmp_path, monkeypatch):
-    from services.api.app import create_app
+    from partnermatch.services.api.app import create_app
     from tests.processes import CeleryProcess
 
     metrics_dir = tmp_path / "prometheus"

@@ -7,11 +7,11 @@ import time
 import pytest
 from sqlalchemy import func, select
 
-from shared.db import make_engine, make_sessionmaker, transaction
-from shared.models import EmailDelivery, Profile
-from shared.notifications import confirm_address
-from shared.profiles import create_profile
-from shared.taxonomy import delivers
+from partnermatch.shared.db.engine import make_engine, make_sessionmaker, transaction
+from partnermatch.shared.db.models import EmailDelivery, Profile
+from partnermatch.shared.notifications.owed import confirm_address
+from partnermatch.shared.profiles.store import create_profile
+from partnermatch.shared.reference.taxonomy import delivers
 from tests.processes import text_of
 from tests.services.api.helpers import CAMBRIDGE, bearer, council_body
 from tests.services.worker.conftest import confirm, confirm_link

@@ -8,9 +8,9 @@ from email.message import EmailMessage
 
 import pytest
 
-from shared.email.message import build_message, clean_header, make_message_id, one_line
-from shared.email.render import RenderedEmail, render_recommendations
-from shared.records import NeedMatches, Partner
+from partnermatch.shared.email.message import build_message, clean_header, make_message_id, one_line
+from partnermatch.shared.email.render import RenderedEmail, render_recommendations
+from partnermatch.shared.reference.records import NeedMatches, Partner
 
 SENDER = "partnermatch <noreply@partnermatch.example>"
 MESSAGE_ID = "<delivery-42@partnermatch.example>"

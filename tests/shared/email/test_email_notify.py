@@ -6,12 +6,16 @@ from collections.abc import Iterator
 
 import pytest
 
-from services.embedded import free_port
-from shared.email.errors import AmbiguousEmailError, PermanentEmailError, TransientEmailError
-from shared.email.message import build_message
-from shared.email.notify import NotifySender
-from shared.email.render import RenderedEmail
-from shared.email.senders import NotifySettings, sender_from_settings
+from partnermatch.services.embedded import free_port
+from partnermatch.shared.email.errors import (
+    AmbiguousEmailError,
+    PermanentEmailError,
+    TransientEmailError,
+)
+from partnermatch.shared.email.message import build_message
+from partnermatch.shared.email.notify import NotifySender
+from partnermatch.shared.email.render import RenderedEmail
+from partnermatch.shared.email.senders import NotifySettings, sender_from_settings
 from tests.notify_server import API_KEY, SERVICE_ID, TEMPLATE_ID, NotifyServer
 
 UNSUBSCRIBE = "https://partnermatch.example/unsubscribe/abc.def"

@@ -5,14 +5,14 @@ from __future__ import annotations
 import pytest
 from markupsafe import escape
 
-from shared.email.render import (
+from partnermatch.shared.email.render import (
     CONFIRMATION_SUBJECT,
     RenderedEmail,
     render_confirmation,
     render_recommendations,
 )
-from shared.records import NeedMatches, Partner
-from shared.websites import FINDER, Website
+from partnermatch.shared.reference.records import NeedMatches, Partner
+from partnermatch.shared.reference.websites import FINDER, Website
 
 HOSTILE = ["<script>alert(1)</script>", '"><img src=x onerror=x>', "{{7*7}}", "{% raw %}"]
 MATCHES_URL = "https://partnermatch.example/matches/abc"

@@ -10,10 +10,19 @@ from pathlib import Path
 
 import pytest
 
-from shared.email.errors import AmbiguousEmailError, PermanentEmailError, TransientEmailError
-from shared.email.message import build_message
-from shared.email.render import RenderedEmail
-from shared.email.senders import FileSender, SmtpSender, file_name, sender_from_settings
+from partnermatch.shared.email.errors import (
+    AmbiguousEmailError,
+    PermanentEmailError,
+    TransientEmailError,
+)
+from partnermatch.shared.email.message import build_message
+from partnermatch.shared.email.render import RenderedEmail
+from partnermatch.shared.email.senders import (
+    FileSender,
+    SmtpSender,
+    file_name,
+    sender_from_settings,
+)
 
 MESSAGE_ID = "<delivery-42@partnermatch.example>"
 

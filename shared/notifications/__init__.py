@@ -1,0 +1,1 @@
+"""Which emails are owed, sending one delivery effectively once, and signed links."""

@@ -1,0 +1,1 @@
+"""Operations: figures for staff, repairing stuck work, purging expired records."""

@@ -1,0 +1,81 @@
+"""Attempt counting and dead letters, kept in the database (the Redis transport has neither).
+
+A task whose process dies is redelivered (reject_on_worker_lost), so a profile that kills its
+process every time would loop for ever. Each task counts its starts here, in a transaction of its
+own, and gives up into the dead letters once past the limit.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import select, text, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from partnermatch.shared.db.models import DeadLetter, TaskAttempt, utcnow
+
+_UPSERTS = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
+
+
+def bump_attempt(sessions: sessionmaker[Session], task_key: str) -> int:
+    """Count one more start of a task and return how many there have been."""
+    for _ in range(3):
+        try:
+            with sessions() as session, session.begin():
+                return _bump(session, task_key)
+        except IntegrityError:  # two first attempts raced to insert; the loser updates instead
+            continue
+    raise RuntimeError(f"could not count attempts for {task_key}")
+
+
+def _bump(session: Session, task_key: str) -> int:
+    upsert = _UPSERTS.get(session.get_bind().dialect.name)
+    if upsert is not None:  # one statement, one round trip: every task start counts here
+        if session.get_bind().dialect.name == "postgresql":
+            # Not worth a flush to disk: only a database crash loses the last counts (a process
+            # killed mid-task does not), and then a poison task gets a few more tries.
+            session.execute(text("SET LOCAL synchronous_commit = off"))
+        now, table = utcnow(), TaskAttempt.__table__
+        statement = upsert(table).values(task_key=task_key, attempts=1, updated_at=now)
+        return session.execute(statement.on_conflict_do_update(
+            index_elements=[table.c.task_key],
+            set_={"attempts": table.c.attempts + 1, "updated_at": now},
+        ).returning(table.c.attempts)).scalar_one()
+    updated = session.execute(
+        update(TaskAttempt)
+        .where(TaskAttempt.task_key == task_key)
+        .values(attempts=TaskAttempt.attempts + 1, updated_at=utcnow())
+    )
+    if updated.rowcount == 0:
+        session.add(TaskAttempt(task_key=task_key, attempts=1))
+        session.flush()
+        return 1
+    return session.scalar(select(TaskAttempt.attempts).where(TaskAttempt.task_key == task_key))
+
+
+def attempts_so_far(session: Session, task_key: str) -> int:
+    """Return how many times a task has started."""
+    row = session.get(TaskAttempt, task_key)
+    return row.attempts if row else 0
+
+
+def dead_letter(session: Session, task_name: str, task_key: str, args: list[str], error: str,
+                attempts: int) -> DeadLetter:
+    """Record a task that gave up, once per task key while unresolved."""
+    existing = session.scalar(
+        select(DeadLetter).where(DeadLetter.task_key == task_key, DeadLetter.resolved_at.is_(None))
+    )
+    if existing is not None:
+        existing.error, existing.attempts = error[:4000], attempts
+        return existing
+    letter = DeadLetter(task_name=task_name, task_key=task_key, task_args=args,
+                        error=error[:4000], attempts=attempts)
+    session.add(letter)
+    return letter
+
+
+def reset_attempts(session: Session, task_key: str) -> None:
+    """Forget a task's attempts, so a replayed dead letter starts afresh."""
+    row = session.get(TaskAttempt, task_key)
+    if row is not None:
+        session.delete(row)

@@ -1,0 +1,93 @@
+"""Consuming a profile event: match the profile's version, store the run, owe the email.
+
+Everything happens in the caller's transaction, and the event is marked consumed in it, so the
+result and the consumption commit together: a replayed event finds the work done.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import insert, select
+from sqlalchemy.orm import Session
+
+from partnermatch.shared.db.models import MatchRun, OutboxEvent, Profile, Recommendation, utcnow
+from partnermatch.shared.matching.index import MODEL_VERSION
+from partnermatch.shared.notifications.owed import owe_recommendations
+from partnermatch.shared.recommendations.live_index import CandidateIndex, request_from
+from partnermatch.shared.recommendations.refresh import PARTNERS_KEPT_PER_NEED, owe_refresh
+from partnermatch.shared.recommendations.runs import recommendation_rows
+from partnermatch.shared.reference.records import NeedMatches
+
+
+@dataclass(frozen=True)
+class MatchOutcome:
+    """What consuming an event did."""
+
+    status: str  # matched | already | stale | gone
+    match_run_id: str | None = None
+    partner_ids: tuple[str, ...] = ()
+    delivery_id: str | None = None  # the recommendation email this transaction owed
+    needs: tuple[NeedMatches, ...] | None = None  # the ranking stored, when this run is new
+
+
+def match_event(session: Session, index: CandidateIndex, event_id: str) -> MatchOutcome:
+    """Match the profile version an event names, unless that was already done."""
+    event = session.get(OutboxEvent, event_id)
+    if event is None:
+        return MatchOutcome("gone")
+    if event.consumed_at is not None:
+        return MatchOutcome("already")
+    event.consumed_at = utcnow()
+    profile = session.get(Profile, event.profile_id) if event.profile_id else None
+    if profile is None or profile.version != event.profile_version:
+        return MatchOutcome("stale")
+    run = _existing_run(session, profile)
+    status, partner_ids, needs = "already", (), None
+    if run is None:
+        index.refresh(session)
+        needs = index.index.match(request_from(profile), limit=PARTNERS_KEPT_PER_NEED)
+        run = store_run(session, profile, needs, event.id)
+        status, partner_ids = "matched", _top_partner_ids(needs)
+        owe_refresh(session, profile)  # it may be the strong partner others were waiting for
+    delivery = owe_recommendations(session, profile, run, new_run=status == "matched")
+    return MatchOutcome(status, run.id, partner_ids, delivery.id if delivery else None,
+                        tuple(needs) if needs is not None else None)
+
+
+def _existing_run(session: Session, profile: Profile) -> MatchRun | None:
+    return session.scalar(
+        select(MatchRun).where(
+            MatchRun.profile_id == profile.id, MatchRun.profile_version == profile.version
+        )
+    )
+
+
+def store_run(session: Session, profile: Profile, needs: list[NeedMatches],
+              event_id: str | None) -> MatchRun:
+    """Store a match run and its recommendations."""
+    run = MatchRun(profile_id=profile.id, profile_version=profile.version, status="ready",
+                   model_version=MODEL_VERSION, event_id=event_id, generated_at=utcnow())
+    session.add(run)
+    session.flush()
+    rows = recommendation_rows(run.id, needs)
+    if rows:  # one executemany through Core: a run holds up to 50 partners per need
+        session.execute(insert(Recommendation.__table__), rows)
+    return run
+
+
+def _top_partner_ids(needs: list[NeedMatches], top: int = 5) -> tuple[str, ...]:
+    return tuple(p.profile_id for need in needs for p in need.partners[:top])
+
+
+def fail_event(session: Session, event_id: str) -> None:
+    """Give up on an event: record a failed run so the API says so, and mark it consumed."""
+    event = session.get(OutboxEvent, event_id)
+    if event is None or event.consumed_at is not None:
+        return
+    event.consumed_at = utcnow()
+    profile = session.get(Profile, event.profile_id) if event.profile_id else None
+    current = profile is not None and profile.version == event.profile_version
+    if current and _existing_run(session, profile) is None:
+        session.add(MatchRun(profile_id=profile.id, profile_version=profile.version,
+                             status="failed", model_version=MODEL_VERSION, event_id=event.id))

@@ -1,0 +1,95 @@
+"""The match's results are pinned: speed work on the index must not change a single partner.
+
+300 requests (councils, suppliers, unknown places, one kind sought, no needs text, an indexed
+profile asking) over 30,000 seeded synthetic profiles, then again after recommendations, upserts
+and removals, and on the index saved and opened. The digest covers every need's area, rating and
+partners (ids, names, kinds, GSS codes, scores, ratings and reasons, in order). It was first
+recorded before the speed work (commit a38c132), and recorded again, deliberately, once for issue
+14 (the context model on Census 2021 with its own reasons, similarity scaled by the 5th nearest
+neighbour, diversity only within a 2% margin); it changes only if the ranking, a score or a
+reason changes, or if the synthetic profiles or the reference data do.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from bench.reference import context_model, councils, data_dir
+from bench.synthetic import Profiles
+from partnermatch.shared.matching.index import MatchIndex
+
+PROFILES = 30_000
+REQUESTS = 300
+LIMITS = (10, 3, 25)
+DIGESTS = {
+    "built": "8ecdf125692b87bd0eb126108a1971cf4d4510d2ae8b3962bf675326814be3ce",
+    "changed": "e8806d67bf72499247ea878b11f9d3f43ed46ff362a0fc31ff387678aac06464",
+    "opened": "29e4aeb1e439cc892e806637bc7d651ebb2aadd6c7bc904066dd88e4a4935365",
+}
+
+
+def _requests(profiles: Profiles, candidates: list) -> list:
+    rng = np.random.default_rng(5)
+    found = []
+    for i, request in enumerate(profiles.requests(REQUESTS)):
+        variant = i % 6
+        if variant == 1:
+            request = replace(request, seeking=("council",))
+        elif variant == 2:
+            request = replace(request, seeking=("supplier",))
+        elif variant == 3:
+            request = replace(request, kind="supplier", gss_code=None, council_type=None)
+        elif variant == 4:
+            request = replace(request, needs_text="", region=None)
+        elif variant == 5:
+            request = replace(request,
+                              profile_id=candidates[int(rng.integers(len(candidates)))].profile_id)
+        found.append(request)
+    return found
+
+
+def _digest(index: MatchIndex, requests: list) -> str:
+    digest = hashlib.sha256()
+    for i, request in enumerate(requests):
+        for need in index.match(request, LIMITS[i % len(LIMITS)]):
+            digest.update(repr((need.service_area, need.rating, need.partners)).encode())
+    return digest.hexdigest()
+
+
+@pytest.fixture(scope="module")
+def digests(tmp_path_factory) -> dict[str, str]:
+    folder = data_dir()
+    context = context_model(folder)
+    profiles = Profiles([r.place for r in councils(folder)])
+    candidates = list(profiles.candidates(PROFILES))
+    requests = _requests(profiles, candidates)
+    index = MatchIndex(context)
+    index.extend(candidates)
+    found = {"built": _digest(index, requests)}
+    for request in requests[:50]:
+        for need in index.match(request):
+            index.record_recommended(p.profile_id for p in need.partners)
+    fresh = list(Profiles(profiles.places, seed=7).candidates(2000))
+    index.extend(replace(c, profile_id=candidates[i * 7].profile_id)
+                 for i, c in enumerate(fresh[:1000]))
+    for candidate in candidates[1::9][:3000]:
+        index.remove(candidate.profile_id)
+    index.extend(fresh[1000:])
+    found["changed"] = _digest(index, requests)
+    saved = tmp_path_factory.mktemp("golden-index")
+    index.save(saved, 1000)
+    opened = MatchIndex.open(saved, context)
+    opened.extend(replace(c, profile_id=candidates[i * 7].profile_id)
+                  for i, c in enumerate(fresh[:300]))
+    opened.remove(candidates[5].profile_id)
+    found["opened"] = _digest(opened, requests)
+    return found
+
+
+@pytest.mark.parametrize("stage", sorted(DIGESTS))
+def test_match_results_are_unchanged(digests, stage):
+    assert digests[stage] == DIGESTS[stage]
