@@ -1,8 +1,13 @@
-"""The plain-English reasons given for each recommended partner, each checkable by a person."""
+"""The plain-English reasons given for each recommended partner, each checkable by a person.
+
+``partner_reasons`` puts one partner's reasons together, in order, from ``PartnerFacts``.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import cache, lru_cache
 
 from partnermatch.shared.reference.taxonomy import SERVICE_AREAS
 
@@ -49,3 +54,58 @@ def region_reasons(regions_served: Sequence[str], region: str | None) -> list[st
     if region in regions_served:
         return [f"Works in {region}"]
     return []
+
+
+@dataclass(frozen=True)
+class PartnerFacts:
+    """What one recommended partner's reasons are drawn from."""
+
+    area: str  # the need
+    kind: str  # council or supplier
+    source: str  # of the rating, one of RATING_SOURCES
+    rating: int  # the partner's in the area
+    capacity: str  # what it said it can offer
+    helpable: int = 0  # bits (taxonomy order) of the areas the requester could help it with
+    evidence: tuple[str, ...] = ()  # its own lines for the area
+    alike: tuple[str, ...] = ()  # how the two councils are alike (context model)
+    served: tuple[str, ...] = ()  # regions a supplier serves (none: all)
+    region: str | None = None  # the requester's
+
+
+def partner_reasons(facts: PartnerFacts) -> tuple[str, ...]:
+    """Return a partner's reasons: not joined, rating, evidence, likeness, capacity,
+    reciprocity, then (suppliers) where it works."""
+    reasons = [NOT_JOINED] if facts.source == PUBLIC_DATA else []
+    reasons.append(_rating_reason(facts.source, facts.rating, facts.area))
+    reasons += facts.evidence
+    reasons += facts.alike
+    if capacity_line := _capacity_reason(facts.capacity):
+        reasons.append(capacity_line)
+    if facts.helpable:
+        reasons.append(_reciprocity_reason(facts.helpable))
+    if facts.kind == "supplier":
+        reasons += _region_reasons(facts.served, facts.region)
+    return tuple(reasons)
+
+
+_AREAS = tuple(SERVICE_AREAS)
+
+
+@cache
+def _rating_reason(source: str, rating: int, area: str) -> str:
+    return rating_reason(source, rating, area)
+
+
+@cache
+def _capacity_reason(capacity: str) -> str | None:
+    return capacity_reason(capacity)
+
+
+@cache
+def _reciprocity_reason(helpable: int) -> str | None:
+    return reciprocity_reason([a for i, a in enumerate(_AREAS) if helpable >> i & 1])
+
+
+@lru_cache(maxsize=4096)
+def _region_reasons(served: tuple[str, ...], region: str | None) -> tuple[str, ...]:
+    return tuple(region_reasons(served, region))
