@@ -394,26 +394,27 @@ class MatchIndex:
                     columns.view("capacity")[slots].tolist(),
                     (columns.view("struggles")[slots] & query.can_help).tolist(), strict=True)
         partners = []
-        for (slot, score), (kind, rating, source, capacity, helpable) in zip(
-                chosen, facts, strict=True):
+        for (slot, score), codes in zip(chosen, facts, strict=True):
+            found = self._facts(query, area, slot, *codes)
             partners.append(Partner(
-                profile_id=store.ids[slot], name=store.names[slot], kind=KINDS[kind],
-                gss_code=store.gss[slot], score=score, strength_rating=rating,
-                reasons=partner_reasons(self._facts(query, area, slot, KINDS[kind], (
-                    RATING_SOURCES[source], rating, CAPACITIES[capacity], helpable)))))
+                profile_id=store.ids[slot], name=store.names[slot], kind=found.kind,
+                gss_code=store.gss[slot], score=score, strength_rating=found.rating,
+                reasons=partner_reasons(found)))
         return tuple(partners)
 
-    def _facts(self, query: _Query, area: str, slot: int, kind: str,
-               facts: tuple[str, int, str, int]) -> PartnerFacts:
-        source, rating, capacity, helpable = facts
+    def _facts(self, query: _Query, area: str, slot: int, kind: int, rating: int, source: int,
+               capacity: int, helpable: int) -> PartnerFacts:
+        """Return what a partner's reasons are drawn from, given its coded columns."""
         store = self._store
+        kind_name = KINDS[kind]
         evidence = store.evidence.get(slot, {}).get(area, ()) if store.evidence else ()
         alike = (self._context_reasons(query.place, store.gss[slot], area)
-                 if query.place and kind == "council" else ())
-        served = store.served.get(slot, ()) if kind == "supplier" else ()
-        return PartnerFacts(area=area, kind=kind, source=source, rating=rating,
-                            capacity=capacity, helpable=helpable, evidence=evidence, alike=alike,
-                            served=served, region=query.region_name)
+                 if query.place and kind_name == "council" else ())
+        served = store.served.get(slot, ()) if kind_name == "supplier" else ()
+        return PartnerFacts(area=area, kind=kind_name, source=RATING_SOURCES[source],
+                            rating=rating, capacity=CAPACITIES[capacity], helpable=helpable,
+                            evidence=evidence, alike=alike, served=served,
+                            region=query.region_name)
 
     def _context_reasons(self, place: Place, gss_code: str | None,
                          area: str) -> tuple[str, ...]:
