@@ -34,7 +34,7 @@ import numpy as np
 
 from partnermatch.shared.matching import persistence, scoring
 from partnermatch.shared.matching.context import ContextModel
-from partnermatch.shared.matching.reasons import RATING_SOURCES, PartnerFacts, partner_reasons
+from partnermatch.shared.matching.reasons import RATING_SOURCES, partner_reasons
 from partnermatch.shared.matching.scoring import (
     AREA,
     AREAS,
@@ -366,9 +366,8 @@ class MatchIndex:
         cosines = (lambda rows: text.cosines(query.text, slots.take(rows))) if has_text else None
         rows, final = scoring.finals(pool, scores, groups, count, limit, cosines)
         final = np.minimum(final, 1.0).round(6)  # scores are never negative here
-        names, ids = self._store.names, self._store.ids
         ranked = scoring.one_per_council(final, groups[rows], slots[rows], count, limit,
-                                         lambda slot: (names[slot], ids[slot]))
+                                         self._store.names, self._store.ids)
         return self._spread(ranked, limit, requester_key(query.request))
 
     def _spread(self, ranked: list[tuple[int, float]], limit: int,
@@ -393,28 +392,21 @@ class MatchIndex:
                     columns.view("source")[slots].tolist(),
                     columns.view("capacity")[slots].tolist(),
                     (columns.view("struggles")[slots] & query.can_help).tolist(), strict=True)
+        evidence = store.evidence or {}
         partners = []
-        for (slot, score), codes in zip(chosen, facts, strict=True):
-            found = self._facts(query, area, slot, *codes)
+        for (slot, score), (kind, rating, source, capacity, helpable) in zip(
+                chosen, facts, strict=True):
+            kind_name = KINDS[kind]
+            alike = (self._context_reasons(query.place, store.gss[slot], area)
+                     if query.place and kind_name == "council" else ())
+            served = store.served.get(slot, ()) if kind_name == "supplier" else ()
+            reasons = partner_reasons(
+                area, kind_name, RATING_SOURCES[source], rating, CAPACITIES[capacity], helpable,
+                evidence.get(slot, {}).get(area, ()), alike, served, query.region_name)
             partners.append(Partner(
-                profile_id=store.ids[slot], name=store.names[slot], kind=found.kind,
-                gss_code=store.gss[slot], score=score, strength_rating=found.rating,
-                reasons=partner_reasons(found)))
+                profile_id=store.ids[slot], name=store.names[slot], kind=kind_name,
+                gss_code=store.gss[slot], score=score, strength_rating=rating, reasons=reasons))
         return tuple(partners)
-
-    def _facts(self, query: _Query, area: str, slot: int, kind: int, rating: int, source: int,
-               capacity: int, helpable: int) -> PartnerFacts:
-        """Return what a partner's reasons are drawn from, given its coded columns."""
-        store = self._store
-        kind_name = KINDS[kind]
-        evidence = store.evidence.get(slot, {}).get(area, ()) if store.evidence else ()
-        alike = (self._context_reasons(query.place, store.gss[slot], area)
-                 if query.place and kind_name == "council" else ())
-        served = store.served.get(slot, ()) if kind_name == "supplier" else ()
-        return PartnerFacts(area=area, kind=kind_name, source=RATING_SOURCES[source],
-                            rating=rating, capacity=CAPACITIES[capacity], helpable=helpable,
-                            evidence=evidence, alike=alike, served=served,
-                            region=query.region_name)
 
     def _context_reasons(self, place: Place, gss_code: str | None,
                          area: str) -> tuple[str, ...]:

@@ -1,12 +1,11 @@
 """The plain-English reasons given for each recommended partner, each checkable by a person.
 
-``partner_reasons`` puts one partner's reasons together, in order, from ``PartnerFacts``.
+``partner_reasons`` puts one partner's reasons together, in order, from its facts.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from functools import cache, lru_cache
 
 from partnermatch.shared.reference.taxonomy import SERVICE_AREAS
@@ -56,35 +55,29 @@ def region_reasons(regions_served: Sequence[str], region: str | None) -> list[st
     return []
 
 
-@dataclass(frozen=True)
-class PartnerFacts:
-    """What one recommended partner's reasons are drawn from."""
-
-    area: str  # the need
-    kind: str  # council or supplier
-    source: str  # of the rating, one of RATING_SOURCES
-    rating: int  # the partner's in the area
-    capacity: str  # what it said it can offer
-    helpable: int = 0  # bits (taxonomy order) of the areas the requester could help it with
-    evidence: tuple[str, ...] = ()  # its own lines for the area
-    alike: tuple[str, ...] = ()  # how the two councils are alike (context model)
-    served: tuple[str, ...] = ()  # regions a supplier serves (none: all)
-    region: str | None = None  # the requester's
-
-
-def partner_reasons(facts: PartnerFacts) -> tuple[str, ...]:
+def partner_reasons(area: str, kind: str, source: str, rating: int, capacity: str,
+                    helpable: int = 0, evidence: Sequence[str] = (), alike: Sequence[str] = (),
+                    served: tuple[str, ...] = (), region: str | None = None) -> tuple[str, ...]:
     """Return a partner's reasons: not joined, rating, evidence, likeness, capacity,
-    reciprocity, then (suppliers) where it works."""
-    reasons = [NOT_JOINED] if facts.source == PUBLIC_DATA else []
-    reasons.append(_rating_reason(facts.source, facts.rating, facts.area))
-    reasons += facts.evidence
-    reasons += facts.alike
-    if capacity_line := _capacity_reason(facts.capacity):
+    reciprocity, then (suppliers) where it works.
+
+    ``area`` is the need; ``kind`` council or supplier; ``source`` the rating's (one of
+    ``RATING_SOURCES``); ``rating`` the partner's in the area; ``capacity`` what it said it can
+    offer; ``helpable`` the bits (taxonomy order) of the areas the requester could help it with;
+    ``evidence`` its own lines for the area; ``alike`` how the two councils are alike (context
+    model); ``served`` the regions a supplier serves (none: all); ``region`` the requester's.
+    (Plain arguments rather than a record: this runs for every partner of every match.)
+    """
+    reasons = [NOT_JOINED] if source == PUBLIC_DATA else []
+    reasons.append(_rating_reason(source, rating, area))
+    reasons += evidence
+    reasons += alike
+    if capacity_line := _capacity_reason(capacity):
         reasons.append(capacity_line)
-    if facts.helpable:
-        reasons.append(_reciprocity_reason(facts.helpable))
-    if facts.kind == "supplier":
-        reasons += _region_reasons(facts.served, facts.region)
+    if helpable:
+        reasons.append(_reciprocity_reason(helpable))
+    if kind == "supplier":
+        reasons += _region_reasons(served, region)
     return tuple(reasons)
 
 

@@ -33,7 +33,7 @@ Rows belong to council groups (``group`` >= 0, one per council) or are suppliers
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 
@@ -198,9 +198,11 @@ def finals(pool: np.ndarray, scores: np.ndarray, groups: np.ndarray, count: int,
 
 
 def one_per_council(final: np.ndarray, groups: np.ndarray, slots: np.ndarray, count: int,
-                    limit: int, tie_key: Callable[[int], Hashable]) -> list[tuple[int, float]]:
+                    limit: int, names: Sequence[str],
+                    ids: Sequence[str | None]) -> list[tuple[int, float]]:
     """Return (slot, score) of each council's best row and of suppliers, best first, ties by
-    ``tie_key(slot)``; only those within the margin of the limit-th best.
+    name then profile id (``names`` and ``ids`` by slot); only those within the margin of the
+    limit-th best.
 
     ``final``, ``groups`` and ``slots`` are aligned: one entry per scored row.
     """
@@ -209,7 +211,7 @@ def one_per_council(final: np.ndarray, groups: np.ndarray, slots: np.ndarray, co
     near = final >= kth * WITHIN_MARGIN - _EPSILON
     near &= (groups < 0) | (final >= np.append(best, 0.0)[groups])  # below its best: no
     order = sorted(zip(final[near].tolist(), slots[near].tolist(), groups[near].tolist(),
-                       strict=True), key=lambda fsg: (-fsg[0], tie_key(fsg[1])))
+                       strict=True), key=lambda fsg: (-fsg[0], names[fsg[1]], ids[fsg[1]]))
     seen: set[int] = set()
     chosen = []
     for score, slot, group in order:

@@ -118,19 +118,20 @@ def test_one_per_council_keeps_each_councils_best_and_every_supplier():
     final = np.array([0.9, 0.8, 0.85, 0.5, 0.6])
     groups = np.array([0, 0, -1, 1, -1])
     slots = np.array([5, 6, 7, 8, 9])
-    chosen = scoring.one_per_council(final, groups, slots, 2, 5, lambda slot: slot)
+    names = ids = {slot: f"p{slot}" for slot in range(5, 10)}
+    chosen = scoring.one_per_council(final, groups, slots, 2, 5, names, ids)
     assert chosen == [(5, 0.9), (7, 0.85), (9, 0.6), (8, 0.5)]
     # two partners: only those within 2% of the second best (0.85) are kept
-    assert scoring.one_per_council(final, groups, slots, 2, 2, lambda slot: slot) == [
+    assert scoring.one_per_council(final, groups, slots, 2, 2, names, ids) == [
         (5, 0.9), (7, 0.85)]
 
 
-def test_one_per_council_breaks_ties_by_the_key():
-    names = {1: "Bury", 2: "Angus", 3: "Angus"}
+def test_one_per_council_breaks_ties_by_name_then_profile_id():
+    names = {1: "Angus", 2: "Bury", 3: "Bury"}
+    ids = {1: "z", 2: "b", 3: "a"}
     chosen = scoring.one_per_council(np.array([0.7, 0.7, 0.7]), np.array([0, 1, 2]),
-                                     np.array([1, 3, 2]), 3, 3,
-                                     lambda slot: (names[slot], slot))
-    assert [slot for slot, _ in chosen] == [2, 3, 1]
+                                     np.array([2, 3, 1]), 3, 3, names, ids)
+    assert [slot for slot, _ in chosen] == [1, 3, 2]
 
 
 def test_spread_puts_the_least_recommended_first_among_near_equals():
