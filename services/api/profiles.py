@@ -24,6 +24,7 @@ from partnermatch.shared.db.engine import transaction
 from partnermatch.shared.notifications.owed import ConfirmationLimitReached, owe_confirmation
 from partnermatch.shared.profiles import store as profiles
 from partnermatch.shared.profiles.schemas import ProfileSchema
+from partnermatch.shared.profiles.submit import submit_profile
 from partnermatch.shared.recommendations.runs import matches_document
 
 blp = ApiBlueprint(
@@ -81,18 +82,18 @@ class Profiles(MethodView):
 def _create(fields: dict[str, Any], key: str | None):
     rt = runtime()
     with transaction(rt.sessions) as session:
-        profiles.check_profile(session, fields, rt.settings.ALLOWED_EMAIL_DOMAINS)
-        profile, token = profiles.create_profile(session, fields)
-        owe_confirmation(session, profile, rt.confirmation, new_profile=True)
-        location = url_for("profiles.ProfileById", profile_id=profile.id)
+        submitted = submit_profile(session, fields, rt.settings.ALLOWED_EMAIL_DOMAINS,
+                                   rt.confirmation)
+        location = url_for("profiles.ProfileById", profile_id=submitted.profile.id)
         body = {
-            "id": profile.id, "token": token, "status": "pending",
+            "id": submitted.profile.id, "token": submitted.token, "status": "pending",
             "links": {"self": location, "matches": location + "/matches"},
         }
         headers = {"Location": location}
         if key is not None:
             response = idempotency.StoredResponse(201, body, headers)
-            idempotency.store(session, key, response, rt.settings.SECRET_KEY, profile.id)
+            idempotency.store(session, key, response, rt.settings.SECRET_KEY,
+                              submitted.profile.id)
     return body, 201, headers
 
 
