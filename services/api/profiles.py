@@ -11,6 +11,7 @@ from marshmallow import ValidationError
 
 from partnermatch.services.api import idempotency
 from partnermatch.services.api.auth import authorised_profile
+from partnermatch.services.api.documents import matches_document, profile_document
 from partnermatch.services.api.parsing import ApiBlueprint, parse_json_body
 from partnermatch.services.api.runtime import runtime
 from partnermatch.services.api.schemas import (
@@ -25,7 +26,6 @@ from partnermatch.shared.notifications.owed import ConfirmationLimitReached, owe
 from partnermatch.shared.profiles import store as profiles
 from partnermatch.shared.profiles.schemas import ProfileSchema
 from partnermatch.shared.profiles.submit import submit_profile
-from partnermatch.shared.recommendations.runs import matches_document
 
 blp = ApiBlueprint(
     "profiles", __name__, url_prefix="/api/v1/profiles",
@@ -105,7 +105,7 @@ class ProfileById(MethodView):
         """Read a profile"""
         with runtime().read_sessions() as session:
             profile = authorised_profile(session, profile_id)
-            return profiles.profile_document(
+            return profile_document(
                 profile, profiles.is_confirmed(session, profile.contact_email)
             )
 
@@ -123,7 +123,7 @@ class ProfileById(MethodView):
                 profiles.update_profile(session, profile, fields)
                 owe_confirmation(session, profile, rt.confirmation)
                 confirmed = profiles.is_confirmed(session, profile.contact_email)
-                return profiles.profile_document(profile, confirmed)
+                return profile_document(profile, confirmed)
         except ConfirmationLimitReached:  # rolled back: nothing changed
             abort(429, message=CONFIRMATIONS_USED, headers={"Retry-After": str(DAY_SECONDS)})
 
