@@ -11,6 +11,7 @@ from marshmallow import ValidationError
 
 from partnermatch.services.api import idempotency
 from partnermatch.services.api.auth import authorised_profile
+from partnermatch.services.api.documents import matches_document, profile_document
 from partnermatch.services.api.parsing import ApiBlueprint, parse_json_body
 from partnermatch.services.api.runtime import runtime
 from partnermatch.services.api.schemas import (
@@ -24,7 +25,7 @@ from partnermatch.shared.db.engine import transaction
 from partnermatch.shared.notifications.owed import ConfirmationLimitReached, owe_confirmation
 from partnermatch.shared.profiles import store as profiles
 from partnermatch.shared.profiles.schemas import ProfileSchema
-from partnermatch.shared.recommendations.runs import matches_document
+from partnermatch.shared.profiles.submit import submit_profile
 
 blp = ApiBlueprint(
     "profiles", __name__, url_prefix="/api/v1/profiles",
@@ -81,18 +82,18 @@ class Profiles(MethodView):
 def _create(fields: dict[str, Any], key: str | None):
     rt = runtime()
     with transaction(rt.sessions) as session:
-        profiles.check_profile(session, fields, rt.settings.ALLOWED_EMAIL_DOMAINS)
-        profile, token = profiles.create_profile(session, fields)
-        owe_confirmation(session, profile, rt.confirmation, new_profile=True)
-        location = url_for("profiles.ProfileById", profile_id=profile.id)
+        submitted = submit_profile(session, fields, rt.settings.ALLOWED_EMAIL_DOMAINS,
+                                   rt.confirmation)
+        location = url_for("profiles.ProfileById", profile_id=submitted.profile.id)
         body = {
-            "id": profile.id, "token": token, "status": "pending",
+            "id": submitted.profile.id, "token": submitted.token, "status": "pending",
             "links": {"self": location, "matches": location + "/matches"},
         }
         headers = {"Location": location}
         if key is not None:
             response = idempotency.StoredResponse(201, body, headers)
-            idempotency.store(session, key, response, rt.settings.SECRET_KEY, profile.id)
+            idempotency.store(session, key, response, rt.settings.SECRET_KEY,
+                              submitted.profile.id)
     return body, 201, headers
 
 
@@ -104,7 +105,7 @@ class ProfileById(MethodView):
         """Read a profile"""
         with runtime().read_sessions() as session:
             profile = authorised_profile(session, profile_id)
-            return profiles.profile_document(
+            return profile_document(
                 profile, profiles.is_confirmed(session, profile.contact_email)
             )
 
@@ -122,7 +123,7 @@ class ProfileById(MethodView):
                 profiles.update_profile(session, profile, fields)
                 owe_confirmation(session, profile, rt.confirmation)
                 confirmed = profiles.is_confirmed(session, profile.contact_email)
-                return profiles.profile_document(profile, confirmed)
+                return profile_document(profile, confirmed)
         except ConfirmationLimitReached:  # rolled back: nothing changed
             abort(429, message=CONFIRMATIONS_USED, headers={"Retry-After": str(DAY_SECONDS)})
 

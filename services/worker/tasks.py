@@ -29,6 +29,7 @@ from partnermatch.shared.outbox import attempts
 from partnermatch.shared.outbox import events as outbox
 from partnermatch.shared.profiles import retention
 from partnermatch.shared.recommendations import consume as matchmaking
+from partnermatch.shared.recommendations import emails
 from partnermatch.shared.recommendations import refresh as freshness
 
 log = logging.getLogger(__name__)
@@ -173,7 +174,7 @@ def _claim(session, delivery_id: str, mail: mailing.MailSettings) -> Claimed | N
     delivery = mailing.claim(session, delivery_id)
     if delivery is None:
         return None
-    message = mailing.compose(session, delivery, mail)
+    message = emails.compose(session, delivery, mail)
     return Claimed(delivery_id, message, delivery.attempts,
                    delivery.attempts > 1 or delivery.last_error is not None)
 
@@ -190,7 +191,7 @@ def _claim_here(rt: WorkerRuntime, session, delivery_id: str | None,
         return None
     delivery = session.get(mailing.EmailDelivery, delivery_id)  # just owed: no query
     try:
-        message = mailing.compose(session, delivery, rt.mail, ranking)
+        message = emails.compose(session, delivery, rt.mail, ranking)
     except Exception:  # noqa: BLE001 - the send_email task meets it again, and records it
         log.exception("building email %s in the match failed; publishing it", delivery_id)
         return None

@@ -8,7 +8,7 @@ kept with its fixed Message-ID, and shown to operations staff, who can resend it
 from __future__ import annotations
 
 import random
-from collections.abc import Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from email.message import EmailMessage
@@ -16,29 +16,16 @@ from email.message import EmailMessage
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, lazyload
 
-from partnermatch.shared.db.models import EmailDelivery, Introduction, MatchRun, Profile, utcnow
+from partnermatch.shared.db.models import EmailDelivery, Profile, utcnow
 from partnermatch.shared.email import (
     RenderedEmail,
     build_message,
     make_message_id,
     render_confirmation,
-    render_introduction_accepted,
-    render_introduction_request,
     render_profile_links,
 )
-from partnermatch.shared.email import render_recommendations as render_recommendation_email
 from partnermatch.shared.notifications import links
-from partnermatch.shared.recommendations.introductions import (
-    AVAILABLE,
-    areas_asked_about,
-    contact_options,
-)
-from partnermatch.shared.recommendations.runs import best_of, top_needs
 from partnermatch.shared.reference.addresses import may_share_contact
-from partnermatch.shared.reference.records import NeedMatches
-from partnermatch.shared.reference.websites import partner_websites
-
-PARTNERS_PER_NEED_IN_EMAIL = 5
 
 
 @dataclass(frozen=True)
@@ -54,6 +41,11 @@ class MailSettings:
     reference_data_dir: str | None = None  # for the websites of councils that have not joined
 
 
+# What an email says, and its unsubscribe link if it has one.
+Composer = Callable[[Session, Profile, EmailDelivery, MailSettings],
+                    tuple[RenderedEmail, str | None]]
+
+
 def claim(session: Session, delivery_id: str) -> EmailDelivery | None:
     """Take a pending delivery for sending; None if it is not pending (sent, taken, cancelled)."""
     return session.scalar(
@@ -66,17 +58,16 @@ def claim(session: Session, delivery_id: str) -> EmailDelivery | None:
 
 
 def compose(session: Session, delivery: EmailDelivery, mail: MailSettings,
-            ranking: Sequence[NeedMatches] | None = None) -> EmailMessage:
+            composer: Composer | None = None) -> EmailMessage:
     """Build the message for a claimed delivery, with a Message-ID fixed by its id.
 
-    `ranking` is the match run's ranking when the caller holds it (it has just stored it), for a
-    recommendations email, which then does not read it back.
+    `composer` writes what the email says; by default the one for its purpose here (confirmation,
+    links). The emails about recommendations and introductions say what that room knows, so
+    partnermatch.shared.recommendations.emails composes them, passing its composer in.
     """
     profile = session.get(Profile, delivery.profile_id)
-    if ranking is not None and delivery.purpose == "recommendations":
-        rendered, unsubscribe_url = _recommendations(session, profile, delivery, mail, ranking)
-    else:
-        rendered, unsubscribe_url = COMPOSERS[delivery.purpose](session, profile, delivery, mail)
+    rendered, unsubscribe_url = (composer or COMPOSERS[delivery.purpose])(
+        session, profile, delivery, mail)
     domain = mail.mail_from.rsplit("@", 1)[-1]
     delivery.message_id = make_message_id(delivery.id, domain)
     # A confirmation goes to an address nobody has vouched for: no name the submitter typed.
@@ -92,50 +83,21 @@ def display_name(profile: Profile) -> str:
     return profile.council.name if profile.council else profile.fields["name"]
 
 
-def _url(mail: MailSettings, path: str, purpose: str, payload: dict) -> str:
+def signed_url(mail: MailSettings, path: str, purpose: str, payload: dict) -> str:
+    """Return a link to a page of the service, carrying a payload signed for one purpose."""
     return f"{mail.public_base_url}/{path}/{links.sign(mail.secret_key, purpose, payload)}"
 
 
 def profile_url(mail: MailSettings, profile: Profile) -> str:
     """Return a private, single-use link that opens a profile's page."""
-    return _url(mail, "open", links.MANAGE, {"p": profile.id, "e": profile.contact_email})
+    return signed_url(mail, "open", links.MANAGE, {"p": profile.id, "e": profile.contact_email})
 
 
 def _confirmation(session: Session, profile: Profile, delivery: EmailDelivery,
                   mail: MailSettings) -> tuple[RenderedEmail, None]:
-    url = _url(mail, "confirm", links.CONFIRM, {"e": delivery.to_address, "p": profile.id})
+    url = signed_url(mail, "confirm", links.CONFIRM, {"e": delivery.to_address, "p": profile.id})
     council_name = profile.council.name if profile.council else None  # from the register
     return render_confirmation(url, council_name), None
-
-
-def _recommendations(session: Session, profile: Profile, delivery: EmailDelivery,
-                     mail: MailSettings, ranking: Sequence[NeedMatches] | None = None,
-                     ) -> tuple[RenderedEmail, str]:
-    run = session.get(MatchRun, delivery.match_run_id)
-    newcomer = None
-    if delivery.purpose == "new_partner" and run.refreshed_by:
-        newcomer = session.get(Profile, run.refreshed_by)
-    needs = (best_of(ranking, PARTNERS_PER_NEED_IN_EMAIL) if ranking is not None
-             else top_needs(session, run, PARTNERS_PER_NEED_IN_EMAIL))
-    unsubscribe_url = _url(mail, "unsubscribe", links.UNSUBSCRIBE, {"e": delivery.to_address})
-    feedback = {
-        p.profile_id: tuple(
-            _url(mail, "feedback", links.FEEDBACK, {"r": run.id, "p": p.profile_id, "u": answer})
-            for answer in (1, 0))
-        for need in needs for p in need.partners
-    }
-    rendered = render_recommendation_email(
-        profile.fields["contact_name"], display_name(profile), needs,
-        profile_url(mail, profile), shared_contacts(session, needs), unsubscribe_url,
-        feedback_urls=feedback,
-        websites=partner_websites(session, mail.reference_data_dir, needs),
-        introducible=[pid for pid, option in contact_options(session, profile, needs).items()
-                      if option == AVAILABLE],
-        new_partner=display_name(newcomer) if newcomer else None,
-        new_partner_areas=[need.service_area for need in needs
-                           if newcomer and any(p.profile_id == newcomer.id for p in need.partners)],
-    )
-    return rendered, unsubscribe_url
 
 
 def _profile_links(session: Session, profile: Profile, delivery: EmailDelivery,
@@ -146,38 +108,9 @@ def _profile_links(session: Session, profile: Profile, delivery: EmailDelivery,
     return render_profile_links(profile.fields["contact_name"], named), None
 
 
-def _introduction(session: Session, partner: Profile, delivery: EmailDelivery,
-                  mail: MailSettings) -> tuple[RenderedEmail, str]:
-    introduction = session.get(Introduction, delivery.introduction_id)
-    requester = session.get(Profile, introduction.requester_profile_id)
-    decision_url = _url(mail, "introductions", links.INTRODUCTION, {"i": introduction.id})
-    unsubscribe_url = _url(mail, "unsubscribe", links.UNSUBSCRIBE, {"e": delivery.to_address})
-    rendered = render_introduction_request(
-        partner.fields["contact_name"], display_name(requester),
-        areas_asked_about(session, introduction), requester.fields.get("needs_text", ""),
-        decision_url,
-    )
-    return rendered, unsubscribe_url
-
-
-def _introduction_accepted(session: Session, requester: Profile, delivery: EmailDelivery,
-                           mail: MailSettings) -> tuple[RenderedEmail, None]:
-    introduction = session.get(Introduction, delivery.introduction_id)
-    partner = session.get(Profile, introduction.partner_profile_id)
-    rendered = render_introduction_accepted(
-        requester.fields["contact_name"], display_name(partner), partner.fields["contact_name"],
-        partner.contact_email, profile_url(mail, requester),
-    )
-    return rendered, None
-
-
-COMPOSERS = {
+COMPOSERS: dict[str, Composer] = {
     "confirmation": _confirmation,
-    "recommendations": _recommendations,
-    "new_partner": _recommendations,  # the same email, opening with who is new
     "link": _profile_links,
-    "introduction": _introduction,
-    "introduction_accepted": _introduction_accepted,
 }
 
 

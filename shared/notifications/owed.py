@@ -26,7 +26,6 @@ from partnermatch.shared.db.models import (
     new_id,
     utcnow,
 )
-from partnermatch.shared.recommendations.runs import latest_run
 from partnermatch.shared.reference.addresses import mark_confirmed
 
 CAP_WINDOW = timedelta(days=1)
@@ -176,31 +175,19 @@ def owe_new_partner(session: Session, profile: Profile, run: MatchRun) -> EmailD
                 profile, run.id)
 
 
-def confirm_address(session: Session, address: str) -> list[EmailDelivery]:
-    """Mark an address confirmed and owe the recommendations already waiting for it.
+def record_confirmed(session: Session, address: str) -> list[Profile]:
+    """Mark an address confirmed by its owner; return the profiles this makes candidates.
 
-    Its profiles become candidates now, so councils each could help are re-ranked (a refresh).
+    What else a confirmation sets off (refreshes, the recommendations waiting for the address)
+    is partnermatch.shared.recommendations.confirmation's.
     """
-    from partnermatch.shared.recommendations.refresh import (
-        owe_refresh,  # freshness owes emails through this module
-    )
-
     contact = session.get(ContactAddress, address)
     if contact is None:
         contact = ContactAddress(email=address)
         session.add(contact)
     if contact.confirmed_at is None:
         contact.confirmed_at = utcnow()
-    for profile in mark_confirmed(session, address):
-        owe_refresh(session, profile)
-    session.flush()
-    owed = []
-    for profile in session.scalars(select(Profile).where(Profile.contact_email == address)):
-        run = latest_run(session, profile)
-        delivery = owe_recommendations(session, profile, run) if run else None
-        if delivery is not None:
-            owed.append(delivery)
-    return owed
+    return mark_confirmed(session, address)
 
 
 def is_reachable(session: Session, profile: Profile) -> bool:

@@ -1,3 +1,3 @@
-"""Council and supplier profiles: validation, storing versions, drafts, erasure, retention
-and demo profiles.
+"""Council and supplier profiles: validation, storing versions, submitting one, drafts,
+erasure, retention and demo profiles.
 """

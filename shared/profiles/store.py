@@ -163,27 +163,6 @@ def _record_version(session: Session, profile: Profile, topic: str) -> None:
     session.add(OutboxEvent(topic=topic, profile_id=profile.id, profile_version=profile.version))
 
 
-def profile_document(profile: Profile, email_confirmed: bool) -> dict[str, Any]:
-    """Return the API representation of a profile."""
-    document = {"id": profile.id, "kind": profile.kind, **profile.fields}
-    if profile.kind == "council":
-        council = profile.council
-        document.update(
-            gss_code=profile.gss_code,
-            name=council.name,
-            council_type=council.council_type,
-            region=council.region,
-            population=council.population,
-        )
-    document.update(
-        version=profile.version,
-        created_at=profile.created_at,
-        updated_at=profile.updated_at,
-        email_confirmed=email_confirmed,
-    )
-    return document
-
-
 def is_confirmed(session: Session, address: str) -> bool:
     """Say whether an address has been confirmed by its owner."""
     contact = session.get(ContactAddress, address)

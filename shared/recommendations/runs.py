@@ -1,4 +1,4 @@
-"""Reading match results back: the matches document the API serves and the email shows."""
+"""Reading match results back: the rankings the API serves, the pages show and the email sends."""
 
 from __future__ import annotations
 
@@ -122,37 +122,3 @@ def _partner(row: Recommendation) -> Partner:
         reasons=tuple(row.reasons),
     )
 
-
-def matches_document(session: Session, profile: Profile, limit: int) -> dict[str, Any]:
-    """Return the API's matches document for a profile."""
-    run = latest_run(session, profile)
-    document: dict[str, Any] = {
-        "profile_id": profile.id,
-        "profile_version": profile.version,
-        "status": run.status if run else "pending",
-        "model_version": run.model_version if run else None,
-        "generated_at": run.generated_at if run else None,
-        "needs": [],
-    }
-    if run is not None and run.status == "ready":
-        document["needs"] = [_need_document(need) for need in needs_of(session, run, limit)]
-    return document
-
-
-def _need_document(need: NeedMatches) -> dict[str, Any]:
-    return {
-        "service_area": need.service_area,
-        "rating": need.rating,
-        "partners": [
-            {
-                "partner_id": p.profile_id,
-                "name": p.name,
-                "kind": p.kind,
-                "gss_code": p.gss_code,
-                "score": round(p.score, 4),
-                "strength_rating": p.strength_rating,
-                "reasons": list(p.reasons),
-            }
-            for p in need.partners
-        ],
-    }

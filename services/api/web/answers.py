@@ -29,8 +29,13 @@ def validate(db: Session, document: dict[str, Any]) -> tuple[dict[str, Any] | No
         fields = SCHEMAS[document["kind"]]().load(document)
         profiles.check_profile(db, fields, settings().ALLOWED_EMAIL_DOMAINS)
     except ValidationError as error:
-        return None, field_errors(flatten_errors(error.messages))
+        return None, form_errors(error)
     return fields, {}
+
+
+def form_errors(error: ValidationError) -> dict[str, str]:
+    """Return a ValidationError's messages as the form shows them: one per field path."""
+    return field_errors(flatten_errors(error.messages))
 
 
 def councils(db: Session) -> list[Council]:

@@ -17,8 +17,9 @@ from partnermatch.shared.db.engine import transaction
 from partnermatch.shared.db.models import Introduction, Profile
 from partnermatch.shared.notifications import links
 from partnermatch.shared.notifications.delivery import display_name
-from partnermatch.shared.notifications.owed import confirm_address, unsubscribe
+from partnermatch.shared.notifications.owed import unsubscribe
 from partnermatch.shared.recommendations import introductions
+from partnermatch.shared.recommendations.confirmation import confirm_address
 from partnermatch.shared.recommendations.feedback import record_feedback
 from partnermatch.shared.reference.taxonomy import SERVICE_AREAS
 

@@ -10,10 +10,17 @@ from sqlalchemy.orm import Session
 
 from partnermatch.services.api.runtime import runtime
 from partnermatch.services.api.web import bp
-from partnermatch.services.api.web.answers import councils, offered_areas, summary_rows, validate
+from partnermatch.services.api.web.answers import (
+    councils,
+    form_errors,
+    offered_areas,
+    summary_rows,
+    validate,
+)
 from partnermatch.services.api.web.common import (
     page,
     sessions,
+    settings,
     sign_in,
     signed_in_id,
     signed_in_profile,
@@ -27,10 +34,10 @@ from partnermatch.services.api.web.forms import (
 from partnermatch.services.api.web.status import progress
 from partnermatch.shared.db.engine import transaction
 from partnermatch.shared.db.models import Council, FormDraft, Profile
-from partnermatch.shared.notifications.owed import owe_confirmation
 from partnermatch.shared.profiles import drafts
 from partnermatch.shared.profiles import store as profiles
-from partnermatch.shared.profiles.schemas import REGIONS, CouncilProfileSchema
+from partnermatch.shared.profiles.schemas import REGIONS, SCHEMAS, CouncilProfileSchema
+from partnermatch.shared.profiles.submit import submit_profile
 from partnermatch.shared.reference.taxonomy import COUNCIL_TYPES, SERVICE_AREAS
 
 DRAFT_KEY = "draft"
@@ -181,13 +188,14 @@ def _submit(key: str):
 
 
 def _create(db: Session, draft: FormDraft, answers: dict[str, Any]) -> Profile:
-    """Store a profile exactly as the API does: validate, check, create, owe the confirmation."""
-    fields, errors = validate(db, {"kind": draft.kind, **answers})
-    if errors:
-        raise ValidationError(errors)
-    profile, _token = profiles.create_profile(db, fields)  # the web uses emailed links instead
-    owe_confirmation(db, profile, runtime().confirmation, new_profile=True)
-    return profile
+    """Store the draft's profile with the API's use case; errors come back in the form's words."""
+    try:
+        fields = SCHEMAS[draft.kind]().load({"kind": draft.kind, **answers})
+        submitted = submit_profile(db, fields, settings().ALLOWED_EMAIL_DOMAINS,
+                                   runtime().confirmation)
+    except ValidationError as error:
+        raise ValidationError(form_errors(error)) from error
+    return submitted.profile  # the web uses emailed links, not the token
 
 
 @bp.get("/submitted")

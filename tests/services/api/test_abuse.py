@@ -25,9 +25,9 @@ from partnermatch.shared.db.models import (
     Profile,
     utcnow,
 )
-from partnermatch.shared.notifications.owed import confirm_address
 from partnermatch.shared.operations.purge import purge_expired
 from partnermatch.shared.profiles.store import create_profile
+from partnermatch.shared.recommendations.confirmation import confirm_address
 from tests.services.api.helpers import CAMBRIDGE, assert_envelope, bearer, council_body, create
 from tests.services.api.web_helpers import (
     answer_link_requests,

@@ -20,7 +20,7 @@ from partnermatch.shared.db.models import (
     OutboxEvent,
     Profile,
 )
-from partnermatch.shared.notifications.owed import confirm_address
+from partnermatch.shared.recommendations.confirmation import confirm_address
 from partnermatch.shared.recommendations.feedback import record_feedback
 from partnermatch.shared.recommendations.introductions import request_introduction
 from partnermatch.shared.recommendations.runs import latest_run

@@ -21,7 +21,7 @@ from partnermatch.shared.db.models import (
     Profile,
     utcnow,
 )
-from partnermatch.shared.notifications.owed import confirm_address
+from partnermatch.shared.recommendations.confirmation import confirm_address
 from partnermatch.shared.recommendations.live_index import CandidateIndex
 from partnermatch.shared.reference.records import MatchRequest
 from tests.services.api.helpers import create

@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from partnermatch.services.api.runtime import Runtime
 from partnermatch.shared.db.engine import transaction
 from partnermatch.shared.db.models import IdempotencyKey, OutboxEvent, Profile, ProfileVersion
-from partnermatch.shared.notifications.owed import confirm_address
+from partnermatch.shared.recommendations.confirmation import confirm_address
 from tests.services.api.helpers import (
     CAMBRIDGE,
     LEEDS,

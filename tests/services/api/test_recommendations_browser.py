@@ -13,9 +13,9 @@ from sqlalchemy import select
 
 from partnermatch.shared.db.engine import transaction
 from partnermatch.shared.db.models import Council
-from partnermatch.shared.notifications.owed import confirm_address
 from partnermatch.shared.profiles.demo import seed_demo
 from partnermatch.shared.profiles.store import create_profile
+from partnermatch.shared.recommendations.confirmation import confirm_address
 from tests.conftest import REFERENCE_DATA_DIR
 from tests.services.api.browser import assert_accessible
 from tests.services.api.helpers import council_body

@@ -206,7 +206,7 @@ def test_the_form_and_the_api_give_the_same_recommendations_and_email(client, ap
 
 
 def confirm_everything(app, address: str) -> None:
-    from partnermatch.shared.notifications.owed import confirm_address
+    from partnermatch.shared.recommendations.confirmation import confirm_address
 
     with transaction(app.extensions["partnermatch"].sessions) as session:
         confirm_address(session, address)

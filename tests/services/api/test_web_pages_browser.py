@@ -10,9 +10,9 @@ from sqlalchemy import select
 from partnermatch.shared.db.engine import transaction
 from partnermatch.shared.db.models import Introduction, MatchRun, Profile
 from partnermatch.shared.notifications import links
-from partnermatch.shared.notifications.owed import confirm_address
 from partnermatch.shared.profiles.demo import seed_demo
 from partnermatch.shared.profiles.store import create_profile
+from partnermatch.shared.recommendations.confirmation import confirm_address
 from tests.services.api.browser import assert_accessible
 from tests.services.api.helpers import CAMBRIDGE, council_body
 from tests.services.api.web_helpers import run_worker

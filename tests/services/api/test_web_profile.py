@@ -18,9 +18,9 @@ from partnermatch.shared.db.models import (
     Profile,
 )
 from partnermatch.shared.notifications import links
-from partnermatch.shared.notifications.owed import confirm_address
 from partnermatch.shared.profiles.demo import seed_demo
 from partnermatch.shared.profiles.store import create_profile
+from partnermatch.shared.recommendations.confirmation import confirm_address
 from tests.services.api.helpers import CAMBRIDGE, council_body
 from tests.services.api.web_helpers import (
     answer_link_requests,

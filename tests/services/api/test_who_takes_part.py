@@ -20,10 +20,10 @@ from partnermatch.shared.db.models import (
     OutboxEvent,
     Profile,
 )
-from partnermatch.shared.notifications.owed import confirm_address
 from partnermatch.shared.outbox.events import REFRESH_TOPIC
 from partnermatch.shared.profiles.demo import seed_demo
 from partnermatch.shared.recommendations import refresh as freshness
+from partnermatch.shared.recommendations.confirmation import confirm_address
 from partnermatch.shared.recommendations.live_index import CandidateIndex
 from partnermatch.shared.reference.addresses import UNVERIFIED_REASON
 from tests.services.api.helpers import CAMBRIDGE, bearer, create

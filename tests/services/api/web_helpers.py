@@ -15,9 +15,10 @@ from werkzeug.datastructures import MultiDict
 from partnermatch.shared.db.engine import transaction
 from partnermatch.shared.db.models import EmailDelivery, LinkRequest, OutboxEvent
 from partnermatch.shared.email import FileSender
-from partnermatch.shared.notifications.delivery import MailSettings, claim, compose, record_sent
+from partnermatch.shared.notifications.delivery import MailSettings, claim, record_sent
 from partnermatch.shared.notifications.owed import answer_link_request
 from partnermatch.shared.recommendations.consume import match_event
+from partnermatch.shared.recommendations.emails import compose
 from partnermatch.shared.recommendations.live_index import CandidateIndex
 from tests.services.api.helpers import LEEDS
 

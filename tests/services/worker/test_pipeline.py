@@ -9,8 +9,8 @@ from sqlalchemy import func, select
 
 from partnermatch.shared.db.engine import make_engine, make_sessionmaker, transaction
 from partnermatch.shared.db.models import EmailDelivery, Profile
-from partnermatch.shared.notifications.owed import confirm_address
 from partnermatch.shared.profiles.store import create_profile
+from partnermatch.shared.recommendations.confirmation import confirm_address
 from partnermatch.shared.reference.taxonomy import delivers
 from tests.processes import text_of
 from tests.services.api.helpers import CAMBRIDGE, bearer, council_body

@@ -9,8 +9,9 @@ from sqlalchemy import func, select, text
 
 from partnermatch.shared.db.engine import transaction
 from partnermatch.shared.db.models import ContactAddress, EmailDelivery, Profile
-from partnermatch.shared.notifications.owed import confirm_address, owe_recommendations
+from partnermatch.shared.notifications.owed import owe_recommendations
 from partnermatch.shared.profiles.store import create_profile
+from partnermatch.shared.recommendations.confirmation import confirm_address
 from partnermatch.shared.recommendations.consume import store_run
 
 ADDRESS = "pat@example-care.co.uk"

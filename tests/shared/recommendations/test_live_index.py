@@ -7,9 +7,9 @@ from sqlalchemy import event, select
 
 from partnermatch.shared.db.engine import transaction
 from partnermatch.shared.db.models import Council, Profile
-from partnermatch.shared.notifications.owed import confirm_address
 from partnermatch.shared.profiles.demo import demo_id, seed_demo
 from partnermatch.shared.profiles.store import create_profile, erase_profile, update_profile
+from partnermatch.shared.recommendations.confirmation import confirm_address
 from partnermatch.shared.recommendations.live_index import (
     CandidateIndex,
     candidate_from,

@@ -20,13 +20,15 @@ from partnermatch.shared.db.models import (
     utcnow,
 )
 from partnermatch.shared.notifications import owed as notifications
-from partnermatch.shared.notifications.delivery import MailSettings, compose
-from partnermatch.shared.notifications.owed import confirm_address, unsubscribe
+from partnermatch.shared.notifications.delivery import MailSettings
+from partnermatch.shared.notifications.owed import unsubscribe
 from partnermatch.shared.operations.repair import approve_supplier
 from partnermatch.shared.outbox.events import REFRESH_TOPIC, work_for_event
 from partnermatch.shared.profiles.store import create_profile, update_profile
 from partnermatch.shared.recommendations import refresh as freshness
+from partnermatch.shared.recommendations.confirmation import confirm_address
 from partnermatch.shared.recommendations.consume import match_event
+from partnermatch.shared.recommendations.emails import compose
 from partnermatch.shared.recommendations.live_index import CandidateIndex
 from tests.shared.recommendations.test_live_index import council_fields
 

@@ -7,8 +7,8 @@ from sqlalchemy import select
 
 from partnermatch.shared.db.engine import transaction
 from partnermatch.shared.db.models import Council, Profile
-from partnermatch.shared.notifications.owed import confirm_address
 from partnermatch.shared.profiles.store import create_profile
+from partnermatch.shared.recommendations.confirmation import confirm_address
 from partnermatch.shared.reference.addresses import (
     COUNCIL_DOMAIN,
     SHARED_SERVICE,
