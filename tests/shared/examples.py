@@ -14,13 +14,13 @@ LEEDS, BRADFORD = "E08000035", "E08000032"
 
 
 def council(session: Session, gss_code: str = LEEDS, email: str = "sam.officer@leeds.gov.uk",
-            ratings: dict[str, int] | None = None) -> Profile:
+            ratings: dict[str, int] | None = None, **changes) -> Profile:
     fields = {"kind": "council", "gss_code": gss_code, "contact_name": "Sam Officer",
               "contact_email": email,
               "ratings": ratings or {"childrens_services": 1, "adult_social_care": 2, "waste": 5},
               "needs_text": "Care leavers in suitable accommodation", "strengths_text": "",
               "seeking": ["council", "supplier"], "capacity_to_support": "limited",
-              "share_contact": True}
+              "share_contact": True, **changes}
     profile, _token = create_profile(session, fields)
     return profile
 
