@@ -9,6 +9,7 @@ the API-and-worker contract too: the worker would then reach the API through the
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -56,7 +57,7 @@ def add_import(copy: Path, module: str, statement: str) -> None:
 def test_the_checkout_keeps_every_contract():
     done = lint_imports(PROJECT_ROOT)
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "Contracts: 3 kept, 0 broken." in done.stdout
+    assert re.search(r"Contracts: \d+ kept, 0 broken\.", done.stdout)
     for name in (DOMAIN, MATCHING, SERVICES):
         assert f"{name} KEPT" in done.stdout
 
@@ -64,7 +65,7 @@ def test_the_checkout_keeps_every_contract():
 def test_the_copy_is_read_and_keeps_every_contract(copy):
     done = lint_imports(copy, copy / "src")
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "Contracts: 3 kept, 0 broken." in done.stdout
+    assert re.search(r"Contracts: \d+ kept, 0 broken\.", done.stdout)
 
 
 @pytest.mark.parametrize(("module", "statement", "contract", "named"), [
