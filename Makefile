@@ -61,8 +61,11 @@ browser: install
 run: install
 	$(BIN)/partnermatch run
 
+# ruff, then the import contracts in pyproject.toml ([tool.importlinter]): the domain never
+# imports the services or the configuration, and so on; a broken contract fails `make test`.
 lint: install
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports --no-cache
 
 test: lint browser
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

@@ -32,9 +32,8 @@ def _postgres_url() -> str | None:
     return os.environ.get("TEST_DATABASE_URL")
 
 
-@pytest.fixture(scope="session")
-def postgresql_database() -> Iterator[str]:
-    """Create a throwaway PostgreSQL database for this test run."""
+def _throwaway_postgresql() -> Iterator[str]:
+    """Create an empty PostgreSQL database, hand over its URL, and drop it afterwards."""
     base = _postgres_url()
     if not base:
         pytest.skip("PostgreSQL tests need TEST_DATABASE_URL (.ci/run always sets it)")
@@ -46,6 +45,18 @@ def postgresql_database() -> Iterator[str]:
     with admin.connect() as connection:
         connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def postgresql_database() -> Iterator[str]:
+    """A throwaway PostgreSQL database for this test run (seeded_database migrates it)."""
+    yield from _throwaway_postgresql()
+
+
+@pytest.fixture
+def fresh_postgresql() -> Iterator[str]:
+    """An empty PostgreSQL database of the test's own, for tests that migrate it themselves."""
+    yield from _throwaway_postgresql()
 
 
 @pytest.fixture(scope="session")

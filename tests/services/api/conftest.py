@@ -1,12 +1,16 @@
-"""Fixtures for the website tests: a live server for the app and a headless Chromium."""
+"""Fixtures for the API and website tests: a live server for the app, a headless Chromium,
+counting rows and opening a profile by its emailed link."""
 
 from __future__ import annotations
 
 import threading
 
 import pytest
+from sqlalchemy import func, select
 from werkzeug.serving import WSGIRequestHandler, make_server
 
+from partnermatch.shared.db.models import Profile
+from partnermatch.shared.notifications import links
 from tests.services.api.browser import CHROMIUM_ARGS, require_assets, require_chromium
 
 
@@ -43,3 +47,25 @@ def browser(chromium):
     context.set_default_timeout(10_000)
     yield context
     context.close()
+
+
+@pytest.fixture
+def count(app):
+    """count(Model) is how many rows the app's database holds (profiles by default)."""
+
+    def rows(model=Profile) -> int:
+        with app.extensions["partnermatch"].sessions() as session:
+            return session.scalar(select(func.count()).select_from(model))
+
+    return rows
+
+
+@pytest.fixture
+def open_link(app):
+    """open_link(profile) is the path of the emailed link that opens the profile's page."""
+
+    def path(profile: Profile) -> str:
+        return "/open/" + links.sign(app.config["SECRET_KEY"], links.MANAGE,
+                                     {"p": profile.id, "e": profile.contact_email})
+
+    return path

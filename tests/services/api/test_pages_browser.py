@@ -7,7 +7,6 @@ from playwright.sync_api import expect
 
 from partnermatch.shared.db.engine import transaction
 from partnermatch.shared.db.models import OutboxEvent, Profile
-from partnermatch.shared.notifications import links
 from partnermatch.shared.profiles.demo import seed_demo
 from partnermatch.shared.profiles.store import create_profile
 from partnermatch.shared.recommendations.consume import match_event
@@ -31,15 +30,11 @@ def matched_profile(app) -> Profile:
     return profile
 
 
-def open_link(app, profile: Profile) -> str:
-    return "/open/" + links.sign(app.config["SECRET_KEY"], links.MANAGE,
-                                 {"p": profile.id, "e": profile.contact_email})
-
-
-def test_profile_page_lists_partners_with_reasons_at_a_clean_address(app, live_server, browser):
+def test_profile_page_lists_partners_with_reasons_at_a_clean_address(
+        open_link, app, live_server, browser):
     profile = matched_profile(app)
     page = browser.new_page()
-    page.goto(live_server + open_link(app, profile))
+    page.goto(live_server + open_link(profile))
     assert_accessible(page)
     page.get_by_role("button", name="Open my profile").click()
     page.wait_for_url(f"{live_server}/profile")
@@ -53,9 +48,9 @@ def test_profile_page_lists_partners_with_reasons_at_a_clean_address(app, live_s
     page.screenshot(path=str(SCREENSHOTS / "matches.png"))
 
 
-def test_tampered_or_reused_profile_links_are_refused(app, live_server, browser):
+def test_tampered_or_reused_profile_links_are_refused(open_link, app, live_server, browser):
     profile = matched_profile(app)
-    link = open_link(app, profile)
+    link = open_link(profile)
     page = browser.new_page()
     assert page.goto(f"{live_server}{link[:-2]}xx").status == 404
     assert_accessible(page)

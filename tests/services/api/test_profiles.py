@@ -6,7 +6,7 @@ import json
 
 import pytest
 from markupsafe import escape as html_escape
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from partnermatch.services.api.runtime import Runtime
 from partnermatch.shared.db.engine import transaction
@@ -21,12 +21,6 @@ from tests.services.api.helpers import (
     create,
 )
 from tests.services.api.web_helpers import html_part, run_worker, text_part
-
-
-def count(app, model) -> int:
-    runtime: Runtime = app.extensions["partnermatch"]
-    with runtime.sessions() as session:
-        return session.scalar(select(func.count()).select_from(model))
 
 
 def test_post_council_profile_returns_id_token_and_location(client, app):
@@ -99,13 +93,13 @@ def test_guessed_or_malformed_ids_are_404(client, path):
     assert_envelope(client.get(path, headers=bearer(created["token"])), 404)
 
 
-def test_district_rating_adult_social_care_is_422_and_stores_nothing(client, app):
+def test_district_rating_adult_social_care_is_422_and_stores_nothing(count, client, app):
     body = council_body(gss_code=CAMBRIDGE, contact_email="a.person@cambridge.gov.uk",
                         ratings={"adult_social_care": 2, "waste": 4})
     response = client.post("/api/v1/profiles", json=body)
     envelope = assert_envelope(response, 422)
     assert list(envelope["errors"]) == ["ratings.adult_social_care"]
-    assert count(app, Profile) == 0 and count(app, OutboxEvent) == 0
+    assert count(Profile) == 0 and count(OutboxEvent) == 0
 
 
 @pytest.mark.parametrize(
@@ -139,11 +133,11 @@ def test_district_rating_adult_social_care_is_422_and_stores_nothing(client, app
         ({"kind": "parish"}, "kind"),
     ],
 )
-def test_invalid_fields_are_422_with_the_field_path(client, app, overrides, field):
+def test_invalid_fields_are_422_with_the_field_path(count, client, app, overrides, field):
     response = client.post("/api/v1/profiles", json=council_body(**overrides))
     envelope = assert_envelope(response, 422)
     assert field in envelope["errors"], envelope
-    assert count(app, Profile) == 0 and count(app, OutboxEvent) == 0
+    assert count(Profile) == 0 and count(OutboxEvent) == 0
 
 
 def test_text_at_the_maximum_length_is_accepted(client):
@@ -157,20 +151,20 @@ def test_former_gss_code_is_accepted_and_stored_as_the_current_one(client):
     assert response.get_json()["name"] == "Barnsley"
 
 
-def test_oversized_body_is_413(client, app):
+def test_oversized_body_is_413(count, client, app):
     body = json.dumps(council_body(needs_text="x" * 70_000))
     response = client.post("/api/v1/profiles", data=body, content_type="application/json")
     assert_envelope(response, 413)
-    assert count(app, Profile) == 0
+    assert count(Profile) == 0
 
 
 @pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded",
                                           "multipart/form-data; boundary=x"])
-def test_wrong_content_type_is_415(client, app, content_type):
+def test_wrong_content_type_is_415(count, client, app, content_type):
     response = client.post("/api/v1/profiles", data=json.dumps(council_body()),
                            content_type=content_type)
     assert_envelope(response, 415)
-    assert count(app, Profile) == 0
+    assert count(Profile) == 0
 
 
 @pytest.mark.parametrize(
@@ -184,17 +178,17 @@ def test_wrong_content_type_is_415(client, app, content_type):
         b'{"a": NaN}',
     ],
 )
-def test_malformed_json_is_400(client, app, raw):
+def test_malformed_json_is_400(count, client, app, raw):
     response = client.post("/api/v1/profiles", data=raw, content_type="application/json")
     assert_envelope(response, 400)
-    assert count(app, Profile) == 0
+    assert count(Profile) == 0
 
 
 def test_wrong_method_is_405(client):
     assert_envelope(client.patch("/api/v1/profiles"), 405)
 
 
-def test_same_idempotency_key_and_body_replays_the_first_response(client, app):
+def test_same_idempotency_key_and_body_replays_the_first_response(count, client, app):
     headers = {"Idempotency-Key": "form-42"}
     first = client.post("/api/v1/profiles", json=council_body(), headers=headers)
     reordered = dict(reversed(list(council_body().items())))
@@ -202,19 +196,19 @@ def test_same_idempotency_key_and_body_replays_the_first_response(client, app):
     assert first.status_code == second.status_code == 201
     assert first.get_json() == second.get_json()
     assert second.headers["Location"] == first.headers["Location"]
-    assert count(app, Profile) == 1 and count(app, OutboxEvent) == 1
+    assert count(Profile) == 1 and count(OutboxEvent) == 1
 
 
-def test_same_idempotency_key_with_another_body_is_422(client, app):
+def test_same_idempotency_key_with_another_body_is_422(count, client, app):
     headers = {"Idempotency-Key": "form-43"}
     client.post("/api/v1/profiles", json=council_body(), headers=headers)
     response = client.post("/api/v1/profiles", json=council_body(needs_text="other"),
                            headers=headers)
     assert_envelope(response, 422)
-    assert count(app, Profile) == 1
+    assert count(Profile) == 1
 
 
-def test_idempotency_key_still_in_progress_is_409(client, app):
+def test_idempotency_key_still_in_progress_is_409(count, client, app):
     from partnermatch.services.api.idempotency import client_key, request_hash
 
     runtime: Runtime = app.extensions["partnermatch"]
@@ -224,7 +218,7 @@ def test_idempotency_key_still_in_progress_is_409(client, app):
     response = client.post("/api/v1/profiles", json=council_body(),
                            headers={"Idempotency-Key": "busy"})
     assert_envelope(response, 409)
-    assert count(app, Profile) == 0
+    assert count(Profile) == 0
 
 
 def test_idempotency_key_of_a_rejected_request_can_be_used_again(client):
@@ -246,7 +240,7 @@ def test_stored_idempotent_response_is_encrypted(client, app):
     assert body["token"].encode() not in stored
 
 
-def test_put_replaces_fields_and_bumps_version(client, app):
+def test_put_replaces_fields_and_bumps_version(count, client, app):
     created = create(client)
     body = council_body(ratings={"waste": 1}, needs_text="Food waste collections")
     response = client.put(f"/api/v1/profiles/{created['id']}", json=body,
@@ -254,7 +248,7 @@ def test_put_replaces_fields_and_bumps_version(client, app):
     assert response.status_code == 200
     assert response.get_json()["version"] == 2
     assert response.get_json()["ratings"] == {"waste": 1}
-    assert count(app, OutboxEvent) == 2 and count(app, ProfileVersion) == 2
+    assert count(OutboxEvent) == 2 and count(ProfileVersion) == 2
 
 
 def test_put_cannot_change_the_council(client):
@@ -265,12 +259,12 @@ def test_put_cannot_change_the_council(client):
     assert "gss_code" in assert_envelope(response, 422)["errors"]
 
 
-def test_delete_erases_the_profile(client, app):
+def test_delete_erases_the_profile(count, client, app):
     created = create(client)
     url = f"/api/v1/profiles/{created['id']}"
     assert client.delete(url, headers=bearer(created["token"])).status_code == 204
     assert_envelope(client.get(url, headers=bearer(created["token"])), 404)
-    assert count(app, Profile) == 0 and count(app, ProfileVersion) == 0
+    assert count(Profile) == 0 and count(ProfileVersion) == 0
 
 
 def test_rotated_token_replaces_the_old_one(client):

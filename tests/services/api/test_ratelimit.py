@@ -5,11 +5,9 @@ from __future__ import annotations
 import logging
 import time
 
-import pytest
 from sqlalchemy import func, select
 
 from partnermatch.shared.db.models import Profile
-from tests.processes import RedisServer
 from tests.services.api.helpers import assert_envelope, council_body
 from tests.services.api.web_helpers import fill_council_form, post_form, submit
 
@@ -80,14 +78,6 @@ def test_behind_a_trusted_proxy_each_client_has_its_own_allowance(make_app):
     assert post_profile(client, 1, **second).status_code == 201
     assert post_profile(client, 2, **first).status_code == 429
     assert post_profile(client, 3, **spoofed).status_code == 429
-
-
-@pytest.fixture
-def redis_server(tmp_path):
-    server = RedisServer(tmp_path / "redis")
-    yield server
-    if server.process.poll() is None:
-        server.stop()
 
 
 def test_limits_are_counted_in_redis_so_every_process_sees_them(make_app, redis_server):

@@ -149,13 +149,9 @@ def test_send_me_my_link_checks_the_address(client):
     assert response.status_code == 400 and 'href="#email"' in response.get_data(as_text=True)
 
 
-def open_link(app, profile: Profile) -> str:
-    return "/open/" + sign(app, links.MANAGE, {"p": profile.id, "e": profile.contact_email})
-
-
-def test_a_profile_link_opens_once_and_leaves_a_clean_address(app, submitted):
+def test_a_profile_link_opens_once_and_leaves_a_clean_address(open_link, app, submitted):
     browser = app.test_client()
-    link = open_link(app, submitted)
+    link = open_link(submitted)
     page = browser.get(link)
     assert page.status_code == 200 and page.headers["Referrer-Policy"] == "no-referrer"
     response = browser.post(link + "?next=//evil.example",
@@ -174,7 +170,8 @@ def test_a_profile_link_after_the_address_changed_is_refused(client, app, submit
 
 
 @pytest.mark.parametrize("make", [
-    lambda app, p: open_link(app, p)[:-3] + "abc",
+    lambda app, p: "/open/" + sign(app, links.MANAGE, {"p": p.id, "e": p.contact_email})[:-3]
+    + "abc",
     lambda app, p: "/open/" + sign(app, links.CONFIRM, {"p": p.id, "e": p.contact_email}),
     lambda app, p: "/open/" + URLSafeTimedSerializer("another-key", salt=links.MANAGE).dumps(
         {"p": p.id, "e": p.contact_email}),
@@ -190,8 +187,8 @@ def test_tampered_foreign_or_misdirected_links_are_404(app, submitted, make):
     assert "<h1" in response.get_data(as_text=True)  # a page, not a JSON error
 
 
-def test_an_expired_link_is_refused(app, submitted, monkeypatch):
-    link = open_link(app, submitted)
+def test_an_expired_link_is_refused(open_link, app, submitted, monkeypatch):
+    link = open_link(submitted)
     real = time.time
     monkeypatch.setattr(time, "time", lambda: real() + links.MAX_AGE[links.MANAGE] + 60)
     response = app.test_client().get(link)

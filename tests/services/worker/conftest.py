@@ -1,4 +1,5 @@
-"""Fixtures that start the real thing: redis-server, celery worker and beat, an SMTP server."""
+"""Fixtures that start the real thing: celery worker and beat, an SMTP server (redis-server:
+tests/services/conftest.py)."""
 
 from __future__ import annotations
 
@@ -9,15 +10,7 @@ from collections.abc import Iterator
 import pytest
 
 from partnermatch.shared.db.engine import make_engine, make_sessionmaker, transaction
-from tests.processes import CeleryProcess, RedisServer, start_smtp
-
-
-@pytest.fixture
-def redis_server(tmp_path) -> Iterator[RedisServer]:
-    server = RedisServer(tmp_path / "redis")
-    yield server
-    if server.process.poll() is None:
-        server.stop()
+from tests.processes import CeleryProcess, start_smtp
 
 
 @pytest.fixture
@@ -134,10 +127,9 @@ def pytest_collection_modifyitems(config, items):
     """
     if not os.environ.get("TEST_DATABASE_URL"):
         return
-    modules = ("test_faults.py", "test_faults_more.py", "test_faults_storage.py")
     ids = {item.nodeid for item in items}
     once = [item for item in items
-            if any(module in item.nodeid for module in modules) and "[sqlite" in item.nodeid
+            if "/test_faults_" in item.nodeid and "[sqlite" in item.nodeid
             and item.nodeid.replace("[sqlite", "[postgresql") in ids]
     if once:
         config.hook.pytest_deselected(items=once)

@@ -5,11 +5,11 @@ submits through the API and through the form: 503 with Retry-After (the form a G
 nothing was saved), nothing in Redis; restored, the same API answers 201 without a restart.
 
 F3 with AOF. Production's Redis runs with `appendonly yes` (docker-compose.yml, and `partnermatch
-run`), so every test here gets such a redis-server. Without AOF (test_faults.py) the queue is lost
-and the relay re-publishes from the outbox; with AOF the queued messages themselves survive a
-SIGKILL of redis-server. The test shows that difference: the queue length is the same after the
-restart, and the work is done with no beat running, so no relay pass can have re-published it (every
-event's publish_count stays 0).
+run`), so every test here gets such a redis-server. Without AOF
+(test_faults_workers_and_redis.py) the queue is lost and the relay re-publishes from the outbox;
+with AOF the queued messages themselves survive a SIGKILL of redis-server. The test shows that
+difference: the queue length is the same after the restart, and the work is done with no beat
+running, so no relay pass can have re-published it (every event's publish_count stays 0).
 
 F9 on PostgreSQL. The worker reaches PostgreSQL through a TCP proxy (tests/processes.py TcpProxy)
 that cuts every connection and refuses new ones at a chosen point of the worker's conversation:
@@ -24,9 +24,10 @@ dead letter.
 
 F9 on SQLite. SQLite is a library inside the worker process: there is no server to go down and no
 connection to lose in the middle of a transaction. The worker dying mid-transaction is F1/F2
-(test_faults.py), where SQLite's journal rolls the transaction back. What can happen to a live
-worker is the database refusing it: another process holding the write lock for longer than the
-busy timeout (15 s), which ends the match's transaction with "database is locked". That is the
+(test_faults_workers_and_redis.py), where SQLite's journal rolls the transaction back. What can
+happen to a live worker is the database refusing it: another process holding the write lock for
+longer than the busy timeout (15 s), which ends the match's transaction with "database is
+locked". That is the
 SQLite variant here: it must be retried like a lost PostgreSQL connection, with the same outcome.
 
 The relay runs in the worker, so while the database is down it cannot re-publish anything either;
@@ -57,31 +58,26 @@ from partnermatch.shared.db.models import (
 )
 from partnermatch.shared.recommendations.consume import PARTNERS_KEPT_PER_NEED
 from partnermatch.shared.recommendations.live_index import CandidateIndex, request_from
-from tests.processes import CeleryProcess, RedisServer, TcpProxy
+from tests.processes import CeleryProcess, TcpProxy
 from tests.services.api.helpers import council_body
-from tests.services.worker.test_faults import (
+from tests.services.worker.faults import (
     COUNCILS,
     assert_one_email_each,
+    logs,
+    one_run_each,
     recommendation_emails,
+    sessions_of,
     submit_all,
+    wait_until,
 )
-from tests.services.worker.test_faults_more import logs, one_run_each, sessions_of, wait_until
 
-pytestmark = pytest.mark.slow
+# Every test here runs on a redis-server with an append-only file, as in production.
+pytestmark = [pytest.mark.slow, pytest.mark.redis_append_only]
 
 ON_POSTGRESQL = pytest.mark.parametrize("seeded_database", ["postgresql"], indirect=True)
 ON_SQLITE = pytest.mark.parametrize("seeded_database", ["sqlite"], indirect=True)
 
 LEEDS = "lead@leeds.gov.uk"
-
-
-@pytest.fixture
-def redis_server(tmp_path):
-    """A redis-server with an append-only file, as in production."""
-    server = RedisServer(tmp_path / "redis", appendonly=True)
-    yield server
-    if server.process.poll() is None:
-        server.stop()
 
 
 # F3 with AOF ---------------------------------------------------------------------------------

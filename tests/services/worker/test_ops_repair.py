@@ -13,7 +13,7 @@ from sqlalchemy import select
 from partnermatch.services.cli import main as cli
 from partnermatch.shared.db.models import DeadLetter, EmailDelivery
 from tests.services.api.helpers import council_body
-from tests.services.worker.test_faults_more import wait_until
+from tests.services.worker.faults import wait_until
 
 pytestmark = pytest.mark.slow
 OPS_TOKEN = "ops-token-for-tests-0123456789"

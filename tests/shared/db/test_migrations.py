@@ -6,8 +6,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -17,7 +15,6 @@ from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from click.testing import CliRunner
 from sqlalchemy import create_engine, inspect, text
-from sqlalchemy.engine import make_url
 
 from partnermatch.services.cli import main
 from partnermatch.shared.db.migrate import VERSIONS_DIR, alembic_config, upgrade
@@ -178,22 +175,6 @@ def _profiles_after_0006(url: str) -> dict[str, tuple]:
             "SELECT id, contact_confirmed, address_status FROM profiles")).all()
     engine.dispose()
     return {id_: (bool(confirmed), status) for id_, confirmed, status in rows}
-
-
-@pytest.fixture
-def fresh_postgresql() -> Iterator[str]:
-    """An empty PostgreSQL database of its own (the session's one is already migrated)."""
-    base = os.environ.get("TEST_DATABASE_URL")
-    if not base:
-        pytest.skip("PostgreSQL tests need TEST_DATABASE_URL (.ci/run always sets it)")
-    name = f"pm_test_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(base, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    yield make_url(base).set(database=name).render_as_string(hide_password=False)
-    with admin.connect() as connection:
-        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])

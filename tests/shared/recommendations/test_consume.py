@@ -1,0 +1,81 @@
+"""Consuming a profile event: the version it names is matched once, the run stored and the email
+owed in the same transaction; a replayed, outdated or vanished event does nothing more."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from partnermatch.shared.db.engine import transaction
+from partnermatch.shared.db.models import EmailDelivery, MatchRun, OutboxEvent, Profile
+from partnermatch.shared.notifications.owed import confirm_address
+from partnermatch.shared.profiles.store import update_profile
+from partnermatch.shared.recommendations.consume import fail_event, match_event
+from partnermatch.shared.recommendations.live_index import CandidateIndex
+from tests.shared.examples import BRADFORD, council
+
+SAM, JO = "sam.officer@leeds.gov.uk", "jo.lead@bradford.gov.uk"
+
+
+@pytest.fixture
+def index(sessions):
+    with sessions() as session:
+        return CandidateIndex(session)
+
+
+@pytest.fixture
+def leeds_submitted(sessions) -> tuple[str, str, str]:
+    """Leeds (weak in children's services, address confirmed) has just submitted; Bradford,
+    strong there, joined earlier. Returns the ids of Leeds, its event and Bradford."""
+    with transaction(sessions) as session:
+        bradford = council(session, BRADFORD, JO, {"childrens_services": 5})
+        leeds = council(session)
+        confirm_address(session, JO)
+        confirm_address(session, SAM)
+        event = session.scalar(select(OutboxEvent).where(OutboxEvent.profile_id == leeds.id))
+        return leeds.id, event.id, bradford.id
+
+
+def consume(sessions, index, event_id):
+    with transaction(sessions) as session:
+        return match_event(session, index, event_id)
+
+
+def test_an_event_is_matched_stored_and_emailed_once(sessions, index, leeds_submitted):
+    leeds_id, event_id, bradford_id = leeds_submitted
+    first = consume(sessions, index, event_id)
+    assert first.status == "matched" and bradford_id in first.partner_ids
+    assert first.needs[0].service_area == "childrens_services" and first.delivery_id
+    assert consume(sessions, index, event_id).status == "already"
+    with sessions() as session:
+        assert session.get(OutboxEvent, event_id).consumed_at is not None
+        runs = session.scalars(select(MatchRun).where(MatchRun.profile_id == leeds_id)).all()
+        assert [(run.id, run.status, run.event_id) for run in runs] == [
+            (first.match_run_id, "ready", event_id)]
+        assert session.scalars(select(EmailDelivery.to_address).where(
+            EmailDelivery.purpose == "recommendations")).all() == [SAM]
+
+
+def test_an_event_for_a_version_since_replaced_is_consumed_without_matching(
+        sessions, index, leeds_submitted):
+    leeds_id, event_id, _bradford = leeds_submitted
+    with transaction(sessions) as session:
+        leeds = session.get(Profile, leeds_id)
+        update_profile(session, leeds, {**leeds.fields, "kind": "council",
+                                        "gss_code": leeds.gss_code,
+                                        "contact_email": leeds.contact_email})
+    assert consume(sessions, index, event_id).status == "stale"
+    assert consume(sessions, index, "no-such-event").status == "gone"
+    with sessions() as session:
+        assert session.scalars(select(MatchRun)).all() == []
+
+
+def test_giving_up_on_an_event_says_the_match_failed_once(sessions, index, leeds_submitted):
+    leeds_id, event_id, _bradford = leeds_submitted
+    for _ in range(2):
+        with transaction(sessions) as session:
+            fail_event(session, event_id)
+    assert consume(sessions, index, event_id).status == "already"  # consumed by giving up
+    with sessions() as session:
+        assert session.scalars(select(MatchRun.status).where(
+            MatchRun.profile_id == leeds_id)).all() == ["failed"]
