@@ -8,8 +8,8 @@ from sqlalchemy import select
 
 from partnermatch.shared.db.engine import transaction
 from partnermatch.shared.db.models import EmailDelivery, MatchRun, OutboxEvent, Profile
-from partnermatch.shared.notifications.owed import confirm_address
 from partnermatch.shared.profiles.store import update_profile
+from partnermatch.shared.recommendations.confirmation import confirm_address
 from partnermatch.shared.recommendations.consume import fail_event, match_event
 from partnermatch.shared.recommendations.live_index import CandidateIndex
 from tests.shared.examples import BRADFORD, council

@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from partnermatch.shared.db.engine import transaction
 from partnermatch.shared.db.models import EmailDelivery, Introduction, Profile
-from partnermatch.shared.notifications.owed import confirm_address
+from partnermatch.shared.recommendations.confirmation import confirm_address
 from partnermatch.shared.recommendations.introductions import (
     ACCEPTED,
     AVAILABLE,
