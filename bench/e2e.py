@@ -20,6 +20,7 @@ from bench import PROJECT_ROOT
 from bench.stack import api_env, broker, fresh_database, postgres_server, service_env
 from partnermatch.config.settings import load_settings
 from partnermatch.shared.db.engine import make_engine, make_sessionmaker, transaction
+from partnermatch.shared.outbox.names import TaskName
 from partnermatch.shared.profiles.demo import seed_demo
 from tests.processes import CeleryProcess, start_smtp
 
@@ -58,7 +59,7 @@ def noop_round_trips(celery, runs: int) -> list[float]:
     times = []
     for _ in range(runs):
         start = time.perf_counter()
-        celery.send_task("partnermatch.noop").get(timeout=30)
+        celery.send_task(TaskName.NOOP).get(timeout=30)
         times.append(time.perf_counter() - start)
     return times
 

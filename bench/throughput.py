@@ -33,6 +33,7 @@ from partnermatch.shared.db.engine import (
     transaction,
 )
 from partnermatch.shared.db.models import Council, MatchRun, OutboxEvent
+from partnermatch.shared.outbox.names import TaskName
 from partnermatch.shared.profiles.store import create_profile
 from partnermatch.shared.reference.register import place_of
 from tests.processes import CeleryProcess
@@ -81,7 +82,7 @@ def match_rate(celery, sessions, event_ids: list[str]) -> float:
         before = session.scalar(select(func.count()).select_from(MatchRun))
     start = time.perf_counter()
     for event_id in event_ids:
-        celery.send_task("partnermatch.match_profile", args=(event_id,),
+        celery.send_task(TaskName.MATCH_PROFILE, args=(event_id,),
                          task_id=f"match-{event_id}")
     target = before + len(event_ids)
     while True:
@@ -94,7 +95,7 @@ def match_rate(celery, sessions, event_ids: list[str]) -> float:
 def noop_rate(celery, count: int) -> float:
     """Publish ``count`` no-op tasks; return how many completed per second."""
     start = time.perf_counter()
-    results = [celery.send_task("partnermatch.noop") for _ in range(count)]
+    results = [celery.send_task(TaskName.NOOP) for _ in range(count)]
     for result in results:
         result.get(timeout=120)
     return count / (time.perf_counter() - start)

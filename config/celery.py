@@ -12,18 +12,19 @@ from celery.schedules import crontab
 from kombu import Exchange, Queue
 
 from partnermatch.config.settings import Settings
+from partnermatch.shared.outbox.names import TaskName
 
 QUEUES = ("matching", "email", "events")
 ROUTES = {
-    "partnermatch.match_profile": {"queue": "matching"},
-    "partnermatch.refresh_partners": {"queue": "matching"},
-    "partnermatch.send_email": {"queue": "email"},
-    "partnermatch.handle_event": {"queue": "events"},
-    "partnermatch.relay_outbox": {"queue": "events"},
-    "partnermatch.noop": {"queue": "events"},
-    "partnermatch.erase_expired_profiles": {"queue": "events"},
-    "partnermatch.send_profile_links": {"queue": "email"},
-    "partnermatch.purge_expired": {"queue": "events"},
+    TaskName.MATCH_PROFILE: {"queue": "matching"},
+    TaskName.REFRESH_PARTNERS: {"queue": "matching"},
+    TaskName.SEND_EMAIL: {"queue": "email"},
+    TaskName.HANDLE_EVENT: {"queue": "events"},
+    TaskName.RELAY_OUTBOX: {"queue": "events"},
+    TaskName.NOOP: {"queue": "events"},
+    TaskName.ERASE_EXPIRED_PROFILES: {"queue": "events"},
+    TaskName.SEND_PROFILE_LINKS: {"queue": "email"},
+    TaskName.PURGE_EXPIRED: {"queue": "events"},
 }
 RETENTION_HOUR_UTC = 3  # a quiet hour: erasing many profiles at once re-indexes the matcher
 
@@ -76,17 +77,17 @@ def celery_config(settings: Settings) -> dict[str, object]:
         "worker_send_task_events": False,
         "beat_schedule": {
             "relay-outbox": {
-                "task": "partnermatch.relay_outbox",
+                "task": TaskName.RELAY_OUTBOX,
                 "schedule": settings.RELAY_INTERVAL_SECONDS,
                 "options": {"expires": settings.RELAY_INTERVAL_SECONDS * 3},
             },
             "purge-expired": {
-                "task": "partnermatch.purge_expired",
+                "task": TaskName.PURGE_EXPIRED,
                 "schedule": crontab(minute=41),  # hourly
                 "options": {"expires": 3600},
             },
             "erase-expired-profiles": {
-                "task": "partnermatch.erase_expired_profiles",
+                "task": TaskName.ERASE_EXPIRED_PROFILES,
                 "schedule": crontab(minute=17, hour=RETENTION_HOUR_UTC),
                 "options": {"expires": 3600},
             },

@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from partnermatch.shared.db.models import Profile
+from partnermatch.shared.db.statuses import RunStatus
 from partnermatch.shared.recommendations.runs import latest_run, needs_of
 from partnermatch.shared.reference.records import NeedMatches
 
@@ -38,12 +39,12 @@ def matches_document(session: Session, profile: Profile, limit: int) -> dict[str
     document: dict[str, Any] = {
         "profile_id": profile.id,
         "profile_version": profile.version,
-        "status": run.status if run else "pending",
+        "status": run.status if run else RunStatus.PENDING,
         "model_version": run.model_version if run else None,
         "generated_at": run.generated_at if run else None,
         "needs": [],
     }
-    if run is not None and run.status == "ready":
+    if run is not None and run.status == RunStatus.READY:
         document["needs"] = [_need_document(need) for need in needs_of(session, run, limit)]
     return document
 

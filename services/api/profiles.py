@@ -22,6 +22,7 @@ from partnermatch.services.api.schemas import (
     TokenSchema,
 )
 from partnermatch.shared.db.engine import transaction
+from partnermatch.shared.db.statuses import RunStatus
 from partnermatch.shared.notifications.owed import ConfirmationLimitReached, owe_confirmation
 from partnermatch.shared.profiles import store as profiles
 from partnermatch.shared.profiles.schemas import ProfileSchema
@@ -86,7 +87,7 @@ def _create(fields: dict[str, Any], key: str | None):
                                    rt.confirmation)
         location = url_for("profiles.ProfileById", profile_id=submitted.profile.id)
         body = {
-            "id": submitted.profile.id, "token": submitted.token, "status": "pending",
+            "id": submitted.profile.id, "token": submitted.token, "status": RunStatus.PENDING,
             "links": {"self": location, "matches": location + "/matches"},
         }
         headers = {"Location": location}

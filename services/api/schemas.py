@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
+from partnermatch.shared.db.statuses import RunStatus
 from partnermatch.shared.profiles.schemas import Text
 
 
@@ -29,7 +30,7 @@ class ProfileCreatedSchema(Schema):
 
     id = fields.UUID(required=True)
     token = fields.String(required=True, metadata={"description": "Send as Authorization: Bearer"})
-    status = fields.String(required=True, metadata={"example": "pending"})
+    status = fields.String(required=True, metadata={"example": RunStatus.PENDING.value})
     links = fields.Nested(LinksSchema, required=True)
 
 
@@ -91,7 +92,7 @@ class MatchesSchema(Schema):
 
     profile_id = fields.UUID(required=True)
     profile_version = fields.Integer(required=True)
-    status = fields.String(required=True, metadata={"enum": ["pending", "ready", "failed"]})
+    status = fields.String(required=True, metadata={"enum": [status.value for status in RunStatus]})
     model_version = fields.String(allow_none=True, required=True)
     generated_at = fields.DateTime(allow_none=True, required=True)
     needs = fields.List(fields.Nested(NeedSchema), required=True, metadata={

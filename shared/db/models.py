@@ -20,6 +20,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from partnermatch.shared.db.statuses import DeliveryStatus, IntroductionStatus, RunStatus
+
 
 def utcnow() -> datetime:
     """Return the current time, timezone-aware in UTC."""
@@ -160,7 +162,7 @@ class MatchRun(Base):
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
     profile_id: Mapped[str] = mapped_column(ForeignKey("profiles.id", ondelete="CASCADE"))
     profile_version: Mapped[int] = mapped_column(Integer)
-    status: Mapped[str] = mapped_column(String(16), default="ready")
+    status: Mapped[str] = mapped_column(String(16), default=RunStatus.READY)
     model_version: Mapped[str] = mapped_column(String(40))
     event_id: Mapped[str | None] = mapped_column(String(36))
     generated_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -211,8 +213,7 @@ class EmailDelivery(Base):
     )
     to_address: Mapped[str | None] = mapped_column(String(320))
     message_id: Mapped[str] = mapped_column(String(200))
-    # pending → sending → sent | failed | ambiguous | cancelled
-    status: Mapped[str] = mapped_column(String(16), default="pending", index=True)
+    status: Mapped[str] = mapped_column(String(16), default=DeliveryStatus.PENDING, index=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -278,7 +279,7 @@ class Introduction(Base):
     partner_profile_id: Mapped[str] = mapped_column(
         ForeignKey("profiles.id", ondelete="CASCADE"), index=True
     )
-    status: Mapped[str] = mapped_column(String(16), default="requested")  # accepted | declined
+    status: Mapped[str] = mapped_column(String(16), default=IntroductionStatus.REQUESTED)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     decided_at: Mapped[datetime | None] = mapped_column()
 

@@ -17,6 +17,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session, lazyload
 
 from partnermatch.shared.db.models import EmailDelivery, Profile, utcnow
+from partnermatch.shared.db.statuses import DeliveryStatus
 from partnermatch.shared.email import (
     RenderedEmail,
     build_message,
@@ -50,8 +51,9 @@ def claim(session: Session, delivery_id: str) -> EmailDelivery | None:
     """Take a pending delivery for sending; None if it is not pending (sent, taken, cancelled)."""
     return session.scalar(
         update(EmailDelivery)
-        .where(EmailDelivery.id == delivery_id, EmailDelivery.status == "pending")
-        .values(status="sending", claimed_at=utcnow(), attempts=EmailDelivery.attempts + 1)
+        .where(EmailDelivery.id == delivery_id, EmailDelivery.status == DeliveryStatus.PENDING)
+        .values(status=DeliveryStatus.SENDING, claimed_at=utcnow(),
+                attempts=EmailDelivery.attempts + 1)
         .returning(EmailDelivery),
         execution_options={"populate_existing": True},
     )
@@ -128,23 +130,24 @@ def shared_contacts(session: Session, needs) -> dict[str, tuple[str, str]]:
 
 def record_sent(session: Session, delivery_id: str) -> None:
     """Mark a delivery sent."""
-    _set(session, delivery_id, status="sent", sent_at=utcnow(), last_error=None)
+    _set(session, delivery_id, status=DeliveryStatus.SENT, sent_at=utcnow(), last_error=None)
 
 
 def record_retry(session: Session, delivery: EmailDelivery, error: str,
                  mail: MailSettings) -> bool:
     """Schedule another attempt with backoff and jitter; False when attempts are used up."""
     if delivery.attempts >= mail.max_attempts:
-        _set(session, delivery.id, status="failed", last_error=error)
+        _set(session, delivery.id, status=DeliveryStatus.FAILED, last_error=error)
         return False
     delay = min(mail.retry_max_seconds, mail.retry_base_seconds * 2 ** (delivery.attempts - 1))
     delay *= random.uniform(0.5, 1.5)
-    _set(session, delivery.id, status="pending", last_error=error,
+    _set(session, delivery.id, status=DeliveryStatus.PENDING, last_error=error,
          next_attempt_at=utcnow() + timedelta(seconds=delay))
     return True
 
 
-def record_outcome(session: Session, delivery_id: str, status: str, error: str) -> None:
+def record_outcome(session: Session, delivery_id: str, status: DeliveryStatus,
+                   error: str) -> None:
     """Mark a delivery failed for good or ambiguous."""
     _set(session, delivery_id, status=status, last_error=error)
 
@@ -156,6 +159,6 @@ def _set(session: Session, delivery_id: str, **values) -> None:
 def orphaned_sends(session: Session, older_than: timedelta) -> list[EmailDelivery]:
     """Return deliveries claimed by a process that died before recording the outcome."""
     return list(session.scalars(
-        select(EmailDelivery).where(EmailDelivery.status == "sending",
+        select(EmailDelivery).where(EmailDelivery.status == DeliveryStatus.SENDING,
                                     EmailDelivery.claimed_at < utcnow() - older_than)
     ))

@@ -26,6 +26,7 @@ from partnermatch.shared.db.models import (
     new_id,
     utcnow,
 )
+from partnermatch.shared.db.statuses import DeliveryStatus, RunStatus
 from partnermatch.shared.reference.addresses import mark_confirmed
 
 CAP_WINDOW = timedelta(days=1)
@@ -155,7 +156,7 @@ def owe_recommendations(session: Session, profile: Profile, run: MatchRun,
                           populate_existing=True)
     if contact is None or contact.confirmed_at is None or contact.unsubscribed_at is not None:
         return None
-    if run.status != "ready" or run.profile_version != profile.version:
+    if run.status != RunStatus.READY or run.profile_version != profile.version:
         return None
     return _owe(session, f"recommendations:{run.id}", "recommendations", profile, run.id,
                 key_is_new=new_run)
@@ -273,8 +274,8 @@ def unsubscribe(session: Session, address: str) -> None:
         contact.unsubscribed_at = utcnow()
     session.execute(
         update(EmailDelivery)
-        .where(EmailDelivery.to_address == address, EmailDelivery.status == "pending",
+        .where(EmailDelivery.to_address == address, EmailDelivery.status == DeliveryStatus.PENDING,
                EmailDelivery.purpose.in_(("recommendations", "new_partner", "introduction",
                                           "introduction_accepted")))
-        .values(status="cancelled")
+        .values(status=DeliveryStatus.CANCELLED)
     )

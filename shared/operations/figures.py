@@ -20,8 +20,10 @@ from partnermatch.shared.db.models import (
     TaskAttempt,
     utcnow,
 )
+from partnermatch.shared.db.statuses import DeliveryStatus
 
-DELIVERY_STATES = ("pending", "sending", "sent", "failed", "ambiguous")
+DELIVERY_STATES = (DeliveryStatus.PENDING, DeliveryStatus.SENDING, DeliveryStatus.SENT,
+                   DeliveryStatus.FAILED, DeliveryStatus.AMBIGUOUS)
 HOUR = timedelta(hours=1)
 
 
@@ -98,8 +100,8 @@ def submit_to_email_seconds(session: Session, since: datetime) -> list[float]:
         .join(MatchRun, MatchRun.id == EmailDelivery.match_run_id)
         .join(OutboxEvent, OutboxEvent.id == MatchRun.event_id)
         .outerjoin(ContactAddress, ContactAddress.email == EmailDelivery.to_address)
-        .where(EmailDelivery.purpose == "recommendations", EmailDelivery.status == "sent",
-               EmailDelivery.sent_at >= since)
+        .where(EmailDelivery.purpose == "recommendations",
+               EmailDelivery.status == DeliveryStatus.SENT, EmailDelivery.sent_at >= since)
     ).all()
     return [(sent - max(submitted, confirmed or submitted)).total_seconds()
             for sent, submitted, confirmed in rows]
@@ -116,7 +118,7 @@ def per_minute(session: Session, now: datetime) -> dict[str, list[int]]:
         "emails_failed": [t for (t,) in session.execute(
             select(EmailDelivery.claimed_at).where(
                 EmailDelivery.claimed_at >= since,
-                EmailDelivery.status.in_(("failed", "ambiguous"))))],
+                EmailDelivery.status.in_((DeliveryStatus.FAILED, DeliveryStatus.AMBIGUOUS))))],
         # A task started again (after a crash, a time limit or an error) bumps its attempt row.
         "retries": [t for (t,) in session.execute(
             select(TaskAttempt.updated_at).where(

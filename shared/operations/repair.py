@@ -15,7 +15,9 @@ from partnermatch.shared.db.models import (
     Profile,
     utcnow,
 )
+from partnermatch.shared.db.statuses import DeliveryStatus, RunStatus
 from partnermatch.shared.outbox.attempts import reset_attempts
+from partnermatch.shared.outbox.names import TaskName
 from partnermatch.shared.recommendations.refresh import owe_refresh
 from partnermatch.shared.reference.addresses import REJECTED, UNVERIFIED, VERIFIED
 
@@ -28,9 +30,9 @@ def audit(session: Session, actor: str, action: str, target: str | None,
 
 def replay_dead_letter(session: Session, letter: DeadLetter, actor: str) -> None:
     """Put a dead letter's work back in the queue: the relay publishes it on its next pass."""
-    if letter.task_name == "partnermatch.send_email":
+    if letter.task_name == TaskName.SEND_EMAIL:
         _replay_email(session, letter.task_args[0])
-    elif letter.task_name in ("partnermatch.match_profile", "partnermatch.refresh_partners"):
+    elif letter.task_name in (TaskName.MATCH_PROFILE, TaskName.REFRESH_PARTNERS):
         _replay_match(session, letter.task_args[0])
     reset_attempts(session, letter.task_key)
     _resolve(session, letter, "retried", actor)
@@ -38,8 +40,9 @@ def replay_dead_letter(session: Session, letter: DeadLetter, actor: str) -> None
 
 def _replay_email(session: Session, delivery_id: str) -> None:
     delivery = session.get(EmailDelivery, delivery_id)
-    if delivery is not None and delivery.status in ("failed", "ambiguous"):
-        delivery.status, delivery.attempts = "pending", 0
+    replayable = (DeliveryStatus.FAILED, DeliveryStatus.AMBIGUOUS)
+    if delivery is not None and delivery.status in replayable:
+        delivery.status, delivery.attempts = DeliveryStatus.PENDING, 0
         delivery.next_attempt_at, delivery.published_at = utcnow(), None
 
 
@@ -48,7 +51,7 @@ def _replay_match(session: Session, event_id: str) -> None:
     if event is None:
         return
     session.execute(delete(MatchRun).where(MatchRun.event_id == event_id,
-                                           MatchRun.status == "failed"))
+                                           MatchRun.status == RunStatus.FAILED))
     event.consumed_at, event.published_at = None, None
 
 

@@ -16,11 +16,11 @@ from sqlalchemy import event, func, literal, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from partnermatch.shared.db.models import EmailDelivery, LinkRequest, OutboxEvent, TaskAttempt
+from partnermatch.shared.db.statuses import DeliveryStatus
+from partnermatch.shared.outbox.names import MATCH_KEY_PREFIX, TaskName
 
 MATCH_TOPICS = ("profile.submitted", "profile.updated")
 REFRESH_TOPIC = "partners.refresh"  # a strong profile arrived: re-rank the councils it would help
-SEND_EMAIL = "partnermatch.send_email"
-SEND_PROFILE_LINKS = "partnermatch.send_profile_links"
 RELAY_BATCH = 500
 LINK_REQUEST_RELAYED_FOR = timedelta(hours=1)
 RELAY_BACKOFF_MAX = 4  # the grace period grows to 16 times itself for an event re-published often
@@ -38,29 +38,29 @@ class Work:
 def work_for_event(outbox_event: OutboxEvent) -> Work:
     """Return the task that consumes an outbox event."""
     if outbox_event.topic in MATCH_TOPICS:
-        return Work("partnermatch.match_profile", (outbox_event.id,), f"match-{outbox_event.id}")
+        return Work(TaskName.MATCH_PROFILE, (outbox_event.id,), f"match-{outbox_event.id}")
     if outbox_event.topic == REFRESH_TOPIC:
-        return Work("partnermatch.refresh_partners", (outbox_event.id,),
+        return Work(TaskName.REFRESH_PARTNERS, (outbox_event.id,),
                     f"refresh-{outbox_event.id}")
-    return Work("partnermatch.handle_event", (outbox_event.id,), f"event-{outbox_event.id}")
+    return Work(TaskName.HANDLE_EVENT, (outbox_event.id,), f"event-{outbox_event.id}")
 
 
 def work_for_delivery(delivery: EmailDelivery) -> Work:
     """Return the task that sends an email delivery."""
     task_id = f"email-{delivery.id}-{delivery.attempts}"
-    return Work(SEND_EMAIL, (delivery.id,), task_id)
+    return Work(TaskName.SEND_EMAIL, (delivery.id,), task_id)
 
 
 def work_for_link_request(link_request: LinkRequest) -> Work:
     """Return the task that looks up a link request's address and owes its email."""
-    return Work(SEND_PROFILE_LINKS, (link_request.id,), f"links-{link_request.id}")
+    return Work(TaskName.SEND_PROFILE_LINKS, (link_request.id,), f"links-{link_request.id}")
 
 
 def _work_for(obj: object) -> Work | None:
     """Return the task a newly stored row asks for, if it is durable work."""
     if isinstance(obj, OutboxEvent):
         return work_for_event(obj)
-    if isinstance(obj, EmailDelivery) and obj.status == "pending":
+    if isinstance(obj, EmailDelivery) and obj.status == DeliveryStatus.PENDING:
         return work_for_delivery(obj)
     if isinstance(obj, LinkRequest):
         return work_for_link_request(obj)
@@ -93,7 +93,7 @@ def install_collector(
             return
         here = session.info.pop("sent_here", ())
         work = [w for w in session.info.pop("new_work", [])
-                if not (w.task == SEND_EMAIL and w.args[0] in here)]
+                if not (w.task == TaskName.SEND_EMAIL and w.args[0] in here)]
         if work:
             publish(work)
 
@@ -118,7 +118,7 @@ def due_events(session: Session, now: datetime, grace: timedelta,
     last = func.coalesce(OutboxEvent.published_at, OutboxEvent.created_at)
     started = (
         select(TaskAttempt.task_key)
-        .where(TaskAttempt.task_key == literal("match:") + OutboxEvent.id,
+        .where(TaskAttempt.task_key == literal(MATCH_KEY_PREFIX) + OutboxEvent.id,
                TaskAttempt.updated_at >= now - running_for)
     )
     waiting = session.scalars(
@@ -141,7 +141,7 @@ def due_deliveries(session: Session, now: datetime, grace: timedelta) -> list[Em
     return list(session.scalars(
         select(EmailDelivery)
         .where(
-            EmailDelivery.status == "pending",
+            EmailDelivery.status == DeliveryStatus.PENDING,
             EmailDelivery.next_attempt_at <= now,
             or_(EmailDelivery.published_at.is_(None),
                 EmailDelivery.published_at < now - grace),

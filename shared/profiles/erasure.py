@@ -24,6 +24,8 @@ from partnermatch.shared.db.models import (
     OutboxEvent,
     Recommendation,
 )
+from partnermatch.shared.db.statuses import DeliveryStatus
+from partnermatch.shared.outbox.names import email_key
 
 ERASED = "erased"
 
@@ -34,9 +36,9 @@ def forget_emails(session: Session, profile_id: str) -> None:
                                .where(EmailDelivery.profile_id == profile_id)))
     if not ids:
         return
-    session.execute(delete(DeadLetter).where(DeadLetter.task_key.in_([f"email:{i}" for i in ids])))
+    session.execute(delete(DeadLetter).where(DeadLetter.task_key.in_([email_key(i) for i in ids])))
     session.execute(delete(EmailDelivery).where(EmailDelivery.id.in_(ids),
-                                                EmailDelivery.status != "sent"))
+                                                EmailDelivery.status != DeliveryStatus.SENT))
     session.execute(update(EmailDelivery).where(EmailDelivery.id.in_(ids)).values(
         profile_id=None, to_address=None, last_error=None,
         dedupe_key=ERASED + ":" + EmailDelivery.id))

@@ -12,6 +12,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from partnermatch.shared.db.models import MatchRun, OutboxEvent, Profile, Recommendation, utcnow
+from partnermatch.shared.db.statuses import RunStatus
 from partnermatch.shared.matching.index import MODEL_VERSION
 from partnermatch.shared.notifications.owed import owe_recommendations
 from partnermatch.shared.recommendations.live_index import CandidateIndex, request_from
@@ -66,7 +67,7 @@ def _existing_run(session: Session, profile: Profile) -> MatchRun | None:
 def store_run(session: Session, profile: Profile, needs: list[NeedMatches],
               event_id: str | None) -> MatchRun:
     """Store a match run and its recommendations."""
-    run = MatchRun(profile_id=profile.id, profile_version=profile.version, status="ready",
+    run = MatchRun(profile_id=profile.id, profile_version=profile.version, status=RunStatus.READY,
                    model_version=MODEL_VERSION, event_id=event_id, generated_at=utcnow())
     session.add(run)
     session.flush()
@@ -90,4 +91,5 @@ def fail_event(session: Session, event_id: str) -> None:
     current = profile is not None and profile.version == event.profile_version
     if current and _existing_run(session, profile) is None:
         session.add(MatchRun(profile_id=profile.id, profile_version=profile.version,
-                             status="failed", model_version=MODEL_VERSION, event_id=event.id))
+                             status=RunStatus.FAILED, model_version=MODEL_VERSION,
+                             event_id=event.id))

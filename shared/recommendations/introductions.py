@@ -13,6 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, lazyload
 
 from partnermatch.shared.db.models import ContactAddress, Introduction, Profile, utcnow
+from partnermatch.shared.db.statuses import IntroductionStatus
 from partnermatch.shared.notifications.owed import (
     is_reachable,
     owe_introduction,
@@ -24,7 +25,6 @@ from partnermatch.shared.reference.records import NeedMatches
 
 # What the requester's page can offer for each recommended partner.
 SHARED, AVAILABLE, UNREACHABLE = "shared", "available", "unreachable"
-REQUESTED, ACCEPTED, DECLINED = "requested", "accepted", "declined"
 
 
 class IntroductionRefused(Exception):
@@ -101,9 +101,10 @@ def _existing(session: Session, requester_id: str, partner_id: str) -> Introduct
 
 def decide(session: Session, introduction: Introduction, accept: bool) -> bool:
     """Record the partner's answer once; False if it had already answered."""
-    if introduction.status != REQUESTED:
+    if introduction.status != IntroductionStatus.REQUESTED:
         return False
-    introduction.status = ACCEPTED if accept else DECLINED
+    introduction.status = (IntroductionStatus.ACCEPTED if accept
+                           else IntroductionStatus.DECLINED)
     introduction.decided_at = utcnow()
     if accept:
         requester = session.get(Profile, introduction.requester_profile_id)

@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from partnermatch.shared.db.engine import transaction
 from partnermatch.shared.db.models import MatchRun, OutboxEvent, Profile, Recommendation, utcnow
+from partnermatch.shared.db.statuses import RunStatus
 from partnermatch.shared.matching.index import CAPACITY_FACTORS, struggling_areas
 from partnermatch.shared.notifications.owed import owe_new_partner
 from partnermatch.shared.outbox.events import REFRESH_TOPIC
@@ -219,7 +220,7 @@ def _helped(session: Session, newcomers: dict[str, _Newcomer]
         select(Profile, MatchRun)
         .join(MatchRun, (MatchRun.profile_id == Profile.id)
               & (MatchRun.profile_version == Profile.version))
-        .where(MatchRun.status == "ready", checked < latest)
+        .where(MatchRun.status == RunStatus.READY, checked < latest)
         .order_by(checked, Profile.created_at)  # the longest unchecked first
     ).all()
     for profile, run in rows:

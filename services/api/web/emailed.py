@@ -15,6 +15,7 @@ from partnermatch.services.api.web.common import (
 )
 from partnermatch.shared.db.engine import transaction
 from partnermatch.shared.db.models import Introduction, Profile
+from partnermatch.shared.db.statuses import IntroductionStatus
 from partnermatch.shared.notifications import links
 from partnermatch.shared.notifications.delivery import display_name
 from partnermatch.shared.notifications.owed import unsubscribe
@@ -123,7 +124,7 @@ def introduction(token: str):
                    "areas": [SERVICE_AREAS.get(area, area)
                              for area in introductions.areas_asked_about(db, asked)]}
         decision = request.form.get("decision")
-        if asked.status != introductions.REQUESTED or request.method == "GET":
+        if asked.status != IntroductionStatus.REQUESTED or request.method == "GET":
             return page("introduction.html", error=None, **context)
         if decision not in ("accept", "decline"):
             error = "Select whether to accept the introduction"

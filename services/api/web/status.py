@@ -8,6 +8,7 @@ from sqlalchemy.orm import Session
 
 from partnermatch.services.api.web.common import settings
 from partnermatch.shared.db.models import Profile
+from partnermatch.shared.db.statuses import RunStatus
 from partnermatch.shared.notifications.delivery import display_name, shared_contacts
 from partnermatch.shared.profiles.store import is_confirmed
 from partnermatch.shared.recommendations.introductions import contact_options
@@ -21,14 +22,14 @@ REFRESH_SECONDS = 3
 def match_status(db: Session, profile: Profile) -> str:
     """Return pending, ready or failed for the profile's current version."""
     run = latest_run(db, profile)
-    return run.status if run else "pending"
+    return run.status if run else RunStatus.PENDING
 
 
 def progress(db: Session, profile: Profile) -> dict[str, Any]:
     """Return what a page needs to show a profile's matching progress and recommendations."""
     run = latest_run(db, profile)
-    status = run.status if run else "pending"
-    needs = needs_of(db, run, PARTNERS_PER_NEED_ON_PAGE) if status == "ready" else []
+    status = run.status if run else RunStatus.PENDING
+    needs = needs_of(db, run, PARTNERS_PER_NEED_ON_PAGE) if status == RunStatus.READY else []
     confirmed = is_confirmed(db, profile.contact_email)
     # Contact details and introductions only once the address is proven to be the person's own.
     contacts = shared_contacts(db, needs) if confirmed else {}
