@@ -79,6 +79,7 @@ from partnermatch.shared.db.models import (
     TaskAttempt,
     utcnow,
 )
+from partnermatch.shared.db.statuses import DeliveryStatus, RunStatus
 from partnermatch.shared.reference.register import place_of
 from tests.processes import CeleryProcess, Mailbox
 
@@ -315,12 +316,14 @@ class Backlog:
 def backlog(readers, broker_client: redis.Redis) -> Backlog:
     with readers() as session:
         sent = dict(session.execute(
-            select(EmailDelivery.purpose, func.count()).where(EmailDelivery.status == "sent")
+            select(EmailDelivery.purpose, func.count())
+            .where(EmailDelivery.status == DeliveryStatus.SENT)
             .group_by(EmailDelivery.purpose)).all())
         unconsumed = session.scalar(select(func.count()).select_from(OutboxEvent)
                                     .where(OutboxEvent.consumed_at.is_(None)))
         pending = session.scalar(select(func.count()).select_from(EmailDelivery)
-                                 .where(EmailDelivery.status.in_(("pending", "sending"))))
+                                 .where(EmailDelivery.status.in_((DeliveryStatus.PENDING,
+                                                                DeliveryStatus.SENDING))))
     return Backlog(sent.get("recommendations", 0), sum(sent.values()), unconsumed, pending,
                    sum(queue_depths(broker_client).values()), broker_client.hlen("unacked"))
 
@@ -462,12 +465,13 @@ def _row_checks(seen: Observed) -> list[Check]:
     others = Counter(t for p in accepted for t in rows.topics.get(p, []) if t != SUBMITTED)
     runs = Counter(tuple(rows.runs.get(p, ())) for p in accepted)
     mine = [d for d in rows.deliveries if d.profile_id in accepted]
-    owed = Counter(p for d in mine if d.purpose == "recommendations" and d.status == "sent"
+    owed = Counter(p for d in mine
+                   if d.purpose == "recommendations" and d.status == DeliveryStatus.SENT
                    for p in [d.profile_id])
     recommendations = Counter(owed.get(p, 0) for p in accepted)
     councils = Counter(rows.profiles[d.profile_id][1] for d in mine if d.purpose == NEW_PARTNER)
     unexpected = Counter((d.purpose, d.status) for d in rows.deliveries
-                         if d.status != "sent" or d.purpose not in ("recommendations",
+                         if d.status != DeliveryStatus.SENT or d.purpose not in ("recommendations",
                                                                     NEW_PARTNER))
     stray = {p for p in rows.profiles if p not in accepted}
     return [
@@ -481,7 +485,7 @@ def _row_checks(seen: Observed) -> list[Check]:
               and set(others) <= {REFRESH} and others[REFRESH] <= len(accepted),
               _spread(submitted, "submitted events") + f"; other events: {dict(others)}"),
         Check("each submission matched exactly once (one MatchRun, ready)",
-              runs == Counter({("ready",): len(accepted)}), _spread(runs, "runs")),
+              runs == Counter({(RunStatus.READY,): len(accepted)}), _spread(runs, "runs")),
         Check("each submission owed exactly one recommendation email, sent",
               recommendations == Counter({1: len(accepted)}),
               _spread(recommendations, "recommendation deliveries sent")),
@@ -500,7 +504,7 @@ def _spread(counts: Counter, what: str) -> str:
 
 def _mail_checks(seen: Observed) -> list[Check]:
     accepted = {a.address for a in seen.answers if a.profile_id}
-    sent = {d.message_id: d for d in seen.rows.deliveries if d.status == "sent"}
+    sent = {d.message_id: d for d in seen.rows.deliveries if d.status == DeliveryStatus.SENT}
     ids = Counter(message_id for _, _, message_id in seen.arrivals)
     recommendation_to = Counter(r for _, rcpts, message_id in seen.arrivals for r in rcpts
                                 if message_id in sent
@@ -552,7 +556,7 @@ def figures(seen: Observed) -> list[str]:
     last_email = max((at for at, _, _ in seen.arrivals), default=None)
     span = seen.burst_ended - seen.burst_began
     matches = max((s.match_tasks for s in seen.metrics), default=0)
-    purposes = Counter(d.purpose for d in seen.rows.deliveries if d.status == "sent")
+    purposes = Counter(d.purpose for d in seen.rows.deliveries if d.status == DeliveryStatus.SENT)
     refreshes = sum(t.count(REFRESH) for t in seen.rows.topics.values())
     return [
         f"request latency ms: {_percentiles(latencies, 1000, '.0f')} (n={len(latencies)})",

@@ -99,8 +99,6 @@ class Settings:
     RELAY_GRACE_SECONDS: float = 10.0
     LOG_LEVEL: str = "INFO"
     LOG_FORMAT: str = "json"  # or "text"
-    # Fault-injection for the reliability tests; ignored unless PARTNERMATCH_ENV=test.
-    TEST_MATCH_DELAY_SECONDS: float = 0.0
 
     @property
     def outbox_dir(self) -> Path:
@@ -162,7 +160,7 @@ _CHECKS: dict[str, validate.Validator] = {
                      "CONFIRMATIONS_PER_PROFILE_PER_DAY", "CONFIRMATIONS_PER_ADDRESS_PER_DAY"),
                     _POSITIVE),
     **dict.fromkeys(("TRUSTED_PROXY_COUNT", "RETENTION_DAYS", "ALERT_OUTBOX_LAG_SECONDS",
-                     "ALERT_DEAD_LETTERS", "INDEX_SHARE_MIN", "TEST_MATCH_DELAY_SECONDS"),
+                     "ALERT_DEAD_LETTERS", "INDEX_SHARE_MIN"),
                     _NOT_NEGATIVE),
 }
 

@@ -27,6 +27,7 @@ from partnermatch.services.embedded import (
     worker_command,
 )
 from tests import PROJECT_ROOT
+from tests.services.worker import fault_injection
 
 
 class RedisServer:
@@ -98,6 +99,11 @@ def text_of(message: Message) -> str:
     return ""
 
 
+def settings_of(env: dict[str, str]) -> dict[str, str]:
+    """Return a test's environment without the faults only a worker reads, to build settings."""
+    return {name: value for name, value in env.items() if name not in fault_injection.NAMES}
+
+
 class CeleryProcess:
     """A `celery worker` or `celery beat` subprocess with its own environment."""
 
@@ -111,7 +117,12 @@ class CeleryProcess:
     @classmethod
     def worker(cls, env: dict[str, str], log: Path, concurrency: int = 2,
                name: str = "worker") -> CeleryProcess:
-        return cls(worker_command(concurrency, name), env, log)
+        """A worker; one whose environment names a fault loads
+        tests/services/worker/fault_injection.py."""
+        command = worker_command(concurrency, name)
+        if any(env.get(fault) for fault in fault_injection.NAMES):
+            command += ["--include", fault_injection.__name__]
+        return cls(command, env, log)
 
     @classmethod
     def beat(cls, env: dict[str, str], log: Path, var_dir: Path) -> CeleryProcess:

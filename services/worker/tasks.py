@@ -1,32 +1,32 @@
-"""Celery tasks: thin adapters that count the attempt, load by id, call shared/, and commit.
+"""Celery tasks: thin adapters that load by id, call shared/, and commit.
 
 Tasks receive ids only. Each is idempotent by its id: a replay finds the work done and stops.
+Counting attempts, backing off and dead-lettering live in their base, services/worker/base.py.
 """
 
 from __future__ import annotations
 
 import logging
-import os
-import random
-import signal
-import time
 from dataclasses import dataclass
 from datetime import timedelta
 from email.message import EmailMessage
 
-from celery import Task, shared_task
+from celery import shared_task
 from sqlalchemy.exc import IntegrityError, OperationalError
 
+from partnermatch.services.worker.base import EventAttempts, WorkerTask, backoff
 from partnermatch.services.worker.metrics import count_email, count_match
-from partnermatch.services.worker.runtime import WorkerRuntime, worker_runtime
+from partnermatch.services.worker.runtime import WorkerRuntime
 from partnermatch.shared.db.engine import transaction
-from partnermatch.shared.db.models import Profile, utcnow
+from partnermatch.shared.db.models import utcnow
+from partnermatch.shared.db.statuses import DeliveryStatus
 from partnermatch.shared.email import AmbiguousEmailError, PermanentEmailError, TransientEmailError
 from partnermatch.shared.notifications import delivery as mailing
 from partnermatch.shared.notifications import owed as notifications
 from partnermatch.shared.operations import purge
 from partnermatch.shared.outbox import attempts
 from partnermatch.shared.outbox import events as outbox
+from partnermatch.shared.outbox.names import TaskName, email_key, match_key
 from partnermatch.shared.profiles import retention
 from partnermatch.shared.recommendations import consume as matchmaking
 from partnermatch.shared.recommendations import emails
@@ -34,42 +34,20 @@ from partnermatch.shared.recommendations import refresh as freshness
 
 log = logging.getLogger(__name__)
 
-
-def _runtime(task: Task) -> WorkerRuntime:
-    return worker_runtime(task.app)
-
-
 REFRESH_BUDGET_SHARE = 0.5  # of the soft time limit a refresh pass may spend re-ranking
 
 
-def _backoff(attempt: int, cap: float = 30.0) -> float:
-    """Exponential backoff with jitter, kept well below the visibility timeout."""
-    return min(cap, 2.0 ** attempt) * random.uniform(0.5, 1.5)
-
-
-@shared_task(bind=True, name="partnermatch.match_profile", max_retries=None)
-def match_profile(self: Task, event_id: str) -> str:
+@shared_task(base=WorkerTask, bind=True, name=TaskName.MATCH_PROFILE,
+             event_attempts=EventAttempts("match", matchmaking.fail_event, count_match))
+def match_profile(self: WorkerTask, event_id: str) -> str:
     """Match the profile version named by an outbox event."""
-    rt = _runtime(self)
-    key = f"match:{event_id}"
-    count = attempts.bump_attempt(rt.sessions, key)
-    if count > rt.settings.TASK_MAX_ATTEMPTS:
-        return _give_up_match(rt, event_id, key, count, "too many attempts (crashed each time?)")
-    log.info("match started", extra={"event_id": event_id, "attempt": count})
-    _injected_delay(rt)
-    _injected_poison(rt, event_id)
+    rt = self.runtime
     try:
         with transaction(rt.sessions) as session:
             outcome = matchmaking.match_event(session, rt.index(), event_id)
             claimed = _claim_here(rt, session, outcome.delivery_id, outcome.needs)
     except IntegrityError:  # a concurrent duplicate committed the same run first
         return count_match("already")
-    except OperationalError as error:
-        raise self.retry(countdown=_backoff(count), exc=error) from error
-    except Exception as error:
-        if count >= rt.settings.TASK_MAX_ATTEMPTS:
-            return _give_up_match(rt, event_id, key, count, repr(error))
-        raise self.retry(countdown=_backoff(count), exc=error) from error
     count_match(outcome.status)
     if claimed is not None:  # sent from here, one broker hop sooner; the claim keeps it once
         claimed = _claim_composed(rt, claimed)
@@ -77,81 +55,28 @@ def match_profile(self: Task, event_id: str) -> str:
     return outcome.status
 
 
-def _injected_delay(rt: WorkerRuntime) -> None:
-    if rt.settings.PARTNERMATCH_ENV == "test" and rt.settings.TEST_MATCH_DELAY_SECONDS:
-        time.sleep(rt.settings.TEST_MATCH_DELAY_SECONDS)
-
-
-def _injected_poison(rt: WorkerRuntime, event_id: str) -> None:
-    """Test-only fault (F15): kill this process when the profile's needs_text equals
-    TEST_POISON_NEEDS_TEXT, read from the environment only when PARTNERMATCH_ENV=test."""
-    poison = os.environ.get("TEST_POISON_NEEDS_TEXT")
-    if rt.settings.PARTNERMATCH_ENV != "test" or not poison:
-        return
-    with rt.sessions() as session:
-        event = session.get(outbox.OutboxEvent, event_id)
-        profile = session.get(Profile, event.profile_id) if event else None
-        if profile is not None and profile.fields.get("needs_text") == poison:
-            os.kill(os.getpid(), signal.SIGKILL)
-
-
-def _give_up_match(rt: WorkerRuntime, event_id: str, key: str, count: int, error: str) -> str:
-    with transaction(rt.sessions) as session:
-        # A duplicate delivery of finished work (or a racing give-up) has nothing to dead-letter;
-        # the row lock makes concurrent give-ups write one dead letter, not two.
-        event = session.get(outbox.OutboxEvent, event_id, with_for_update=True)
-        if event is not None and event.consumed_at is not None:
-            return "already"
-        attempts.dead_letter(session, "partnermatch.match_profile", key, [event_id], error, count)
-        matchmaking.fail_event(session, event_id)
-    log.error("match for event %s dead-lettered after %d attempts", event_id, count)
-    return count_match("dead-lettered")
-
-
-@shared_task(bind=True, name="partnermatch.refresh_partners", max_retries=None)
-def refresh_partners(self: Task, event_id: str) -> str:
+@shared_task(base=WorkerTask, bind=True, name=TaskName.REFRESH_PARTNERS,
+             event_attempts=EventAttempts("refresh", outbox.consume))
+def refresh_partners(self: WorkerTask, event_id: str) -> str:
     """Re-rank the councils a strong new profile would help; email those whose tops changed."""
-    rt = _runtime(self)
-    key = f"match:{event_id}"  # the relay's "a worker is on it" check reads match:<event id>
-    count = attempts.bump_attempt(rt.sessions, key)
-    if count > rt.settings.TASK_MAX_ATTEMPTS:
-        return _give_up_refresh(rt, event_id, key, count, "too many attempts (crashed each time?)")
+    rt = self.runtime
     budget = rt.settings.TASK_SOFT_TIME_LIMIT * REFRESH_BUDGET_SHARE
-    try:
-        outcome = freshness.refresh_partners(rt.sessions, rt.read_sessions, rt.index(), event_id,
-                                             budget)
-    except (IntegrityError, OperationalError) as error:  # a racing match, or the database
-        raise self.retry(countdown=_backoff(count), exc=error) from error
-    except Exception as error:
-        if count >= rt.settings.TASK_MAX_ATTEMPTS:
-            return _give_up_refresh(rt, event_id, key, count, repr(error))
-        raise self.retry(countdown=_backoff(count), exc=error) from error
+    outcome = freshness.refresh_partners(rt.sessions, rt.read_sessions, rt.index(), event_id,
+                                         budget)
     log.info("refresh: %d profiles examined, %d refreshed, %d emails owed (%s)",
              outcome.examined, len(outcome.refreshed), len(outcome.delivery_ids), outcome.status)
     if outcome.status == "partial":  # progress made: carry on in a new pass, attempts afresh
         with transaction(rt.sessions) as session:
-            attempts.reset_attempts(session, key)
+            attempts.reset_attempts(session, match_key(event_id))
             event = session.get(outbox.OutboxEvent, event_id)
         rt.publish([outbox.work_for_event(event)])
     return outcome.status
 
 
-def _give_up_refresh(rt: WorkerRuntime, event_id: str, key: str, count: int, error: str) -> str:
-    with transaction(rt.sessions) as session:
-        event = session.get(outbox.OutboxEvent, event_id, with_for_update=True)
-        if event is None or event.consumed_at is not None:
-            return "already"
-        attempts.dead_letter(session, "partnermatch.refresh_partners", key, [event_id], error,
-                             count)
-        event.consumed_at = utcnow()
-    log.error("refresh for event %s dead-lettered after %d attempts", event_id, count)
-    return "dead-lettered"
-
-
-@shared_task(bind=True, name="partnermatch.send_email", max_retries=None)
-def send_email(self: Task, delivery_id: str) -> str:
+@shared_task(base=WorkerTask, bind=True, name=TaskName.SEND_EMAIL)
+def send_email(self: WorkerTask, delivery_id: str) -> str:
     """Send one email delivery, effectively once."""
-    return _send(_runtime(self), delivery_id)
+    return _send(self.runtime, delivery_id)
 
 
 def _send(rt: WorkerRuntime, delivery_id: str) -> str:
@@ -229,12 +154,14 @@ def _send_claimed(rt: WorkerRuntime, claimed: Claimed) -> str:
     except TransientEmailError as error:
         return _retry_email(rt, claimed.delivery_id, str(error))
     except PermanentEmailError as error:
-        return _fail_email(rt, claimed.delivery_id, "failed", str(error), claimed.attempt)
+        return _fail_email(rt, claimed.delivery_id, DeliveryStatus.FAILED, str(error),
+                           claimed.attempt)
     except AmbiguousEmailError as error:
-        return _fail_email(rt, claimed.delivery_id, "ambiguous", str(error), claimed.attempt)
+        return _fail_email(rt, claimed.delivery_id, DeliveryStatus.AMBIGUOUS, str(error),
+                           claimed.attempt)
     with transaction(rt.sessions) as session:
         mailing.record_sent(session, claimed.delivery_id)
-    return "sent"
+    return DeliveryStatus.SENT
 
 
 def _retry_email(rt: WorkerRuntime, delivery_id: str, error: str) -> str:
@@ -242,24 +169,24 @@ def _retry_email(rt: WorkerRuntime, delivery_id: str, error: str) -> str:
         delivery = session.get(mailing.EmailDelivery, delivery_id)
         if mailing.record_retry(session, delivery, error, rt.mail):
             return "retry scheduled"
-        attempts.dead_letter(session, "partnermatch.send_email", f"email:{delivery_id}",
-                             [delivery_id], error, delivery.attempts)
-    return "failed"
+        attempts.dead_letter(session, TaskName.SEND_EMAIL, email_key(delivery_id), [delivery_id],
+                             error, delivery.attempts)
+    return DeliveryStatus.FAILED
 
 
-def _fail_email(rt: WorkerRuntime, delivery_id: str, status: str, error: str,
+def _fail_email(rt: WorkerRuntime, delivery_id: str, status: DeliveryStatus, error: str,
                 attempt: int) -> str:
     with transaction(rt.sessions) as session:
         mailing.record_outcome(session, delivery_id, status, error)
-        attempts.dead_letter(session, "partnermatch.send_email", f"email:{delivery_id}",
-                             [delivery_id], f"{status}: {error}", attempt)
+        attempts.dead_letter(session, TaskName.SEND_EMAIL, email_key(delivery_id), [delivery_id],
+                             f"{status}: {error}", attempt)
     return status
 
 
-@shared_task(bind=True, name="partnermatch.send_profile_links", max_retries=None)
-def send_profile_links(self: Task, request_id: str) -> str:
+@shared_task(base=WorkerTask, bind=True, name=TaskName.SEND_PROFILE_LINKS)
+def send_profile_links(self: WorkerTask, request_id: str) -> str:
     """Answer "get a link to your profile": look the address up, owe its email and send it."""
-    rt = _runtime(self)
+    rt = self.runtime
     try:
         with transaction(rt.sessions) as session:
             delivery = notifications.answer_link_request(session, request_id, rt.confirmation)
@@ -267,37 +194,34 @@ def send_profile_links(self: Task, request_id: str) -> str:
             if delivery_id:
                 outbox.send_here(session, delivery_id)
     except OperationalError as error:
-        raise self.retry(countdown=_backoff(self.request.retries), exc=error) from error
+        raise self.retry(countdown=backoff(self.request.retries), exc=error) from error
     if delivery_id is None:
         return "nothing owed"
     return _send(rt, delivery_id)
 
 
-@shared_task(bind=True, name="partnermatch.purge_expired")
-def purge_expired(self: Task) -> dict[str, int]:
+@shared_task(base=WorkerTask, bind=True, name=TaskName.PURGE_EXPIRED)
+def purge_expired(self: WorkerTask) -> dict[str, int]:
     """Delete records that have outlived their purpose (shared/operations/purge.py)."""
-    rt = _runtime(self)
+    rt = self.runtime
     with transaction(rt.sessions) as session:
         purged = purge.purge_expired(session, utcnow())
     log.info("purged %s", purged)
     return purged
 
 
-@shared_task(bind=True, name="partnermatch.handle_event")
-def handle_event(self: Task, event_id: str) -> str:
+@shared_task(base=WorkerTask, bind=True, name=TaskName.HANDLE_EVENT)
+def handle_event(self: WorkerTask, event_id: str) -> str:
     """Consume an event that needs no matching (a deletion): indexes catch up by themselves."""
-    rt = _runtime(self)
-    with transaction(rt.sessions) as session:
-        event = session.get(outbox.OutboxEvent, event_id)
-        if event is not None and event.consumed_at is None:
-            event.consumed_at = utcnow()
+    with transaction(self.runtime.sessions) as session:
+        outbox.consume(session, event_id)
     return "consumed"
 
 
-@shared_task(bind=True, name="partnermatch.relay_outbox")
-def relay_outbox(self: Task) -> dict[str, int]:
+@shared_task(base=WorkerTask, bind=True, name=TaskName.RELAY_OUTBOX)
+def relay_outbox(self: WorkerTask) -> dict[str, int]:
     """Re-publish events and deliveries not finished within the grace period."""
-    rt = _runtime(self)
+    rt = self.runtime
     now = utcnow()
     grace = timedelta(seconds=rt.settings.RELAY_GRACE_SECONDS)
     with transaction(rt.sessions) as session:
@@ -317,21 +241,21 @@ def relay_outbox(self: Task) -> dict[str, int]:
 def _mark_orphans_ambiguous(rt: WorkerRuntime, session) -> None:
     older_than = timedelta(seconds=rt.settings.BROKER_VISIBILITY_TIMEOUT)
     for delivery in mailing.orphaned_sends(session, older_than):
-        mailing.record_outcome(session, delivery.id, "ambiguous",
+        mailing.record_outcome(session, delivery.id, DeliveryStatus.AMBIGUOUS,
                                "the sending process died before recording the outcome")
-        attempts.dead_letter(session, "partnermatch.send_email", f"email:{delivery.id}",
+        attempts.dead_letter(session, TaskName.SEND_EMAIL, email_key(delivery.id),
                              [delivery.id], "ambiguous: sender died mid-send", delivery.attempts)
 
 
-@shared_task(name="partnermatch.noop", ignore_result=False)
+@shared_task(base=WorkerTask, name=TaskName.NOOP, ignore_result=False)
 def noop() -> None:
     """Do nothing: the ceiling for benchmarks of the queue itself."""
 
 
-@shared_task(bind=True, name="partnermatch.erase_expired_profiles")
-def erase_expired_profiles(self: Task) -> int:
+@shared_task(base=WorkerTask, bind=True, name=TaskName.ERASE_EXPIRED_PROFILES)
+def erase_expired_profiles(self: WorkerTask) -> int:
     """Erase profiles not updated for RETENTION_DAYS, one batch per transaction."""
-    rt = _runtime(self)
+    rt = self.runtime
     if rt.settings.RETENTION_DAYS <= 0:
         log.warning("retention is off (RETENTION_DAYS=%d)", rt.settings.RETENTION_DAYS)
         return 0

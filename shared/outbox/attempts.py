@@ -12,7 +12,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from partnermatch.shared.db.models import DeadLetter, TaskAttempt, utcnow
+from partnermatch.shared.db.models import DeadLetter, OutboxEvent, TaskAttempt, utcnow
 
 _UPSERTS = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
 
@@ -72,6 +72,18 @@ def dead_letter(session: Session, task_name: str, task_key: str, args: list[str]
                         error=error[:4000], attempts=attempts)
     session.add(letter)
     return letter
+
+
+def dead_letter_event(session: Session, task_name: str, task_key: str, event_id: str,
+                      error: str, attempts: int) -> bool:
+    """Record giving up on the work consuming an outbox event; False if there is nothing to give
+    up, the event being gone or consumed (a duplicate delivery of finished work, or a racing
+    give-up). The row lock makes concurrent give-ups write one dead letter, not two."""
+    event = session.get(OutboxEvent, event_id, with_for_update=True)
+    if event is None or event.consumed_at is not None:
+        return False
+    dead_letter(session, task_name, task_key, [event_id], error, attempts)
+    return True
 
 
 def reset_attempts(session: Session, task_key: str) -> None:

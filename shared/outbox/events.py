@@ -15,7 +15,13 @@ from datetime import datetime, timedelta
 from sqlalchemy import event, func, literal, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from partnermatch.shared.db.models import EmailDelivery, LinkRequest, OutboxEvent, TaskAttempt
+from partnermatch.shared.db.models import (
+    EmailDelivery,
+    LinkRequest,
+    OutboxEvent,
+    TaskAttempt,
+    utcnow,
+)
 from partnermatch.shared.db.statuses import DeliveryStatus
 from partnermatch.shared.outbox.names import MATCH_KEY_PREFIX, TaskName
 
@@ -103,6 +109,13 @@ def install_collector(
             return
         session.info.pop("new_work", None)
         session.info.pop("sent_here", None)
+
+
+def consume(session: Session, event_id: str) -> None:
+    """Mark an event consumed, unless it is gone or already consumed."""
+    outbox_event = session.get(OutboxEvent, event_id)
+    if outbox_event is not None and outbox_event.consumed_at is None:
+        outbox_event.consumed_at = utcnow()
 
 
 def due_events(session: Session, now: datetime, grace: timedelta,

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from celery import Celery
 
-from partnermatch.config.celery import QUEUES, celery_config
+from partnermatch.config.celery import QUEUES, ROUTES, celery_config
 from partnermatch.config.settings import load_settings
+from partnermatch.shared.outbox.names import TaskName
 
 
 def test_each_task_is_routed_to_exactly_one_queue():
@@ -22,6 +23,10 @@ def test_each_task_is_routed_to_exactly_one_queue():
         route = router.route({}, task)
         assert route["queue"].name == queue
         assert route["queue"].routing_key == queue
+
+
+def test_every_task_named_has_a_route():
+    assert set(ROUTES) == set(TaskName)
 
 
 def test_visibility_timeout_is_above_the_hard_time_limit():

@@ -20,6 +20,7 @@ from partnermatch.shared.db.models import (
     OutboxEvent,
     Profile,
 )
+from partnermatch.shared.outbox.names import TaskName, email_key
 from partnermatch.shared.recommendations.confirmation import confirm_address
 from partnermatch.shared.recommendations.feedback import record_feedback
 from partnermatch.shared.recommendations.introductions import request_introduction
@@ -57,8 +58,8 @@ def leave_traces_everywhere(app, tmp_path, leeds_id: str, bradford_id: str) -> N
         session.add(AuditEntry(actor="alex", action="supplier.approved", target=leeds_id))
         delivery = session.scalars(select(EmailDelivery).where(
             EmailDelivery.to_address == ERASED["email"])).first()
-        session.add(DeadLetter(task_name="partnermatch.send_email",
-                               task_key=f"email:{delivery.id}", task_args=[delivery.id],
+        session.add(DeadLetter(task_name=TaskName.SEND_EMAIL,
+                               task_key=email_key(delivery.id), task_args=[delivery.id],
                                error=f"550 <{ERASED['email']}>: mailbox full", attempts=1))
 
 

@@ -21,6 +21,7 @@ from partnermatch.shared.db.models import (
     Profile,
     utcnow,
 )
+from partnermatch.shared.outbox.names import TaskName, email_key
 from partnermatch.shared.recommendations.confirmation import confirm_address
 from partnermatch.shared.recommendations.live_index import CandidateIndex
 from partnermatch.shared.reference.records import MatchRequest
@@ -166,7 +167,7 @@ def test_csv_export_downloads_with_a_header(client):
 def test_discarding_a_dead_letter_is_audited(client, app, ops_user):
     sessions = app.extensions["partnermatch"].sessions
     with sessions() as session, session.begin():
-        letter = DeadLetter(task_name="partnermatch.send_email", task_key="email:x",
+        letter = DeadLetter(task_name=TaskName.SEND_EMAIL, task_key=email_key("x"),
                             task_args=["x"], error="550 no such user", attempts=1)
         session.add(letter)
         session.flush()

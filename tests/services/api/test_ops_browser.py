@@ -13,6 +13,7 @@ import pytest
 from playwright.sync_api import expect
 
 from partnermatch.shared.db.models import DeadLetter
+from partnermatch.shared.outbox.names import TaskName, email_key
 from tests.services.api.browser import assert_accessible
 from tests.services.api.helpers import create
 from tests.services.api.test_ops import (
@@ -95,7 +96,7 @@ def test_figures_update_in_place_and_pause_stops_them(strict, live_server, app, 
     expect(changed).to_be_hidden()
 
     with app.extensions["partnermatch"].sessions() as session, session.begin():
-        session.add(DeadLetter(task_name="partnermatch.send_email", task_key="email:x",
+        session.add(DeadLetter(task_name=TaskName.SEND_EMAIL, task_key=email_key("x"),
                                task_args=["x"], error="550 no such user", attempts=1))
     page.clock.fast_forward("00:16")
     expect(page.locator('[data-figure="dead_letters"]')).to_have_text("1")
@@ -142,7 +143,7 @@ def test_the_dashboard_with_work_to_do_is_accessible(browser, live_server, app, 
     create(client)
     assert client.post("/api/v1/profiles", json=supplier_body()).status_code == 201
     with app.extensions["partnermatch"].sessions() as session, session.begin():
-        session.add(DeadLetter(task_name="partnermatch.send_email", task_key="email:x",
+        session.add(DeadLetter(task_name=TaskName.SEND_EMAIL, task_key=email_key("x"),
                                task_args=["x"], error="550 no such user", attempts=1))
     page = browser.new_page()
     log_in(page, live_server, ops_user)

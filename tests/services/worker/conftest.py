@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import pytest
 
 from partnermatch.shared.db.engine import make_engine, make_sessionmaker, transaction
-from tests.processes import CeleryProcess, start_smtp
+from tests.processes import CeleryProcess, settings_of, start_smtp
 
 
 @pytest.fixture
@@ -66,7 +66,7 @@ def fault_api(fault_env):
     """The API in this process, publishing to the test's Redis; ops figures open to the token."""
     from partnermatch.services.api.app import create_app
 
-    app = create_app({**fault_env, "OPS_TOKEN": FAULT_OPS_TOKEN})
+    app = create_app({**settings_of(fault_env), "OPS_TOKEN": FAULT_OPS_TOKEN})
     yield app.test_client()
     app.extensions["partnermatch"].engine.dispose()
 

@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from partnermatch.services.api.app import create_app
 from partnermatch.shared.db.models import MatchRun
-from tests.processes import CeleryProcess
+from tests.processes import CeleryProcess, settings_of
 from tests.services.api.helpers import council_body
 from tests.services.worker.conftest import FAULT_OPS_TOKEN as OPS_TOKEN
 
@@ -87,5 +87,5 @@ def logs(*workers: CeleryProcess) -> str:
 
 
 def app_client(env: dict[str, str]):
-    app = create_app({**env, "OPS_TOKEN": OPS_TOKEN})
+    app = create_app({**settings_of(env), "OPS_TOKEN": OPS_TOKEN})
     return app, app.test_client()

@@ -58,7 +58,7 @@ from partnermatch.shared.db.models import (
 )
 from partnermatch.shared.recommendations.consume import PARTNERS_KEPT_PER_NEED
 from partnermatch.shared.recommendations.live_index import CandidateIndex, request_from
-from tests.processes import CeleryProcess, TcpProxy
+from tests.processes import CeleryProcess, TcpProxy, settings_of
 from tests.services.api.helpers import council_body
 from tests.services.worker.faults import (
     COUNCILS,
@@ -321,7 +321,7 @@ def test_database_down_on_submit_is_503_publishes_nothing_and_recovers_by_itself
     from partnermatch.services.api.app import create_app
     from tests.services.api.web_helpers import csrf_token, fill_council_form
 
-    app = create_app({**fault_env, "DATABASE_URL": db_proxy.url_for(database_url)})
+    app = create_app({**settings_of(fault_env), "DATABASE_URL": db_proxy.url_for(database_url)})
     api, browser = app.test_client(), app.test_client()
     assert fill_council_form(browser).status_code == 303  # the answers are kept while it is up
     check = browser.get("/check").get_data(as_text=True)

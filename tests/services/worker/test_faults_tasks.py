@@ -15,7 +15,8 @@ import redis
 from sqlalchemy import func, select
 
 from partnermatch.shared.db.models import DeadLetter, EmailDelivery, MatchRun, OutboxEvent, Profile
-from tests.processes import CeleryProcess
+from partnermatch.shared.outbox.names import TaskName
+from tests.processes import CeleryProcess, settings_of
 from tests.services.api.helpers import council_body
 from tests.services.worker.faults import (
     app_client,
@@ -69,9 +70,9 @@ def test_the_same_match_task_published_twice_runs_once_and_emails_once(
     fault_api.application.extensions["partnermatch"].publisher.wait_idle()
     with sessions_of(fault_api)() as session:
         event_id = session.scalar(select(OutboxEvent.id))
-    celery = create_celery(load_settings(fault_env))
+    celery = create_celery(load_settings(settings_of(fault_env)))
     for _ in range(2):  # the relay published again before it could mark the event published
-        celery.send_task("partnermatch.match_profile", args=[event_id])
+        celery.send_task(TaskName.MATCH_PROFILE, args=[event_id])
     # and the relay itself will republish it again: the event is unpublished for it
     with sessions_of(fault_api)() as session:
         session.get(OutboxEvent, event_id).published_at = None
@@ -143,7 +144,7 @@ def test_poison_profile_that_kills_its_process_is_dead_lettered_while_others_flo
 ):
     env = {**fault_env, "TEST_MATCH_DELAY_SECONDS": "0", "TASK_MAX_ATTEMPTS": "2"}
     app, client = app_client(env)
-    # read from the worker's environment by services/worker/tasks.py, not a setting
+    # read from the worker's environment by tests/services/worker/fault_injection.py, not a setting
     worker_env = {**env, "TEST_POISON_NEEDS_TEXT": POISON}
     worker = CeleryProcess.worker(worker_env, tmp_path / "w.log")
     beat = CeleryProcess.beat(env, tmp_path / "beat.log", tmp_path / "var")

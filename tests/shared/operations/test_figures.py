@@ -7,6 +7,7 @@ from datetime import timedelta
 from partnermatch.shared.db.engine import make_engine, make_sessionmaker, transaction
 from partnermatch.shared.db.models import DeadLetter, OutboxEvent, TaskAttempt, utcnow
 from partnermatch.shared.operations.figures import alerts, figures
+from partnermatch.shared.outbox.names import TaskName, email_key, match_key
 
 
 def test_figures_count_lag_dead_letters_and_retries(database_url):
@@ -14,9 +15,9 @@ def test_figures_count_lag_dead_letters_and_retries(database_url):
     now = utcnow()
     with transaction(sessions) as session:
         session.add(OutboxEvent(topic="profile.submitted", created_at=now - timedelta(seconds=90)))
-        session.add(DeadLetter(task_name="partnermatch.send_email", task_key="email:x",
+        session.add(DeadLetter(task_name=TaskName.SEND_EMAIL, task_key=email_key("x"),
                                task_args=["x"], error="550", attempts=1))
-        session.add(TaskAttempt(task_key="match:y", attempts=3, updated_at=now))
+        session.add(TaskAttempt(task_key=match_key("y"), attempts=3, updated_at=now))
     with sessions() as session:
         current = figures(session, now)
     assert 89 <= current.outbox_lag_seconds <= 91

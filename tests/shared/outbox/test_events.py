@@ -8,7 +8,13 @@ import pytest
 
 from partnermatch.shared.db.engine import make_engine, make_sessionmaker, transaction
 from partnermatch.shared.db.models import EmailDelivery, LinkRequest, OutboxEvent, utcnow
-from partnermatch.shared.outbox.events import due_link_requests, install_collector, send_here
+from partnermatch.shared.outbox.events import (
+    consume,
+    due_link_requests,
+    install_collector,
+    send_here,
+)
+from partnermatch.shared.outbox.names import TaskName
 
 
 @pytest.fixture
@@ -33,8 +39,7 @@ def test_work_added_in_a_savepoint_waits_for_the_outer_commit(collected):
         with session.begin_nested():
             session.add(delivery("in-a-savepoint"))
         assert handed_over == []
-    assert sorted(w.task for w in handed_over) == ["partnermatch.handle_event",
-                                                    "partnermatch.send_email"]
+    assert sorted(w.task for w in handed_over) == [TaskName.HANDLE_EVENT, TaskName.SEND_EMAIL]
 
 
 def test_a_savepoint_rolled_back_keeps_the_rest_of_the_transactions_work(collected):
@@ -46,7 +51,7 @@ def test_a_savepoint_rolled_back_keeps_the_rest_of_the_transactions_work(collect
             session.add(delivery("rolled-back"))
             session.flush()
             raise RuntimeError
-    assert "partnermatch.handle_event" in [w.task for w in handed_over]
+    assert TaskName.HANDLE_EVENT in [w.task for w in handed_over]
 
 
 def test_nothing_is_handed_over_when_the_transaction_rolls_back(collected):
@@ -102,3 +107,18 @@ def test_a_link_request_no_worker_answered_is_published_again_for_an_hour(collec
         assert due_link_requests(session, now + timedelta(seconds=5), grace) == []
     with transaction(sessions) as session:
         assert [r.id for r in due_link_requests(session, now + grace * 2, grace)] == ["waiting"]
+
+
+def test_consuming_an_event_stamps_it_once_and_skips_one_that_is_gone(sessions):
+    with transaction(sessions) as session:
+        event = OutboxEvent(topic="profile.deleted")
+        session.add(event)
+        session.flush()
+        event_id = event.id
+        consume(session, event_id)
+        first = event.consumed_at
+        consume(session, event_id)
+        consume(session, "no-such-event")
+    assert first is not None
+    with sessions() as session:
+        assert session.get(OutboxEvent, event_id).consumed_at == first

@@ -24,6 +24,7 @@ from partnermatch.shared.notifications.delivery import MailSettings
 from partnermatch.shared.notifications.owed import unsubscribe
 from partnermatch.shared.operations.repair import approve_supplier
 from partnermatch.shared.outbox.events import REFRESH_TOPIC, work_for_event
+from partnermatch.shared.outbox.names import TaskName
 from partnermatch.shared.profiles.store import create_profile, update_profile
 from partnermatch.shared.recommendations import refresh as freshness
 from partnermatch.shared.recommendations.confirmation import confirm_address
@@ -308,7 +309,7 @@ def test_approving_a_supplier_owes_a_refresh_and_the_relay_knows_its_task(
         approve_supplier(session, session.get(Profile, supplier), "ops")
     with sessions() as session:
         (event,) = refresh_events(session, supplier)
-        assert work_for_event(event).task == "partnermatch.refresh_partners"
+        assert work_for_event(event).task == TaskName.REFRESH_PARTNERS
     outcome = refresh(supplier)
     assert outcome.delivery_ids
 
