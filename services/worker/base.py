@@ -63,6 +63,8 @@ class WorkerTask(Task):
         return worker_runtime(self.app)
 
     def __call__(self, *args, **kwargs):
+        # Calls run itself, not Task.__call__: the worker has already pushed this delivery's
+        # request (its id and retries), which a second push would hide from the work.
         if self.event_attempts is None:
             return self.run(*args, **kwargs)
         return self._attempt(*args, **kwargs)
