@@ -35,12 +35,12 @@ pytestmark = pytest.mark.slow
 def test_exception_after_the_outbox_write_before_commit_leaves_nothing(
     fault_api, redis_server, smtp, monkeypatch
 ):
-    import partnermatch.services.api.profiles as api_profiles
+    import partnermatch.shared.profiles.submit as submit  # the use case the API calls
 
     def boom(*_args, **_kwargs):
         raise RuntimeError("injected failure after the outbox write")
 
-    monkeypatch.setattr(api_profiles, "owe_confirmation", boom)
+    monkeypatch.setattr(submit, "owe_confirmation", boom)
     fault_api.application.config["PROPAGATE_EXCEPTIONS"] = False
     response = fault_api.post("/api/v1/profiles", json=council_body())
     assert response.status_code == 500
