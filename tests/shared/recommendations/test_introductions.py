@@ -8,12 +8,10 @@ from sqlalchemy import select
 
 from partnermatch.shared.db.engine import transaction
 from partnermatch.shared.db.models import EmailDelivery, Introduction, Profile
+from partnermatch.shared.db.statuses import IntroductionStatus
 from partnermatch.shared.recommendations.confirmation import confirm_address
 from partnermatch.shared.recommendations.introductions import (
-    ACCEPTED,
     AVAILABLE,
-    DECLINED,
-    REQUESTED,
     SHARED,
     UNREACHABLE,
     IntroductionRefused,
@@ -69,7 +67,7 @@ def test_asking_emails_the_partner_once_however_often_it_is_pressed(sessions, ma
         leeds = session.get(Profile, matched["leeds"])
         first = request_introduction(session, leeds, matched["bradford"])
         again = request_introduction(session, leeds, matched["bradford"])
-        assert again.id == first.id and first.status == REQUESTED
+        assert again.id == first.id and first.status == IntroductionStatus.REQUESTED
         assert emails(session, "introduction") == [JO]
         assert areas_asked_about(session, first) == ["childrens_services"]
 
@@ -96,7 +94,8 @@ def test_accepting_sends_the_details_to_the_council_and_the_answer_stands(sessio
                                             matched["bradford"])
         assert decide(session, introduction, accept=True)
         assert not decide(session, introduction, accept=False)
-        assert introduction.status == ACCEPTED and introduction.decided_at is not None
+        assert introduction.status == IntroductionStatus.ACCEPTED
+        assert introduction.decided_at is not None
         assert emails(session, "introduction_accepted") == [SAM]
 
 
@@ -105,5 +104,5 @@ def test_declining_sends_nothing_to_the_council(sessions, matched):
         introduction = request_introduction(session, session.get(Profile, matched["leeds"]),
                                             matched["bradford"])
         assert decide(session, introduction, accept=False)
-        assert introduction.status == DECLINED
+        assert introduction.status == IntroductionStatus.DECLINED
         assert emails(session, "introduction_accepted") == []
