@@ -1,12 +1,12 @@
-"""Abuse and leaks (issue 13, items 6, 9 and 10), through the API and the pages, on each database.
+"""Abuse and leaks, through the API and the pages, on each database.
 
-6: confirmation emails cannot be turned on strangers: changes are limited per client and per
-   profile, confirmations capped per profile and per address a day, and what is sent to an address
-   nobody has confirmed holds nothing the submitter typed.
-9: a stored Idempotency-Key replay goes with the profile it created, is purged after 24 hours and
-   belongs to the client that made it.
-10: smaller holes: a trailing newline in an address, a draft key signing in another browser, a
-   link request answering faster for unknown addresses.
+- Confirmation emails cannot be turned on strangers: changes are limited per client and per
+  profile, confirmations capped per profile and per address a day, and what is sent to an address
+  nobody has confirmed holds nothing the submitter typed.
+- A stored Idempotency-Key replay goes with the profile it created, is purged after 24 hours and
+  belongs to the client that made it.
+- Smaller holes: a trailing newline in an address, a draft key signing in another browser, a
+  link request answering faster for unknown addresses.
 """
 
 from __future__ import annotations

@@ -89,7 +89,7 @@ def test_after_delete_no_table_holds_the_persons_email_name_or_id(client, app, t
 
     left = rows_mentioning(app, needles)
     assert {table for table, _ in left} == {"outbox_events"}, left
-    (_, event), = left  # not the profile.submitted event either (issue 13, item 10)
+    (_, event), = left  # not the profile.submitted event either
     assert event["profile_id"] == leeds["id"] and event["topic"] == "profile.deleted"
     assert_bradford_is_untouched(client, app, bradford)
 

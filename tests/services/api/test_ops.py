@@ -189,7 +189,7 @@ def test_password_guessing_is_slowed_down(client, ops_user):
     assert codes[:10] == [401] * 10 and codes[10] == 429
 
 
-# --- ops sessions (issue 13, item 7) --------------------------------------------------------------
+# --- ops sessions -------------------------------------------------------------------------------
 
 COOKIE = "partnermatch_session"
 

@@ -138,7 +138,7 @@ def test_a_strong_newcomer_reaches_the_councils_it_helps_in_one_email_each(
 
 def test_get_a_link_is_answered_by_the_worker_through_the_queue(api, worker, smtp):
     """/profile/link only records the request; a worker looks the address up and emails the
-    link (issue 13, item 10: the request must not take longer for an address we know)."""
+    link (the request must not take longer for an address we know)."""
     from tests.services.api.web_helpers import post_form
 
     api.post("/api/v1/profiles", json=council_body())

@@ -149,7 +149,7 @@ def test_confirmation_names_the_profile_links_to_confirm_and_explains_if_it_was_
 
 
 def test_a_suppliers_confirmation_names_no_one() -> None:
-    """The address is unconfirmed: nothing the submitter typed may reach it (issue 13, item 6)."""
+    """The address is unconfirmed: nothing the submitter typed may reach it."""
     rendered = render_confirmation("https://partnermatch.example/confirm/t", None)
     for part in (rendered.text, rendered.html):
         assert "A supplier profile was submitted" in part
