@@ -18,7 +18,7 @@ from typing import Any
 
 from cryptography.fernet import Fernet
 from flask_smorest import abort
-from sqlalchemy import delete
+from sqlalchemy import delete, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -104,12 +104,15 @@ def replay_row(row: IdempotencyKey, secret_key: str) -> StoredResponse:
 
 def store(session: Session, key: str, response: StoredResponse, secret_key: str,
           profile_id: str) -> None:
-    """Keep the response, encrypted, in the caller's transaction (with the work it describes)."""
-    row = session.get(IdempotencyKey, key)
+    """Keep the response, encrypted, in the caller's transaction (with the work it describes):
+    one UPDATE of the claimed row, which is not read again."""
     plain = json.dumps({"body": response.body, "headers": response.headers}).encode()
-    row.status_code = response.status
-    row.profile_id = profile_id
-    row.response = _fernet(secret_key).encrypt(plain)
+    session.execute(
+        update(IdempotencyKey).where(IdempotencyKey.key == key)
+        .values(status_code=response.status, profile_id=profile_id,
+                response=_fernet(secret_key).encrypt(plain))
+        .execution_options(synchronize_session=False)
+    )
 
 
 def release(sessions: sessionmaker[Session], key: str) -> None:

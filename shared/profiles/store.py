@@ -24,7 +24,7 @@ from partnermatch.shared.db.models import (
     utcnow,
 )
 from partnermatch.shared.profiles import erasure
-from partnermatch.shared.reference.addresses import check_address
+from partnermatch.shared.reference.addresses import address_status, check_address
 from partnermatch.shared.reference.taxonomy import SERVICE_AREAS, areas_delivered_by
 
 IDENTITY_FIELDS = ("kind", "gss_code")
@@ -55,18 +55,23 @@ def resolve_council(session: Session, code: str) -> Council | None:
 
 
 def _council_facts(session: Session, code: str):
-    """What validation needs of the council a code names (not its indicators): a row, or None."""
+    """What validation and the address check need of the council a code names (not its
+    indicators): a row, or None."""
     return session.execute(
-        select(Council.gss_code, Council.name, Council.council_type)
+        select(Council.gss_code, Council.name, Council.council_type, Council.web_domains)
         .join(CouncilCode, CouncilCode.gss_code == Council.gss_code)
         .where(CouncilCode.code == code.upper())
     ).first()
 
 
-def check_profile(session: Session, fields: dict[str, Any], allowed_domains: Iterable[str]) -> None:
-    """Raise ValidationError for what the schema cannot know: the register and the domain rule."""
+def check_profile(session: Session, fields: dict[str, Any], allowed_domains: Iterable[str]):
+    """Raise ValidationError for what the schema cannot know: the register and the domain rule.
+
+    Returns the council's facts (gss_code, name, council_type, web_domains) for a council
+    profile, None for a supplier's, so that create_profile need not read the council again.
+    """
     if fields["kind"] != "council":
-        return
+        return None
     errors: dict[str, list[str]] = {}
     council = _council_facts(session, fields["gss_code"])
     if council is None:
@@ -86,13 +91,18 @@ def check_profile(session: Session, fields: dict[str, Any], allowed_domains: Ite
         ]
     if errors:
         raise ValidationError(errors)
+    return council
 
 
-def create_profile(session: Session, fields: dict[str, Any], **flags: bool) -> tuple[Profile, str]:
+def create_profile(session: Session, fields: dict[str, Any], council=None,
+                   **flags: bool) -> tuple[Profile, str]:
     """Store a new profile, its first version and a submitted event in the caller's transaction.
 
-    The id is made here, so the version and the event go to the database in one flush after the
-    profile's.
+    `council` is what check_profile returned for `fields`. Given, the address is checked against
+    it before the profile is written (no read of the council, no update of the new row), and the
+    version and the event are left to the caller's next flush (its commit), to go with whatever
+    else it adds. Without it, the council is read once the profile is stored and everything is
+    flushed here.
     """
     token, token_hash = new_token()
     profile = Profile(
@@ -107,11 +117,18 @@ def create_profile(session: Session, fields: dict[str, Any], **flags: bool) -> t
         demo=flags.get("demo", False),
     )
     profile.contact_confirmed = is_confirmed(session, profile.contact_email)
+    checked = council is not None or profile.kind != "council"
+    if checked:
+        profile.address_status = address_status(profile, council)
     session.add(profile)
-    session.flush()  # the council, whose web domains check the address, loads once it is stored
-    check_address(profile)
-    _record_version(session, profile, "profile.submitted")
+    # Rows referring to the profile have no relationship to it that would order their INSERTs
+    # after its own, so it is written first, alone.
     session.flush()
+    if not checked:
+        check_address(profile)  # the council, whose web domains check the address, loads now
+    _record_version(session, profile, "profile.submitted")
+    if not checked:
+        session.flush()
     return profile, token
 
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from partnermatch.shared.db.models import Profile
+from partnermatch.shared.db.models import ContactAddress, Profile
 from partnermatch.shared.notifications.owed import ConfirmationPolicy, owe_confirmation
 from partnermatch.shared.profiles.store import check_profile, create_profile
 
@@ -33,8 +33,15 @@ def submit_profile(session: Session, fields: dict[str, Any], allowed_domains: It
     ValidationError before anything is stored; then stores the profile, its first version and
     its "profile.submitted" outbox event, and owes the confirmation email its address needs.
     A former council code in `fields` is replaced by the council's current one.
+
+    The council is read once, for both the check and the address status; the profile is written
+    alone (the other rows refer to it), and everything else in one flush at the caller's commit:
+    nothing read meanwhile depends on the rows added.
     """
-    check_profile(session, fields, allowed_domains)
-    profile, token = create_profile(session, fields)
-    owe_confirmation(session, profile, confirmation, new_profile=True)
+    council = check_profile(session, fields, allowed_domains)
+    # Held while both below read it: the session keeps loaded rows only while they are referenced.
+    contact = session.get(ContactAddress, fields["contact_email"])  # noqa: F841
+    with session.no_autoflush:
+        profile, token = create_profile(session, fields, council=council)
+        owe_confirmation(session, profile, confirmation, new_profile=True)
     return Submitted(profile, token)

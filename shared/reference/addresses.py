@@ -87,6 +87,14 @@ def status_for(council: Council | None, address: str) -> str:
     return UNVERIFIED
 
 
+def address_status(profile: Profile, council) -> str | None:
+    """The status a new profile's address starts with, given its council (a Council, or any row
+    with its gss_code and web_domains); None for suppliers and demo profiles."""
+    if profile.kind != "council" or profile.demo:
+        return None
+    return status_for(council, profile.contact_email)
+
+
 def check_address(profile: Profile, previous_address: str | None = None) -> None:
     """Set a profile's address status; a person's decision stands while the address is the same."""
     if profile.kind != "council" or profile.demo:
