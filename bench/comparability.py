@@ -11,6 +11,11 @@ social care: its ratings come from the same ASCOF measures, so every partner the
 them and all methods' errors carry the same gap in level. Beside it, the share of partners rated
 outstanding (5), because comparable but merely good partners are not the point either.
 
+Both at once, as precision@10 and nDCG@10: a requester's comparable partners are the ``COMPARABLE``
+strong councils whose own outcomes are nearest its own (the same mean absolute error, partner by
+partner); precision@10 is the share of the ten partners among them, and nDCG@10 gives each of them
+a gain of 2 if rated outstanding, 1 if good, against the best order of the strong councils.
+
 Methods, all computed in the same run on the same requests:
 - the model: ``MatchIndex`` as in production (diversity counted over the requests in order);
 - the model without diversity;
@@ -39,6 +44,7 @@ from partnermatch.shared.reference.taxonomy import STRONG_MIN, STRUGGLING_MAX, d
 
 AREAS = ("childrens_services", "adult_social_care")
 TOP = 10
+COMPARABLE = 15  # a requester's comparable strong councils: those whose outcomes are nearest
 RANDOM_DRAWS = 50
 
 
@@ -125,10 +131,13 @@ def random_method(seed: int = 3) -> Method:
 
 @dataclass(frozen=True)
 class Scores:
-    """Per requester: the partners' outcome-prediction error and their share rated 5."""
+    """Per requester: the partners' outcome-prediction error, their share rated 5, and the
+    top ten's precision and nDCG for partners both strong and comparable."""
 
     error: np.ndarray
     outstanding: np.ndarray
+    precision: np.ndarray
+    ndcg: np.ndarray
 
 
 def score(method: Method, requesters: list[Council], strong: list[Council],
@@ -136,13 +145,32 @@ def score(method: Method, requesters: list[Council], strong: list[Council],
     """Run a method for every requester and score its partners."""
     row = {gss: i for i, gss in enumerate(outcomes.codes)}
     ratings = {c.gss: c.rating for c in strong}
-    errors, outstanding = [], []
+    errors, outstanding, precision, ndcg = [], [], [], []
     for requester in requesters:
-        runs = [method(requester, [c for c in strong if c.gss != requester.gss])
-                for _ in range(draws)]
+        pool = [c for c in strong if c.gss != requester.gss]
+        runs = [method(requester, pool) for _ in range(draws)]
         errors.append(np.nanmean([_error(outcomes, row, requester.gss, gss) for gss in runs]))
         outstanding.append(np.mean([[ratings[g] == 5 for g in gss] for gss in runs]))
-    return Scores(np.array(errors), np.array(outstanding))
+        gains = _gains(outcomes, row, requester.gss, pool)
+        ideal = _dcg(sorted(gains.values(), reverse=True))
+        precision.append(np.mean([sum(g in gains for g in gss) / TOP for gss in runs]))
+        ndcg.append(np.mean([_dcg([gains.get(g, 0) for g in gss]) / ideal for gss in runs])
+                    if ideal else np.nan)
+    return Scores(*map(np.array, (errors, outstanding, precision, ndcg)))
+
+
+def _gains(outcomes: OutcomeSet, row: dict[str, int], requester: str,
+           pool: list[Council]) -> dict[str, int]:
+    """Return the strong councils comparable to a requester, each with its gain (2 if rated
+    outstanding, else 1): the ``COMPARABLE`` whose outcomes are nearest its own."""
+    distances = [(_error(outcomes, row, requester, [c.gss]), c) for c in pool]
+    known = sorted(((d, c.gss, c) for d, c in distances if not np.isnan(d)),
+                   key=lambda item: item[:2])
+    return {c.gss: 2 if c.rating == 5 else 1 for _, _, c in known[:COMPARABLE]}
+
+
+def _dcg(gains: Sequence[float]) -> float:
+    return float(sum(g / np.log2(i + 2) for i, g in enumerate(gains[:TOP])))
 
 
 def _error(outcomes: OutcomeSet, row: dict[str, int], requester: str,

@@ -89,6 +89,14 @@ def ranking_report(folder: str) -> str:
             f" at cutoffs {cutoffs}\n\n" + table(header, rows))
 
 
+def _nan_free(values: np.ndarray) -> str:
+    return str(bootstrap(values[~np.isnan(values)]))
+
+
+def _minus(model: np.ndarray, values: np.ndarray, same: bool) -> str:
+    return "" if same else _nan_free(values - model)
+
+
 def comparability_report(folder: str) -> str:
     """Return the partners' comparability per area, each method beside the model."""
     records, context = councils(folder), context_model(folder)
@@ -119,11 +127,14 @@ def comparability_report(folder: str) -> str:
             minus = "" if scores is model else str(bootstrap((scores.error - model.error)[known]))
             rows.append([area if scores is model else "", name,
                          str(bootstrap(scores.error[known])), minus,
-                         str(bootstrap(scores.outstanding))])
-        rows.append(["", f"({len(weak)} weak councils, {len(strong)} strong)", "", "", ""])
+                         str(bootstrap(scores.outstanding)), str(bootstrap(scores.precision)),
+                         _minus(model.precision, scores.precision, scores is model),
+                         _nan_free(scores.ndcg), _minus(model.ndcg, scores.ndcg, scores is model)])
+        rows.append(["", f"({len(weak)} weak councils, {len(strong)} strong)", *[""] * 7])
     header = ["area", f"top {comparability.TOP} partners from",
               "partners' outcome-prediction error", "this minus the model",
-              "share rated outstanding"]
+              "share rated outstanding", "precision@10, strong and comparable",
+              "this minus the model", "nDCG@10", "this minus the model"]
     return table(header, rows)
 
 

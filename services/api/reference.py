@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from flask_smorest import abort
@@ -19,8 +20,14 @@ from partnermatch.services.api.schemas import (
 from partnermatch.shared.db.models import Council
 from partnermatch.shared.matching.context import ContextModel
 from partnermatch.shared.recommendations.context_store import context_folder, load_or_fit
+from partnermatch.shared.reference.records import Place
 from partnermatch.shared.reference.register import place_of
-from partnermatch.shared.reference.taxonomy import SERVICE_AREAS, delivers, types_delivering
+from partnermatch.shared.reference.taxonomy import (
+    SERVICE_AREAS,
+    delivers,
+    same_tier,
+    types_delivering,
+)
 
 blp = ApiBlueprint(
     "reference", __name__, url_prefix="/api/v1",
@@ -79,7 +86,8 @@ def similar(query: dict[str, Any], gss_code: str):
     gss_code = gss_code.upper()
     if gss_code not in model:
         abort(404, message="No current council has that GSS code.")
-    eligible = None if area is None else (lambda place: delivers(place.council_type, area))
+    eligible = _same_tier(model.place(gss_code)) if area is None else (
+        lambda place: delivers(place.council_type, area))
     neighbours = model.similar(gss_code, service_area=area, limit=query["limit"],
                                eligible=eligible)
     return {
@@ -89,6 +97,12 @@ def similar(query: dict[str, Any], gss_code: str):
             for p, s, reasons in neighbours
         ]
     }
+
+
+def _same_tier(me: Place) -> Callable[[Place], bool]:
+    """Without a service area, a council is compared with councils of its own tier, as the
+    sector's comparator lists are (counties and unitaries together, districts together)."""
+    return lambda place: same_tier(me.council_type or "", place.council_type or "")
 
 
 def context_model() -> ContextModel:

@@ -1,25 +1,30 @@
 """How alike two councils' circumstances are: a scikit-learn pipeline per service area.
 
 The method is CIPFA Nearest Neighbours' and NHS England's peer groups': describe each place by
-public facts about its people (Census 2021 age structure, ethnicity and country of birth, language
-and households; deprivation and its spread; density; child poverty for children's services) and,
-only where they earn their place, its size, type and geography; robust-standardise them, weight
-them, and take the Euclidean distance.
+public facts about its people (Census 2021 age structure, ethnicity and country of birth, language,
+households, tenure and socio-economic class; deprivation and its spread; density; child poverty
+for children's services) and, only where they earn their place, its size, type and geography;
+robust-standardise them, weight them, and take the Euclidean distance.
 
 Each service area has its own ``sklearn`` pipeline, a ``ColumnTransformer`` with one transformer
 per block of features: numeric blocks are robust-scaled (median and interquartile range) over the
-councils that deliver the area, then missing values are imputed with that median (a council with
-no Census, in Scotland or Northern Ireland, is taken as typical, and its reasons say so);
-categories are one-hot encoded. ``transformer_weights`` weigh each block so that it adds its
-weight times its mean squared gap, whatever its number of columns. The distance between two rows
-of the output, over the square root of the total weight, is the distance between the councils.
+councils that deliver the area, then missing values are imputed with that median and a
+missing-block column (``MissingBlocks``) puts a council without a block (no Census in Scotland or
+Northern Ireland, no child poverty figures outside England) as far from one with it as a typical
+pair of councils, rather than at the median where it would look like every typical council; its
+reasons say the block was not compared. Categories are one-hot encoded. ``transformer_weights``
+weigh each block so that it adds its weight times its mean squared gap, whatever its number of
+columns. The distance between two rows of the output, over the square root of the total weight,
+is the distance between the councils.
 
 A distance ``d`` becomes a similarity ``2 ** (-d / s)``, where ``s`` is, over the councils of the
-area's pool, the median distance to their 5th nearest neighbour: identical places score 1, a
-council as near as a typical 5th statistical neighbour 0.5, a typical pair of councils about a
-fifth, and the score never reaches 0. So closeness in circumstances weighs as much in the ranking
-as the difference between a good and an outstanding partner: a good partner among a council's
-nearest neighbours comes before an outstanding one that is not comparable.
+area's pool, the median distance to their 3rd nearest neighbour: identical places score 1, a
+council as near as a typical 3rd statistical neighbour 0.5, and the score never reaches 0. So
+closeness in circumstances weighs as much in the ranking as the difference between a good and an
+outstanding partner: a good partner among a council's nearest neighbours comes before an
+outstanding one that is not comparable. (``python -m bench.quality`` chose the 3rd over the 5th
+neighbour: partners as often good or outstanding at their next inspection, more of them among
+the strong councils whose outcomes are nearest the requester's.)
 """
 
 from __future__ import annotations
@@ -30,9 +35,10 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.compose import ColumnTransformer
 from sklearn.impute import SimpleImputer
-from sklearn.pipeline import Pipeline
+from sklearn.pipeline import FeatureUnion, Pipeline
 from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, RobustScaler
 
 from partnermatch.shared.matching.likeness import context_reasons, haversine_miles
@@ -59,37 +65,44 @@ BLOCKS: dict[str, tuple[str, ...]] = {
     "households": ("household_1-person_perc", "household_2-person_perc",
                    "household_3-person_perc", "household_4-person_perc", "marital_Single_perc",
                    "marital_DivorcedDissolved_perc"),
+    "tenure": ("tenure_owned_perc", "tenure_social_rented_perc", "tenure_private_rented_perc"),
+    "occupation": ("nssec_higher_perc", "nssec_routine_perc", "nssec_never_worked_perc",
+                   "nssec_students_perc"),
     "child_poverty": CHILD_POVERTY,
 }
 CATEGORIES = ("council_type", "region")
 FEATURES = (*BLOCKS, *CATEGORIES)
 COLUMNS = tuple(column for block in BLOCKS.values() for column in block)
-_CENSUS_COLUMNS = frozenset(BLOCKS["age"] + BLOCKS["ethnicity"] + BLOCKS["households"])
+CENSUS_BLOCKS = ("age", "ethnicity", "households", "tenure", "occupation")
+_CENSUS_COLUMNS = frozenset(column for block in CENSUS_BLOCKS for column in BLOCKS[block])
 EQUAL = dict.fromkeys(FEATURES, 1.0)
 # Before measurement: what describes the people, nothing of size, type or geography.
 DEFAULT_WEIGHTS: dict[str, float] = {
     **dict.fromkeys(FEATURES, 0.0),
     "density": 1.0, "deprivation": 1.0, "age": 1.0, "ethnicity": 1.0, "households": 1.0,
+    "tenure": 1.0, "occupation": 1.0,
 }
 CHILDREN = {**DEFAULT_WEIGHTS, "child_poverty": 1.0}
 # Per-area weights. The four areas with public outcome data were chosen by measurement:
 # ``python -m bench.weights`` searches a grid of block weights, starting from the people-only
-# weights, for those whose 10 nearest neighbours best predict a council's own held-out outcomes
-# (LAIT children's indicators by topic, ASCOF), the test NFER used for the DfE statistical
-# neighbours, and cross-validates the search (5-fold x2, ~150 English councils; mean absolute
-# error in robust z, 95% CI). Only public health's search beat the people-only start out of
-# sample (0.898 against 0.927, difference -0.029 [-0.048, -0.011]; equal weights over every
-# block 0.950); for adult social care (-0.007 [-0.021, 0.007]), children's services (-0.005
-# [-0.015, 0.004]) and education (-0.012 [-0.027, 0.002]) it did not, so they keep the
-# people-only weights (with child poverty where children are concerned): size, type and region
-# did not earn a place. The other areas have no outcome data here: their extra weights are
-# judgement (highways on rurality and area; waste on rurality) and say so.
+# weights (equal over the blocks that describe the people), for those whose 10 nearest neighbours
+# best predict a council's own held-out outcomes (LAIT children's indicators by topic, ASCOF), the
+# test NFER used for the DfE statistical neighbours, and cross-validates the search (scikit-learn
+# RepeatedKFold, 5-fold x2, ~150 English councils; mean absolute error in robust z, 95% CI). A
+# search is kept only if it beats both the start and equal weights over every block out of
+# sample. Only public health's did (0.906 against 0.927, difference -0.021 [-0.040, -0.004];
+# against equal weights -0.037 [-0.061, -0.015]): it weighs distance (its outcomes, life
+# expectancy among them, follow a north-south gradient) and ethnicity more, age less. For adult
+# social care (+0.004 [-0.006, 0.013]), children's services (-0.002 [-0.006, 0.001]) and
+# education (-0.001 [-0.008, 0.006]) it did not, so they keep the people-only weights (with child
+# poverty where children are concerned): size, type and region did not earn a place. The other
+# areas have no outcome data here: their extra weights are judgement (highways on rurality and
+# area; waste on rurality) and say so.
 AREA_WEIGHTS: dict[str, dict[str, float]] = {
     "adult_social_care": DEFAULT_WEIGHTS,
     "childrens_services": CHILDREN,
     "education_send": CHILDREN,
-    "public_health": {**DEFAULT_WEIGHTS, "deprivation": 2.0, "age": 0.0, "ethnicity": 2.0,
-                      "child_poverty": 0.5, "region": 1.0},
+    "public_health": {**CHILDREN, "distance": 4.0, "age": 0.25, "ethnicity": 2.0},
     "housing": DEFAULT_WEIGHTS,
     "highways_transport": {**DEFAULT_WEIGHTS, "rurality": 2.0, "area": 1.0},
     "waste": {**DEFAULT_WEIGHTS, "rurality": 1.0},
@@ -102,7 +115,7 @@ RURALITY_ORDER: dict[str, float] = {
 _KM_PER_DEGREE = 111.2
 _COS_UK = math.cos(math.radians(54.0))
 _SCALE_SAMPLE = 500
-SCALE_NEIGHBOURS = 5  # similarity 0.5: as near as a typical council's 5th nearest neighbour
+SCALE_NEIGHBOURS = 3  # similarity 0.5: as near as a typical council's 3rd nearest neighbour
 _MIN_POOL = 3
 
 
@@ -178,24 +191,70 @@ def weigh_columns(x: np.ndarray, multipliers: np.ndarray) -> np.ndarray:
     return np.asarray(x, dtype=float) * multipliers
 
 
+def _block_slices() -> list[slice]:
+    slices, start = [], 0
+    for columns in BLOCKS.values():
+        slices.append(slice(start, start + len(columns)))
+        start += len(columns)
+    return slices
+
+
+class MissingBlocks(TransformerMixin, BaseEstimator):
+    """One column per numeric block: how far a council with none of the block's figures stands.
+
+    Imputing a missing block with the median alone would make a council without it (no Census
+    2021 in Scotland and Northern Ireland, no child poverty figures outside England) look close to
+    every typical council. This column is 0 where a council has any of the block's figures and
+    ``sqrt(v)`` where it has none, ``v`` being the mean variance of the block's columns over the
+    councils that have them (after scaling), so a council without the block stands from one with
+    it about as far as two typical councils do, instead of at the median.
+    """
+
+    def fit(self, x: np.ndarray, y: object = None) -> MissingBlocks:
+        x = np.asarray(x, dtype=float)
+        spread = []
+        for block in _block_slices():
+            values = x[:, block]
+            known = values[~np.isnan(values).all(axis=1)]
+            columns = known[:, ~np.isnan(known).all(axis=0)]
+            variance = np.nanvar(columns, axis=0).mean() if columns.size > 1 else 0.0
+            spread.append(math.sqrt(variance))
+        self.spread_ = np.array(spread)
+        return self
+
+    def transform(self, x: np.ndarray) -> np.ndarray:
+        x = np.asarray(x, dtype=float)
+        missing = np.column_stack([np.isnan(x[:, block]).all(axis=1)
+                                   for block in _block_slices()])
+        return missing * self.spread_
+
+
 def _multipliers(weights: Mapping[str, float]) -> np.ndarray:
-    """Return ``sqrt(w / n)`` for each column of a numeric block of ``n`` columns."""
-    return np.array([math.sqrt(weights.get(block, 0.0) / len(columns))
-                     for block, columns in BLOCKS.items() for _ in columns])
+    """Return ``sqrt(w / n)`` for each column of a numeric block of ``n`` columns, then ``sqrt(w)``
+    for each block's missing-block column."""
+    columns = [math.sqrt(weights.get(block, 0.0) / len(columns))
+               for block, columns in BLOCKS.items() for _ in columns]
+    return np.array(columns + [math.sqrt(weights.get(block, 0.0)) for block in BLOCKS])
 
 
 def area_pipeline(weights: Mapping[str, float]) -> ColumnTransformer:
     """Return one service area's unfitted pipeline.
 
     Numeric columns are robust-scaled over the pool (median and interquartile range; NaN left
-    out of the fit), missing values imputed with the median (0 once scaled), and each column of
-    a block of ``n`` multiplied by ``sqrt(w / n)``; each category is one-hot encoded and weighted
-    by ``sqrt(w / 2)`` (two columns differ when categories do). So every block adds its weight
-    times its mean squared gap to the squared distance.
+    out of the fit), missing values imputed with the median (0 once scaled) and, per block, a
+    column says how far a council missing the whole block stands (``MissingBlocks``); each column
+    of a block of ``n`` is multiplied by ``sqrt(w / n)`` and its missing-block column by
+    ``sqrt(w)``; each category is one-hot encoded and weighted by ``sqrt(w / 2)`` (two columns
+    differ when categories do). So every block adds its weight times its mean squared gap to the
+    squared distance.
     """
     numeric = Pipeline([
         ("scale", RobustScaler()),
-        ("impute", SimpleImputer(strategy="constant", fill_value=0.0, keep_empty_features=True)),
+        ("impute", FeatureUnion([
+            ("median", SimpleImputer(strategy="constant", fill_value=0.0,
+                                     keep_empty_features=True)),
+            ("missing", MissingBlocks()),
+        ])),
         ("weigh", FunctionTransformer(weigh_columns,
                                       kw_args={"multipliers": _multipliers(weights)})),
     ])
@@ -386,11 +445,12 @@ class ContextModel:
             warnings.simplefilter("ignore", RuntimeWarning)
             numeric = pipeline.named_transformers_["numeric"][:-1].transform(
                 raw[:, :len(COLUMNS)])
-        blocks, start = {}, 0
-        for name, columns in BLOCKS.items():
-            z = np.asarray(numeric[:, start:start + len(columns)], dtype=float)
-            start += len(columns)
-            blocks[name] = ((z[:, None, :] - z[None, :, :]) ** 2).mean(axis=2)
+        numeric = np.asarray(numeric, dtype=float)
+        blocks = {}
+        for offset, (name, block) in enumerate(zip(BLOCKS, _block_slices(), strict=True)):
+            z, missing = numeric[:, block], numeric[:, len(COLUMNS) + offset]
+            blocks[name] = (((z[:, None, :] - z[None, :, :]) ** 2).mean(axis=2)
+                            + (missing[:, None] - missing[None, :]) ** 2)
         for offset, name in enumerate(CATEGORIES):
             codes = raw[:, len(COLUMNS) + offset]
             blocks[name] = (codes[:, None] != codes[None, :]).astype(float)

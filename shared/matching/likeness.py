@@ -28,7 +28,7 @@ NEIGHBOUR_MILES = 30
 SIMILAR_POPULATION_RATIO = 1.25
 SIMILAR_SHARE_POINTS = 5.0  # percentage points: "similar" shares of deprived areas
 SIMILAR_CHILD_POVERTY_POINTS = 3.0
-CENSUS_BLOCKS = frozenset({"age", "ethnicity", "households"})
+CENSUS_BLOCKS = frozenset({"age", "ethnicity", "households", "tenure", "occupation"})
 # Census 2021 make-up worth naming when both councils are in the upper quartile over the councils
 # of England and Wales.
 MAKE_UP: tuple[tuple[str, str, Callable[[dict[str, float]], float], float, str], ...] = (
@@ -47,6 +47,21 @@ MAKE_UP: tuple[tuple[str, str, Callable[[dict[str, float]], float], float, str],
      "both have many people living alone ({:.0f}% and {:.0f}% of households)"),
     ("households", "Similar households", lambda c: c["household_4-person_perc"], 21.4,
      "both have many large households ({:.0f}% and {:.0f}% with four or more people)"),
+    ("tenure", "Similar housing", lambda c: c["tenure_social_rented_perc"], 18.0,
+     "both have many households in social housing ({:.0f}% and {:.0f}%)"),
+    ("tenure", "Similar housing", lambda c: c["tenure_private_rented_perc"], 21.1,
+     "both have many households renting privately ({:.0f}% and {:.0f}%)"),
+    ("tenure", "Similar housing", lambda c: c["tenure_owned_perc"], 71.3,
+     "both mostly home owners ({:.0f}% and {:.0f}% of households)"),
+    ("occupation", "Similar population make-up", lambda c: c["nssec_higher_perc"], 15.9,
+     "both have many adults in higher managerial and professional work ({:.0f}% and {:.0f}%)"),
+    ("occupation", "Similar population make-up", lambda c: c["nssec_routine_perc"], 27.1,
+     "both have many adults in routine and semi-routine work ({:.0f}% and {:.0f}%)"),
+    ("occupation", "Similar population make-up", lambda c: c["nssec_never_worked_perc"], 9.4,
+     "both have many adults who have never worked or are long-term unemployed "
+     "({:.0f}% and {:.0f}%)"),
+    ("occupation", "Similar population make-up", lambda c: c["nssec_students_perc"], 7.7,
+     "both have many full-time students ({:.0f}% and {:.0f}% of adults)"),
 )
 
 

@@ -11,6 +11,11 @@ households for shares of households (the households of a district are recovered 
 and share of one household measure). Counts (``_total``) are summed. Scotland and Northern Ireland
 have their own censuses, not in this file: their councils have no census block here, and the
 context model imputes it, and says so.
+
+Two ONS topic summaries add what that file lacks and the sector's comparator methods use (NHS
+England's adult social care peer groups: tenure and socio-economic class): TS054 (tenure of
+households) and TS062 (NS-SeC of residents aged 16 and over), as counts per 2021 district. Their
+shares are a council's summed counts over its summed table total, so they need no weights.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 
 CENSUS = "ons-census-2021/census_2021_local_authority_indicators.csv"
 
@@ -39,6 +45,40 @@ INDICATORS = (*PERSON_SHARES, *HOUSEHOLD_SHARES, *COUNTS)
 _HOUSEHOLD_PROBE = ("households_multiplelanguages_total", "households_multiplelanguages_perc")
 _MIN_PROBE_PERC = 1.0  # below this the rounded share is too coarse to recover households from
 _PEOPLE_PER_HOUSEHOLD = 2.36  # England and Wales, Census 2021: the fallback
+
+
+_TS054 = "Tenure of household: "
+_TS062 = "National Statistics Socio-economic Classification (NS-SEC): "
+
+
+@dataclass(frozen=True)
+class CountTable:
+    """One ONS topic summary: its file, its total column and each share's count columns."""
+
+    path: str
+    total: str
+    shares: dict[str, tuple[str, ...]]
+    code: str = "geography code"
+
+
+COUNT_TABLES = (
+    CountTable("ons-census-2021/census2021-ts054-ltla.csv", _TS054 + "Total: All households", {
+        "tenure_owned_perc": (_TS054 + "Owned", _TS054 + "Shared ownership"),
+        "tenure_social_rented_perc": (_TS054 + "Social rented",),
+        "tenure_private_rented_perc": (_TS054 + "Private rented", _TS054 + "Lives rent free"),
+    }),
+    CountTable("ons-census-2021/census2021-ts062-ltla.csv",
+               _TS062 + "Total: All usual residents aged 16 years and over", {
+        "nssec_higher_perc": (_TS062 + "L1, L2 and L3 Higher managerial, administrative and "
+                              "professional occupations",),
+        "nssec_routine_perc": (_TS062 + "L12 Semi-routine occupations",
+                               _TS062 + "L13 Routine occupations"),
+        "nssec_never_worked_perc": (_TS062 + "L14.1 and L14.2 Never worked and long-term "
+                                    "unemployed",),
+        "nssec_students_perc": (_TS062 + "L15 Full-time students",),
+    }),
+)
+COUNT_SHARES = tuple(name for table in COUNT_TABLES for name in table.shares)
 
 
 def _number(text: str | None) -> float | None:
@@ -126,3 +166,25 @@ def _add(sums: dict[str, list[float]], row: Mapping[str, str],
             "households" if key in HOUSEHOLD_SHARES else "people"]
         sums[key][0] += weight * value
         sums[key][1] += weight
+
+
+def aggregate_counts(table: CountTable, rows: Iterable[Mapping[str, str]],
+                     owners: Mapping[str, tuple[str, ...]]) -> dict[str, dict[str, float]]:
+    """Return each council's shares (0-100) from one count table: summed counts over summed totals.
+
+    A district with no total, or a count that is not a number, is left out of that share.
+    """
+    sums: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(lambda: [0.0, 0.0]))
+    for row in rows:
+        total = _number(row.get(table.total))
+        if not total:
+            continue
+        for name, columns in table.shares.items():
+            counts = [_number(row.get(column)) for column in columns]
+            if None in counts:
+                continue
+            for council in owners.get(row.get(table.code, ""), ()):
+                sums[council][name][0] += sum(counts)
+                sums[council][name][1] += total
+    return {council: {name: 100.0 * count / total for name, (count, total) in shares.items()}
+            for council, shares in sums.items()}

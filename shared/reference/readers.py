@@ -13,7 +13,13 @@ from pathlib import Path
 from statistics import median
 from urllib.parse import urlsplit
 
-from partnermatch.shared.reference.census import CENSUS, aggregate, district_councils
+from partnermatch.shared.reference.census import (
+    CENSUS,
+    COUNT_TABLES,
+    aggregate,
+    aggregate_counts,
+    district_councils,
+)
 from partnermatch.shared.reference.records import CouncilRecord, OfstedJudgement, Place
 from partnermatch.shared.reference.taxonomy import COUNCIL_TYPES
 
@@ -191,7 +197,12 @@ def _base_records(data_dir: Path, register: list[dict[str, str]]) -> list[Counci
 def _census(data_dir: Path, register: list[dict[str, str]]) -> dict[str, dict[str, float]]:
     """Return each council's Census 2021 indicators, aggregated from the 2021 districts."""
     current = {row["local-authority-code"]: _is_current_council(row) for row in register}
-    return aggregate(_rows(data_dir, CENSUS), district_councils(register, current))
+    owners = district_councils(register, current)
+    found = aggregate(_rows(data_dir, CENSUS), owners)
+    for table in COUNT_TABLES:
+        for council, shares in aggregate_counts(table, _rows(data_dir, table.path), owners).items():
+            found.setdefault(council, {}).update(shares)
+    return found
 
 
 def _county_centres(register: list[dict[str, str]]) -> dict[str, tuple[float, float]]:

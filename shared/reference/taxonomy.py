@@ -113,5 +113,12 @@ def types_delivering(service_area: str, day: date | None = None) -> list[str]:
     return [t for t in COUNCIL_TYPES if service_area in rules.get(t, ())]
 
 
+def same_tier(a_type: str, b_type: str, day: date | None = None) -> bool:
+    """Say whether two types of council are in the same tier: both run children's services
+    (county and unitary councils), or neither does (district councils)."""
+    tier_area = "childrens_services"
+    return delivers(a_type, tier_area, day) == delivers(b_type, tier_area, day)
+
+
 STRUGGLING_MAX = 2
 STRONG_MIN = 4

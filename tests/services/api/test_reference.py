@@ -45,6 +45,15 @@ def test_similar_for_a_service_area_lists_only_councils_that_deliver_it(client):
     assert items and all(types[i["gss_code"]] != "NMD" for i in items)
 
 
+def test_similar_without_a_service_area_lists_councils_of_the_same_tier(client):
+    types = {c["gss_code"]: c["council_type"] for c in
+             client.get("/api/v1/councils").get_json()["items"]}
+    upper = client.get(f"/api/v1/councils/{LEEDS}/similar?limit=50").get_json()["items"]
+    assert len(upper) == 50 and all(types[i["gss_code"]] != "NMD" for i in upper)
+    lower = client.get(f"/api/v1/councils/{CAMBRIDGE}/similar?limit=50").get_json()["items"]
+    assert len(lower) == 50 and all(types[i["gss_code"]] in ("NMD", "NID") for i in lower)
+
+
 def test_similar_for_an_unknown_council_is_404(client):
     assert_envelope(client.get("/api/v1/councils/E99999999/similar"), 404)
 

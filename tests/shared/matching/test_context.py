@@ -160,6 +160,18 @@ def test_census_make_up_brings_alike_populations_closer():
     assert model.similarity("ME", "YOUNG") > model.similarity("ME", "OLD")
 
 
+def test_a_council_without_census_is_not_taken_for_the_typical_council_it_is_imputed_as():
+    ages = [14.0 + i for i in range(9)]
+    places = [place(f"C{i}", census={"age_0-14_perc": share}) for i, share in enumerate(ages)]
+    places.append(place("SCOT", region="Scotland", council_type="SCO"))
+    model = ContextModel.fit([*places, *spread_of_places()], {"default": {"region": 0.0}})
+    typical = "C4"  # the median share: where the imputer puts a council without figures
+    nearest_with_figures = model.similarity(typical, "C3")
+    assert model.similarity(typical, "SCOT") < nearest_with_figures
+    gaps = model.gaps(["C4", "C3", "SCOT"])
+    assert gaps.blocks["age"][0, 2] > gaps.blocks["age"][0, 1] > 0
+
+
 def test_unknown_rurality_label_is_treated_as_the_median():
     labelled = [place(f"R{i}", rurality=label) for i, label in enumerate(RURALITY[:3])]
     model = ContextModel.fit([*labelled, place("ODD", rurality="Moonbase"), *spread_of_places()])
@@ -239,6 +251,35 @@ def test_reasons_follow_the_features_an_area_weighs():
     assert "Similar child poverty: 33% and 35% of children in low-income families" in reasons
     assert "Also a metropolitan borough" not in reasons
     assert "Also a metropolitan borough" in context_reasons(manchester, birmingham)
+
+
+def test_housing_and_class_are_reasons_where_both_councils_stand_out():
+    renters = {"tenure_social_rented_perc": 33.0, "nssec_routine_perc": 30.0,
+               "nssec_never_worked_perc": 14.0}
+    hackney = place("H", "Hackney", census=renters)
+    knowsley = place("K", "Knowsley", census={**renters, "tenure_social_rented_perc": 36.0})
+    reasons = context_reasons(hackney, knowsley, {"tenure", "occupation"})
+    assert reasons == (
+        "Similar housing: both have many households in social housing (33% and 36%)",
+        "Similar population make-up: both have many adults in routine and semi-routine work "
+        "(30% and 30%)",
+        "Similar population make-up: both have many adults who have never worked or are "
+        "long-term unemployed (14% and 14%)",
+    )
+    assert context_reasons(hackney, knowsley, {"age"}) == ()
+
+
+def test_tenure_and_class_bring_alike_populations_closer():
+    renting = {"tenure_social_rented_perc": 35.0, "tenure_owned_perc": 40.0,
+               "nssec_routine_perc": 30.0, "nssec_higher_perc": 8.0}
+    owning = {"tenure_social_rented_perc": 8.0, "tenure_owned_perc": 80.0,
+              "nssec_routine_perc": 15.0, "nssec_higher_perc": 22.0}
+    places = [place("ME", census=renting), place("RENT", census=dict(renting)),
+              place("OWN", census=owning), *spread_of_places()]
+    places += [place(f"C{i}", census={k: (renting[k] * i + owning[k] * (6 - i)) / 6
+                                      for k in renting}) for i in range(7)]
+    model = ContextModel.fit(places)
+    assert model.similarity("ME", "RENT") > model.similarity("ME", "OWN")
 
 
 def test_a_council_without_census_figures_is_said_to_be_taken_as_typical():

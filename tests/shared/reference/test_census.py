@@ -9,7 +9,14 @@ from pathlib import Path
 import pytest
 
 from partnermatch.config.settings import SHIPPED_REFERENCE_DIR
-from partnermatch.shared.reference.census import CENSUS, aggregate, district_councils
+from partnermatch.shared.reference.census import (
+    CENSUS,
+    COUNT_TABLES,
+    CountTable,
+    aggregate,
+    aggregate_counts,
+    district_councils,
+)
 from partnermatch.shared.reference.readers import REGISTER, read_councils
 
 DATA_DIR = Path(os.environ.get("REFERENCE_DATA_DIR") or SHIPPED_REFERENCE_DIR)
@@ -61,6 +68,33 @@ def test_districts_replaced_by_one_new_unitary_are_counted_in_it_and_a_split_by_
         "households_multiplelanguages_perc": 10.0})}
 
 
+TENURE = CountTable("tenure.csv", "All households", {
+    "social_perc": ("Social rented",), "private_perc": ("Private rented", "Rent free")})
+
+
+def tenure_row(gss, households, social, private, free="0"):
+    return {"geography code": gss, "All households": str(households), "Social rented": str(social),
+            "Private rented": str(private), "Rent free": str(free)}
+
+
+def test_a_count_table_sums_counts_and_totals_over_a_councils_districts():
+    register = [register_row("CTY", "E10000001", "CTY"),
+                register_row("BIG", "E07000001", county="CTY"),
+                register_row("SML", "E07000002", county="CTY")]
+    owners = district_councils(register, {"CTY": True, "BIG": True, "SML": True})
+    found = aggregate_counts(TENURE, [tenure_row("E07000001", 90_000, 9_000, 18_000, 2_000),
+                                      tenure_row("E07000002", 10_000, 3_000, 1_000)], owners)
+    assert found["CTY"] == pytest.approx({"social_perc": 12.0, "private_perc": 21.0})
+    assert found["SML"] == pytest.approx({"social_perc": 30.0, "private_perc": 10.0})
+
+
+def test_a_count_table_leaves_out_a_district_without_a_total_or_a_count():
+    owners = {"E07000001": ("A",), "E07000002": ("A",)}
+    found = aggregate_counts(TENURE, [tenure_row("E07000001", "", 50, 50),
+                                      tenure_row("E07000002", 1_000, "x", 100)], owners)
+    assert found == {"A": pytest.approx({"private_perc": 10.0})}
+
+
 @pytest.fixture(scope="module")
 def places():
     return {r.place.name: r.place for r in read_councils(DATA_DIR)}
@@ -103,3 +137,17 @@ def test_places_carry_the_shares_of_people_in_the_most_and_least_deprived_areas(
         assert 0.0 <= place.imd_high_share <= 1.0 and 0.0 <= place.imd_low_share <= 1.0
     assert places["Knowsley"].imd_high_share > places["Wokingham"].imd_high_share
     assert places["Wokingham"].imd_low_share > places["Knowsley"].imd_low_share
+
+
+def test_tenure_and_class_come_from_the_shipped_ons_tables(places):
+    names = [name for table in COUNT_TABLES for name in table.shares]
+    for place in places.values():
+        if place.census:
+            assert all(0.0 <= place.census[name] <= 100.0 for name in names), place.name
+    tenure = ("tenure_owned_perc", "tenure_social_rented_perc", "tenure_private_rented_perc")
+    assert sum(places["Kent"].census[name] for name in tenure) == pytest.approx(100.0)
+    assert places["Hackney"].census["tenure_social_rented_perc"] > 35.0
+    assert places["Wokingham"].census["nssec_higher_perc"] > places["Knowsley"].census[
+        "nssec_higher_perc"]
+    assert places["Knowsley"].census["nssec_routine_perc"] > places["Wokingham"].census[
+        "nssec_routine_perc"]
