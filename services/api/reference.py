@@ -25,6 +25,7 @@ from partnermatch.shared.reference.register import place_of
 from partnermatch.shared.reference.taxonomy import (
     SERVICE_AREAS,
     delivers,
+    nation_of,
     same_tier,
     types_delivering,
 )
@@ -86,7 +87,7 @@ def similar(query: dict[str, Any], gss_code: str):
     gss_code = gss_code.upper()
     if gss_code not in model:
         abort(404, message="No current council has that GSS code.")
-    eligible = _same_tier(model.place(gss_code)) if area is None else (
+    eligible = _comparators(model.place(gss_code)) if area is None else (
         lambda place: delivers(place.council_type, area))
     neighbours = model.similar(gss_code, service_area=area, limit=query["limit"],
                                eligible=eligible)
@@ -99,10 +100,17 @@ def similar(query: dict[str, Any], gss_code: str):
     }
 
 
-def _same_tier(me: Place) -> Callable[[Place], bool]:
-    """Without a service area, a council is compared with councils of its own tier, as the
-    sector's comparator lists are (counties and unitaries together, districts together)."""
-    return lambda place: same_tier(me.council_type or "", place.council_type or "")
+def _comparators(me: Place) -> Callable[[Place], bool]:
+    """Without a service area, a council is compared with councils of its own tier and nation,
+    as the sector's comparator lists are (counties and unitaries together, districts together;
+    England's apart from Wales', whose councils work under other laws and inspectorates)."""
+    nation = nation_of(me.region)
+
+    def eligible(place: Place) -> bool:
+        return (same_tier(me.council_type or "", place.council_type or "")
+                and (nation is None or nation_of(place.region) == nation))
+
+    return eligible
 
 
 def context_model() -> ContextModel:

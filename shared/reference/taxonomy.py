@@ -120,5 +120,15 @@ def same_tier(a_type: str, b_type: str, day: date | None = None) -> bool:
     return delivers(a_type, tier_area, day) == delivers(b_type, tier_area, day)
 
 
+NATION_REGIONS = frozenset({"Scotland", "Wales", "Northern Ireland"})  # else England
+
+
+def nation_of(region: str | None) -> str | None:
+    """Return the nation of a council's region (the register's English regions are England)."""
+    if not region:
+        return None
+    return region if region in NATION_REGIONS else "England"
+
+
 STRUGGLING_MAX = 2
 STRONG_MIN = 4

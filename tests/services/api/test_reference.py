@@ -6,6 +6,8 @@ from openapi_spec_validator import validate
 
 from tests.services.api.helpers import CAMBRIDGE, LEEDS, assert_envelope
 
+CARDIFF = "W06000015"
+
 
 def test_service_areas_say_who_delivers_them(client):
     items = {i["key"]: i for i in client.get("/api/v1/service-areas").get_json()["items"]}
@@ -45,13 +47,16 @@ def test_similar_for_a_service_area_lists_only_councils_that_deliver_it(client):
     assert items and all(types[i["gss_code"]] != "NMD" for i in items)
 
 
-def test_similar_without_a_service_area_lists_councils_of_the_same_tier(client):
+def test_similar_without_a_service_area_lists_councils_of_the_same_tier_and_nation(client):
     types = {c["gss_code"]: c["council_type"] for c in
              client.get("/api/v1/councils").get_json()["items"]}
     upper = client.get(f"/api/v1/councils/{LEEDS}/similar?limit=50").get_json()["items"]
-    assert len(upper) == 50 and all(types[i["gss_code"]] != "NMD" for i in upper)
+    assert len(upper) == 50
+    assert all(types[i["gss_code"]] in ("MD", "UA", "LBO", "CTY", "CC") for i in upper)
     lower = client.get(f"/api/v1/councils/{CAMBRIDGE}/similar?limit=50").get_json()["items"]
-    assert len(lower) == 50 and all(types[i["gss_code"]] in ("NMD", "NID") for i in lower)
+    assert len(lower) == 50 and all(types[i["gss_code"]] == "NMD" for i in lower)
+    welsh = client.get(f"/api/v1/councils/{CARDIFF}/similar?limit=30").get_json()["items"]
+    assert len(welsh) == 21 and all(types[i["gss_code"]] == "WPA" for i in welsh)
 
 
 def test_similar_for_an_unknown_council_is_404(client):
