@@ -20,7 +20,7 @@ Methods, all computed in the same run on the same requests:
 - the model: ``MatchIndex`` as in production (diversity counted over the requests in order);
 - the model without diversity;
 - outstanding first, then nearest by the same context (the naive ranking the issue names);
-- the same naive ranking by the context model before issue 14;
+- the same naive ranking by the context model before the Census context;
 - context only: the nearest strong councils, whatever their grade;
 - random strong councils.
 """

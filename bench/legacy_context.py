@@ -1,4 +1,4 @@
-"""The context model before issue 14, kept so the benches can compare the new one with it.
+"""The context model before the Census context, kept so the benches can compare the new one with it.
 
 A frozen copy of ``shared/matching/context.py`` at commit 427230e (its reasons left out): nine
 features of size, place and deprivation, and the LAIT children's need block (including service

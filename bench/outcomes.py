@@ -48,7 +48,7 @@ class OutcomeSet:
     """One service area's councils, their outcome indicators and their context gaps.
 
     ``gaps`` are the model's (standardised within the councils that deliver the area);
-    ``legacy`` are the model's before issue 14 (``bench.legacy_context``), for comparison.
+    ``legacy`` are the model's before the Census context (``bench.legacy_context``), for comparison.
     """
 
     area: str
@@ -118,7 +118,7 @@ def weighted_errors(outcomes: OutcomeSet, weights: Mapping[str, float],
 
 
 def legacy_errors(outcomes: OutcomeSet, rows: np.ndarray | None = None) -> np.ndarray:
-    """Return per-council errors of the neighbours the model before issue 14 found."""
+    """Return per-council errors of the neighbours the model before the Census context found."""
     rows = np.arange(len(outcomes.values)) if rows is None else rows
     weights = {**LEGACY_DEFAULTS, **LEGACY_WEIGHTS.get(outcomes.area, {})}
     distances = legacy_combine(outcomes.legacy, weights)[np.ix_(rows, rows)]

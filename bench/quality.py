@@ -42,7 +42,7 @@ def context_report(folder: str) -> str:
             ("weight search, out of sample (5-fold CV x2)", cv.searched, None),
             ("people-only start", cv.start, None),
             ("equal weights, every block (CIPFA-style)", cv.equal, None),
-            ("the model before issue 14", cv.legacy, None),
+            ("the model before the Census context", cv.legacy, None),
             ("random neighbours", random_errors(outcomes), None),
             ("no neighbours: national median", median_errors(outcomes), None),
         ]
@@ -112,7 +112,7 @@ def comparability_report(folder: str) -> str:
              comparability.model_method(context, area, strong, diversity=False), 1),
             ("outstanding first, then nearest (same context)",
              comparability.naive_method(context, area), 1),
-            ("outstanding first, then nearest (context before issue 14)",
+            ("outstanding first, then nearest (context before the Census blocks)",
              comparability.naive_method(legacy, area), 1),
             ("nearest strong councils, any grade (same context)",
              comparability.naive_method(context, area, outstanding_first=False), 1),

@@ -28,7 +28,7 @@ def context_model(folder: str) -> ContextModel:
 
 
 def legacy_context_model(folder: str) -> LegacyModel:
-    """Fit the context model as it was before issue 14, for comparison."""
+    """Fit the context model as it was before the Census context, for comparison."""
     return LegacyModel.fit([r.place for r in councils(folder)])
 
 

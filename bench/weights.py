@@ -12,9 +12,9 @@ Its honesty is checked by cross-validation (scikit-learn's ``RepeatedKFold``): t
 only the training councils (as targets and as neighbours), and the weights it picks are scored on
 the councils it never saw, beside the fixed candidates scored on the same councils: equal weights
 over every block (CIPFA-style, size, type and geography included), the people-only start, and the
-model before issue 14. An area keeps the searched weights only if they beat every fixed candidate
-out of sample (95% interval of the difference below 0 against both the start and equal weights);
-otherwise it keeps the start, equal weights over the blocks that describe the people.
+model before the Census context. An area keeps the searched weights only if they beat every fixed
+candidate out of sample (95% interval of the difference below 0 against both the start and equal
+weights); otherwise it keeps the start, equal weights over the blocks that describe the people.
 
 Run ``python -m bench.weights`` to repeat the search; its output is where the constants in
 ``shared/matching/context.py`` (``AREA_WEIGHTS``) came from. The matching never fits weights at run
@@ -95,7 +95,7 @@ class CrossValidated:
     searched: np.ndarray
     equal: np.ndarray  # equal weights over every block
     start: np.ndarray  # the people-only start
-    legacy: np.ndarray  # the model before issue 14
+    legacy: np.ndarray  # the model before the Census context
 
 
 def cross_validate(outcomes: OutcomeSet, seed: int = 11) -> CrossValidated:
@@ -134,7 +134,7 @@ def main(argv: list[str] | None = None) -> None:
     print("Context weights chosen so neighbours predict held-out outcomes "
           f"({FOLDS}-fold cross-validation x{REPEATS}; mean absolute error, robust z; 95% CI)\n")
     print(table(["area", "searched (out of sample)", "people-only start", "equal weights",
-                 "before issue 14", "searched - start", "searched - equal",
+                 "before the Census context", "searched - start", "searched - equal",
                  "searched - before"], rows))
     print("\nWeights kept (non-zero blocks): searched on all councils where the search beat both "
           "the people-only start and equal weights out of sample (95% CI below 0), else the "

@@ -4,9 +4,9 @@
 profile asking) over 30,000 seeded synthetic profiles, then again after recommendations, upserts
 and removals, and on the index saved and opened. The digest covers every need's area, rating and
 partners (ids, names, kinds, GSS codes, scores, ratings and reasons, in order). It was first
-recorded before the speed work (commit a38c132), and recorded again, deliberately, once for issue
-14 (the context model on Census 2021 with its own reasons, similarity scaled by the 5th nearest
-neighbour, diversity only within a 2% margin), and once more for the rest of issue 14 (tenure and
+recorded before the speed work (commit a38c132), and recorded again, deliberately, once for the
+context model on Census 2021 (with its own reasons, similarity scaled by the 5th nearest
+neighbour, diversity only within a 2% margin), and once more when it grew (tenure and
 socio-economic class from the Census, a missing block set a typical gap away, similarity scaled by
 the 3rd nearest neighbour); it changes only if the ranking, a score or a reason changes, or if the
 synthetic profiles or the reference data do.
