@@ -47,8 +47,9 @@ SYNC_OVERLAP = timedelta(seconds=30)
 LOAD_BATCH = 500
 # A partner counts as recommended when it is among a need's top partners (what the email shows,
 # stored as NeedRecommendations.top_partner_ids). Rows are read again this many ids back, because
-# concurrent transactions can commit out of id order; ids already counted are skipped.
-RECOUNT_OVERLAP = 400
+# concurrent transactions can commit out of id order; ids already counted are skipped. A row is
+# one need of a run (a few per run), so 100 rows reach back over a few dozen runs.
+RECOUNT_OVERLAP = 100
 
 
 def candidate_from(profile: Profile) -> Candidate:
