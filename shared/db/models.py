@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sqlalchemy import (
     JSON,
     Boolean,
     DateTime,
-    Float,
     ForeignKey,
     Integer,
     LargeBinary,
@@ -171,28 +171,63 @@ class MatchRun(Base):
     checked_at: Mapped[datetime | None] = mapped_column()
     refreshed_by: Mapped[str | None] = mapped_column(String(36))
 
-    recommendations: Mapped[list[Recommendation]] = relationship(
-        cascade="all, delete-orphan", passive_deletes=True, order_by="Recommendation.rank"
+    # One row for each need that has partners: the partners recommended for it
+    needs: Mapped[list[NeedRecommendations]] = relationship(
+        cascade="all, delete-orphan", passive_deletes=True, order_by="NeedRecommendations.id"
     )
 
+    @property
+    def recommendations(self) -> list[Recommendation]:
+        """Every partner recommended for every need, best first within each need."""
+        return [
+            Recommendation.of(need, rank, partner)
+            for need in self.needs
+            for rank, partner in enumerate(need.partners, start=1)
+        ]
 
-class Recommendation(Base):
-    """One partner recommended for one need in a match run."""
+
+class NeedRecommendations(Base):
+    """The partners recommended for one need in a match run, best first.
+
+    The partners are one JSON document (as ``shared/recommendations/runs.py`` writes them):
+    a run is a few rows, one per need that has partners, rather than a row per partner.
+    """
 
     __tablename__ = "recommendations"
+    __table_args__ = (UniqueConstraint("match_run_id", "service_area"),)
 
+    # Rows are numbered as written: a worker's index counts the new ones since it last looked.
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     match_run_id: Mapped[str] = mapped_column(ForeignKey("match_runs.id", ondelete="CASCADE"))
     service_area: Mapped[str] = mapped_column(String(40))
-    need_rating: Mapped[int] = mapped_column(Integer)
-    rank: Mapped[int] = mapped_column(Integer)
-    partner_profile_id: Mapped[str] = mapped_column(String(36), index=True)
-    partner_kind: Mapped[str] = mapped_column(String(16))
-    partner_name: Mapped[str] = mapped_column(String(300))
-    partner_gss_code: Mapped[str | None] = mapped_column(String(9))
-    score: Mapped[float] = mapped_column(Float)
-    strength_rating: Mapped[int] = mapped_column(Integer)
-    reasons: Mapped[list] = mapped_column(default=list)
+    rating: Mapped[int] = mapped_column(Integer)
+    # [{"profile_id", "name", "kind", "gss_code", "score", "strength_rating", "reasons"}, ...]
+    partners: Mapped[list] = mapped_column(default=list)
+    # The first few partners' ids (what an email shows), read without the whole document by the
+    # indexes counting recommendations and by freshness comparing tops.
+    top_partner_ids: Mapped[list] = mapped_column(default=list)
+
+
+@dataclass(frozen=True)
+class Recommendation:
+    """One partner recommended for one need, as read from its need's document."""
+
+    service_area: str
+    need_rating: int
+    rank: int
+    partner_profile_id: str
+    partner_kind: str
+    partner_name: str
+    partner_gss_code: str | None
+    score: float
+    strength_rating: int
+    reasons: tuple[str, ...]
+
+    @classmethod
+    def of(cls, need: NeedRecommendations, rank: int, partner: dict) -> Recommendation:
+        return cls(need.service_area, need.rating, rank, partner["profile_id"], partner["kind"],
+                   partner["name"], partner["gss_code"], partner["score"],
+                   partner["strength_rating"], tuple(partner["reasons"]))
 
 
 class EmailDelivery(Base):

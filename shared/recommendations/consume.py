@@ -11,13 +11,19 @@ from dataclasses import dataclass
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
-from partnermatch.shared.db.models import MatchRun, OutboxEvent, Profile, Recommendation, utcnow
+from partnermatch.shared.db.models import (
+    MatchRun,
+    NeedRecommendations,
+    OutboxEvent,
+    Profile,
+    utcnow,
+)
 from partnermatch.shared.db.statuses import RunStatus
 from partnermatch.shared.matching.index import MODEL_VERSION
 from partnermatch.shared.notifications.owed import owe_recommendations
 from partnermatch.shared.recommendations.live_index import CandidateIndex, request_from
 from partnermatch.shared.recommendations.refresh import PARTNERS_KEPT_PER_NEED, owe_refresh
-from partnermatch.shared.recommendations.runs import recommendation_rows
+from partnermatch.shared.recommendations.runs import need_rows
 from partnermatch.shared.reference.records import NeedMatches
 
 
@@ -66,14 +72,14 @@ def _existing_run(session: Session, profile: Profile) -> MatchRun | None:
 
 def store_run(session: Session, profile: Profile, needs: list[NeedMatches],
               event_id: str | None) -> MatchRun:
-    """Store a match run and its recommendations."""
+    """Store a match run and its ranking, a row per need."""
     run = MatchRun(profile_id=profile.id, profile_version=profile.version, status=RunStatus.READY,
                    model_version=MODEL_VERSION, event_id=event_id, generated_at=utcnow())
     session.add(run)
     session.flush()
-    rows = recommendation_rows(run.id, needs)
-    if rows:  # one executemany through Core: a run holds up to 50 partners per need
-        session.execute(insert(Recommendation.__table__), rows)
+    rows = need_rows(run.id, needs)
+    if rows:  # one executemany through Core: the ORM would only add bookkeeping
+        session.execute(insert(NeedRecommendations.__table__), rows)
     return run
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from partnermatch.shared.db.models import Feedback, MatchRun, Recommendation, utcnow
+from partnermatch.shared.db.models import Feedback, MatchRun, utcnow
 
 
 def record_feedback(session: Session, match_run_id: str, partner_id: str, useful: bool) -> bool:
@@ -13,12 +13,8 @@ def record_feedback(session: Session, match_run_id: str, partner_id: str, useful
 
     False when the run or the recommendation no longer exists (the profile was erased).
     """
-    if session.get(MatchRun, match_run_id) is None:
-        return False
-    recommended = session.scalar(select(Recommendation.id).where(
-        Recommendation.match_run_id == match_run_id,
-        Recommendation.partner_profile_id == partner_id).limit(1))
-    if recommended is None:
+    run = session.get(MatchRun, match_run_id)
+    if run is None or all(r.partner_profile_id != partner_id for r in run.recommendations):
         return False
     answer = session.scalar(select(Feedback).where(
         Feedback.match_run_id == match_run_id, Feedback.partner_profile_id == partner_id))

@@ -25,9 +25,9 @@ from sqlalchemy.orm import Session
 from partnermatch.shared.db.models import (
     Council,
     MatchRun,
+    NeedRecommendations,
     OutboxEvent,
     Profile,
-    Recommendation,
     utcnow,
 )
 from partnermatch.shared.matching.columns import FrozenDict, mapped
@@ -45,11 +45,11 @@ log = logging.getLogger(__name__)
 _UNUSABLE = (OSError, ValueError, EOFError, KeyError)
 SYNC_OVERLAP = timedelta(seconds=30)
 LOAD_BATCH = 500
-# A partner counts as recommended when it is among a need's first COUNTED_RANKS (what the email
-# shows). Recommendation ids are read again this far back, because concurrent transactions can
-# commit out of id order; ids already counted are skipped.
-COUNTED_RANKS = 5
-RECOUNT_OVERLAP = 400
+# A partner counts as recommended when it is among a need's top partners (what the email shows,
+# stored as NeedRecommendations.top_partner_ids). Rows are read again this many ids back, because
+# concurrent transactions can commit out of id order; ids already counted are skipped. A row is
+# one need of a run (a few per run), so 100 rows reach back over a few dozen runs.
+RECOUNT_OVERLAP = 100
 
 
 def candidate_from(profile: Profile) -> Candidate:
@@ -130,18 +130,19 @@ class CandidateIndex:
         of ``partnermatch.shared.matching.index``); a new index counts them all.
         """
         rows = session.execute(
-            select(Recommendation.id, Recommendation.partner_profile_id,
+            select(NeedRecommendations.id, NeedRecommendations.top_partner_ids,
                    func.coalesce(Profile.gss_code, Profile.id))
-            .join(MatchRun, MatchRun.id == Recommendation.match_run_id)
+            .join(MatchRun, MatchRun.id == NeedRecommendations.match_run_id)
             .join(Profile, Profile.id == MatchRun.profile_id)
-            .where(Recommendation.id > self._counted_to - RECOUNT_OVERLAP,
-                   Recommendation.rank <= COUNTED_RANKS)
+            .where(NeedRecommendations.id > self._counted_to - RECOUNT_OVERLAP)
         ).all()
         counts: dict[str, int] = {}
         own: dict[tuple[str, str], int] = {}
-        for row_id, partner, requester in rows:
-            if row_id not in self._counted:
-                self._counted.add(row_id)
+        for row_id, partners, requester in rows:
+            if row_id in self._counted:
+                continue
+            self._counted.add(row_id)
+            for partner in partners:
                 counts[partner] = counts.get(partner, 0) + 1
                 own[(requester, partner)] = own.get((requester, partner), 0) + 1
         if counts:

@@ -22,7 +22,13 @@ from sqlalchemy import delete, func, insert, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from partnermatch.shared.db.engine import transaction
-from partnermatch.shared.db.models import MatchRun, OutboxEvent, Profile, Recommendation, utcnow
+from partnermatch.shared.db.models import (
+    MatchRun,
+    NeedRecommendations,
+    OutboxEvent,
+    Profile,
+    utcnow,
+)
 from partnermatch.shared.db.statuses import RunStatus
 from partnermatch.shared.matching.index import CAPACITY_FACTORS, struggling_areas
 from partnermatch.shared.notifications.owed import owe_new_partner
@@ -32,7 +38,7 @@ from partnermatch.shared.recommendations.live_index import (
     candidate_from,
     request_from,
 )
-from partnermatch.shared.recommendations.runs import recommendation_rows
+from partnermatch.shared.recommendations.runs import need_rows
 from partnermatch.shared.reference.records import Candidate, MatchRequest, NeedMatches
 from partnermatch.shared.reference.taxonomy import STRONG_MIN, delivers
 
@@ -244,12 +250,9 @@ def _may_help(newcomer: _Newcomer, profile: Profile, run: MatchRun, request: Mat
 
 
 def _stored_tops(session: Session, run: MatchRun) -> dict[str, set[str]]:
-    tops: dict[str, set[str]] = {}
-    for area, partner_id in session.execute(
-            select(Recommendation.service_area, Recommendation.partner_profile_id)
-            .where(Recommendation.match_run_id == run.id, Recommendation.rank <= TOP)):
-        tops.setdefault(area, set()).add(partner_id)
-    return tops
+    return {area: set(top_ids[:TOP]) for area, top_ids in session.execute(
+        select(NeedRecommendations.service_area, NeedRecommendations.top_partner_ids)
+        .where(NeedRecommendations.match_run_id == run.id))}
 
 
 def _entered_top(newcomers: Mapping[str, _Newcomer], needs: list[NeedMatches],
@@ -267,9 +270,9 @@ def _entered_top(newcomers: Mapping[str, _Newcomer], needs: list[NeedMatches],
 
 
 def _replace(session: Session, run: MatchRun, needs: list[NeedMatches], newcomer_id: str) -> None:
-    session.execute(delete(Recommendation).where(Recommendation.match_run_id == run.id))
-    rows = recommendation_rows(run.id, needs)
+    session.execute(delete(NeedRecommendations).where(NeedRecommendations.match_run_id == run.id))
+    rows = need_rows(run.id, needs)
     if rows:
-        session.execute(insert(Recommendation.__table__), rows)
+        session.execute(insert(NeedRecommendations.__table__), rows)
     run.refreshed_by = newcomer_id
-    session.expire(run, ["recommendations"])
+    session.expire(run, ["needs"])

@@ -9,22 +9,39 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from partnermatch.shared.db.models import MatchRun, Profile, ProfileVersion, Recommendation
+from partnermatch.shared.db.models import MatchRun, NeedRecommendations, Profile, ProfileVersion
 from partnermatch.shared.matching.index import struggling_areas
 from partnermatch.shared.reference.addresses import REJECTED, UNVERIFIED, UNVERIFIED_REASON
 from partnermatch.shared.reference.records import MatchRequest, NeedMatches, Partner
 
+# A partner counts as recommended when it is among a need's first TOP_PARTNERS (what the email
+# shows): their ids are stored beside the document, for the counts and for freshness.
+TOP_PARTNERS = 5
 
-def recommendation_rows(match_run_id: str, needs: list[NeedMatches]) -> list[dict[str, Any]]:
-    """Return the rows storing a ranking: each need's partners, best first."""
+
+def need_rows(match_run_id: str, needs: Iterable[NeedMatches]) -> list[dict[str, Any]]:
+    """Return the rows storing a ranking: one per need with partners, its partners best first."""
     return [
-        {"match_run_id": match_run_id, "service_area": need.service_area,
-         "need_rating": need.rating, "rank": rank, "partner_profile_id": partner.profile_id,
-         "partner_kind": partner.kind, "partner_name": partner.name,
-         "partner_gss_code": partner.gss_code, "score": partner.score,
-         "strength_rating": partner.strength_rating, "reasons": list(partner.reasons)}
-        for need in needs for rank, partner in enumerate(need.partners, start=1)
+        {"match_run_id": match_run_id, "service_area": need.service_area, "rating": need.rating,
+         "partners": [partner_document(p) for p in need.partners],
+         "top_partner_ids": [p.profile_id for p in need.partners[:TOP_PARTNERS]]}
+        for need in needs if need.partners
     ]
+
+
+def partner_document(partner: Partner) -> dict[str, Any]:
+    """Return how a recommended partner is stored in its need's document."""
+    return {"profile_id": partner.profile_id, "name": partner.name, "kind": partner.kind,
+            "gss_code": partner.gss_code, "score": partner.score,
+            "strength_rating": partner.strength_rating, "reasons": list(partner.reasons)}
+
+
+def partner_from(document: dict[str, Any]) -> Partner:
+    """Return a recommended partner as stored in its need's document."""
+    return Partner(profile_id=document["profile_id"], name=document["name"],
+                   kind=document["kind"], gss_code=document["gss_code"],
+                   score=document["score"], strength_rating=document["strength_rating"],
+                   reasons=tuple(document["reasons"]))
 
 
 def latest_run(session: Session, profile: Profile) -> MatchRun | None:
@@ -32,7 +49,7 @@ def latest_run(session: Session, profile: Profile) -> MatchRun | None:
     return session.scalar(
         select(MatchRun)
         .where(MatchRun.profile_id == profile.id, MatchRun.profile_version == profile.version)
-        .options(selectinload(MatchRun.recommendations))
+        .options(selectinload(MatchRun.needs))
     )
 
 
@@ -42,13 +59,13 @@ def needs_of(session: Session, run: MatchRun, limit: int = 50) -> list[NeedMatch
     A need nobody is strong in yet has no recommendations stored, and is listed with no partners.
     Partners are as they stand now (partnermatch.shared.reference.addresses): see as_they_stand.
     """
-    return as_they_stand(session, _grouped(run.recommendations, limit, asked_needs(session, run)))
+    return as_they_stand(session, _grouped(run.needs, limit, asked_needs(session, run)))
 
 
 def top_needs(session: Session, run: MatchRun, limit: int) -> list[NeedMatches]:
-    """Like needs_of, reading only the best `limit` partners of each need from the database."""
-    rows = session.scalars(select(Recommendation).where(
-        Recommendation.match_run_id == run.id, Recommendation.rank <= limit))
+    """Like needs_of, for a run read without its needs: one query reads them."""
+    rows = session.scalars(select(NeedRecommendations)
+                           .where(NeedRecommendations.match_run_id == run.id))
     return as_they_stand(session, _grouped(rows, limit, asked_needs(session, run)))
 
 
@@ -98,27 +115,12 @@ def asked_needs(session: Session, run: MatchRun) -> list[tuple[str, int]]:
     return struggling_areas(request, council_type)
 
 
-def _grouped(rows: Iterable[Recommendation], limit: int,
+def _grouped(rows: Iterable[NeedRecommendations], limit: int,
              asked: list[tuple[str, int]]) -> list[NeedMatches]:
-    partners: dict[str, list[Recommendation]] = {}
-    for row in sorted(rows, key=lambda r: r.rank):
-        partners.setdefault(row.service_area, []).append(row)
-    ratings = dict(asked) | {area: found[0].need_rating for area, found in partners.items()}
+    stored = {row.service_area: row for row in rows}
+    ratings = dict(asked) | {area: row.rating for area, row in stored.items()}
     return [
-        NeedMatches(service_area=area, rating=rating,
-                    partners=tuple(_partner(r) for r in partners.get(area, [])[:limit]))
+        NeedMatches(service_area=area, rating=rating, partners=tuple(
+            partner_from(p) for p in (stored[area].partners[:limit] if area in stored else ())))
         for area, rating in sorted(ratings.items(), key=lambda ar: (ar[1], ar[0]))
     ]
-
-
-def _partner(row: Recommendation) -> Partner:
-    return Partner(
-        profile_id=row.partner_profile_id,
-        name=row.partner_name,
-        kind=row.partner_kind,
-        gss_code=row.partner_gss_code,
-        score=row.score,
-        strength_rating=row.strength_rating,
-        reasons=tuple(row.reasons),
-    )
-

@@ -33,7 +33,7 @@ from partnermatch.services.api.ops.charts import chart
 from partnermatch.services.api.ops.queues import read as read_queues
 from partnermatch.services.api.runtime import runtime
 from partnermatch.shared.db.engine import transaction
-from partnermatch.shared.db.models import DeadLetter, MatchRun, Profile, Recommendation
+from partnermatch.shared.db.models import DeadLetter, MatchRun, NeedRecommendations, Profile
 from partnermatch.shared.email.senders import file_name
 from partnermatch.shared.operations import figures as ops
 from partnermatch.shared.operations import repair
@@ -154,14 +154,15 @@ def recommendations_csv():
     writer = csv.writer(out)
     writer.writerow(CSV_COLUMNS)
     with runtime().read_sessions() as db:
-        rows = db.execute(select(MatchRun, Recommendation).join(
-            Recommendation, Recommendation.match_run_id == MatchRun.id)
-            .order_by(MatchRun.generated_at, Recommendation.service_area, Recommendation.rank))
-        for run, rec in rows:
-            writer.writerow([csv_cell(v) for v in (
-                run.generated_at.isoformat(), run.id, run.profile_id, rec.service_area,
-                rec.rank, rec.partner_name, rec.partner_kind, rec.partner_gss_code,
-                f"{rec.score:.4f}", "; ".join(rec.reasons))])
+        rows = db.execute(select(MatchRun, NeedRecommendations).join(
+            NeedRecommendations, NeedRecommendations.match_run_id == MatchRun.id)
+            .order_by(MatchRun.generated_at, NeedRecommendations.service_area))
+        for run, need in rows:
+            for rank, rec in enumerate(need.partners, start=1):
+                writer.writerow([csv_cell(v) for v in (
+                    run.generated_at.isoformat(), run.id, run.profile_id, need.service_area,
+                    rank, rec["name"], rec["kind"], rec["gss_code"], f"{rec['score']:.4f}",
+                    "; ".join(rec["reasons"]))])
     repair_actor = current_actor()
     with transaction(runtime().sessions) as db:
         repair.audit(db, repair_actor, "recommendations.exported", None)

@@ -51,9 +51,9 @@ from partnermatch.shared.db.models import (
     DeadLetter,
     EmailDelivery,
     MatchRun,
+    NeedRecommendations,
     OutboxEvent,
     Profile,
-    Recommendation,
     TaskAttempt,
 )
 from partnermatch.shared.recommendations.consume import PARTNERS_KEPT_PER_NEED
@@ -183,12 +183,8 @@ def stored_match(client, profile_id: str) -> list[tuple]:
         version = session.get(Profile, profile_id).version
         runs = session.scalars(select(MatchRun).where(MatchRun.profile_id == profile_id)).all()
         assert [(r.profile_version, r.status) for r in runs] == [(version, "ready")], runs
-        rows = session.execute(
-            select(Recommendation.service_area, Recommendation.rank,
-                   Recommendation.partner_profile_id)
-            .where(Recommendation.match_run_id == runs[0].id)
-        ).all()
-    return sorted(tuple(row) for row in rows)
+        rows = [(r.service_area, r.rank, r.partner_profile_id) for r in runs[0].recommendations]
+    return sorted(rows)
 
 
 def assert_matched_once_after_retry(client, smtp, profile_id: str, event_id: str,
@@ -216,7 +212,7 @@ def nothing_stored(client, profile_id: str) -> bool:
     with client.application.extensions["partnermatch"].read_sessions() as session:
         runs = session.scalar(select(func.count()).select_from(MatchRun)
                               .where(MatchRun.profile_id == profile_id))
-        recommendations = session.scalar(select(func.count()).select_from(Recommendation))
+        recommendations = session.scalar(select(func.count()).select_from(NeedRecommendations))
         consumed = session.scalar(select(OutboxEvent.consumed_at)
                                   .where(OutboxEvent.profile_id == profile_id))
     return runs == 0 and recommendations == 0 and consumed is None

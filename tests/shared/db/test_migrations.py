@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from operator import itemgetter
 from pathlib import Path
 
 import pytest
@@ -14,10 +15,10 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from click.testing import CliRunner
-from sqlalchemy import create_engine, inspect, text
+from sqlalchemy import JSON, column, create_engine, inspect, select, table, text
 
 from partnermatch.services.cli import main
-from partnermatch.shared.db.migrate import VERSIONS_DIR, alembic_config, upgrade
+from partnermatch.shared.db.migrate import VERSIONS_DIR, alembic_config, downgrade, upgrade
 from partnermatch.shared.db.models import Base
 from tests import PROJECT_ROOT
 
@@ -185,3 +186,95 @@ def test_0006_takes_confirmation_from_the_addresses_and_leaves_councils_to_be_ch
     assert _profiles_after_0006(url) == {
         "a": (True, "unverified"), "b": (False, "unverified"),
         "c": (False, None), "d": (False, None)}
+
+
+def _recommendation_rows(count_by_area: dict[str, int]) -> list[dict]:
+    """Recommendations of run "r" as 0006 stored them: a row per partner of each need."""
+    return [
+        {"match_run_id": "r", "service_area": area, "need_rating": 1 + number, "rank": rank,
+         "partner_profile_id": f"{area}-{rank}", "partner_kind": "council",
+         "partner_name": f"Partner {rank}", "partner_gss_code": None if rank % 2 else "E08000035",
+         "score": 1 / (rank + 0.3), "strength_rating": 5, "reasons": [f"Reason {rank}", "Near"]}
+        for number, (area, count) in enumerate(count_by_area.items())
+        for rank in range(1, count + 1)
+    ]
+
+
+_RECOMMENDATIONS = table(
+    "recommendations", *(column(name) for name in (
+        "match_run_id", "service_area", "need_rating", "rank", "partner_profile_id",
+        "partner_kind", "partner_name", "partner_gss_code", "score", "strength_rating")),
+    column("reasons", JSON()))
+_NEED_RECOMMENDATIONS = table("recommendations", column("match_run_id"),
+                              column("service_area"), column("rating"),
+                              column("partners", JSON()), column("top_partner_ids", JSON()))
+
+
+def _store_a_run_at_0006(url: str, recommendations: list[dict]) -> None:
+    upgrade(url, "0006")
+    engine = create_engine(url)
+    now = "2026-12-01 12:00:00+00:00"
+    with engine.begin() as connection:
+        connection.execute(text(
+            "INSERT INTO profiles (id, kind, version, fields, contact_email, token_hash, approved,"
+            " demo, contact_confirmed, created_at, updated_at) VALUES ('p', 'supplier', 1, '{}', "
+            "'pat@example.com', 'x', TRUE, FALSE, FALSE, :now, :now)"), {"now": now})
+        connection.execute(text(
+            "INSERT INTO match_runs (id, profile_id, profile_version, status, model_version, "
+            "generated_at) VALUES ('r', 'p', 1, 'ready', 'm', :now)"), {"now": now})
+        connection.execute(_RECOMMENDATIONS.insert(), recommendations)
+    engine.dispose()
+
+
+def _read(url: str, query) -> list[dict]:
+    engine = create_engine(url)
+    with engine.connect() as connection:
+        rows = [dict(row) for row in connection.execute(query).mappings()]
+    engine.dispose()
+    return rows
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_0007_moves_each_need_of_a_run_into_one_row_and_back(request, tmp_path, backend):
+    url = (f"sqlite:///{tmp_path / 'm.db'}" if backend == "sqlite"
+           else request.getfixturevalue("fresh_postgresql"))
+    before = _recommendation_rows({"waste": 7, "housing": 2})
+    _store_a_run_at_0006(url, before)
+    upgrade(url, "0007")
+    needs = _read(url, select(_NEED_RECOMMENDATIONS)
+                  .order_by(_NEED_RECOMMENDATIONS.c.service_area))
+    assert [(n["match_run_id"], n["service_area"], n["rating"]) for n in needs] == [
+        ("r", "housing", 2), ("r", "waste", 1)]
+    housing, waste = needs
+    assert housing["top_partner_ids"] == ["housing-1", "housing-2"]
+    assert waste["top_partner_ids"] == [f"waste-{rank}" for rank in range(1, 6)]
+    assert [p["profile_id"] for p in waste["partners"]] == [f"waste-{r}" for r in range(1, 8)]
+    assert waste["partners"][1] == {
+        "profile_id": "waste-2", "name": "Partner 2", "kind": "council",
+        "gss_code": "E08000035", "score": 1 / 2.3, "strength_rating": 5,
+        "reasons": ["Reason 2", "Near"]}
+    _add(url, _NEED_RECOMMENDATIONS, {  # a need with no partners left: none to move back
+        "match_run_id": "r", "service_area": "culture", "rating": 2, "partners": [],
+        "top_partner_ids": []})
+    downgrade(url, "0006")
+    after = _read(url, select(_RECOMMENDATIONS))
+    key = itemgetter("service_area", "rank")
+    assert sorted(after, key=key) == sorted(before, key=key)
+    _add(url, _RECOMMENDATIONS, before[0])
+    assert set(_tables(url)) >= {"recommendations", "match_runs"}
+    assert not {"recommendations_by_partner", "recommendations_by_need"} & set(_tables(url))
+
+
+def _add(url: str, table_, row: dict) -> None:
+    """Add a row without an id: it raises unless the table's id sequence survived the renames."""
+    engine = create_engine(url)
+    with engine.begin() as connection:
+        connection.execute(table_.insert(), row)
+    engine.dispose()
+
+
+def _tables(url: str) -> list[str]:
+    engine = create_engine(url)
+    names = inspect(engine).get_table_names()
+    engine.dispose()
+    return names

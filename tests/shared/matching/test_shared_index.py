@@ -9,13 +9,13 @@ import pytest
 from sqlalchemy import insert, select
 
 from partnermatch.shared.db.engine import make_engine, make_sessionmaker, transaction
-from partnermatch.shared.db.models import MatchRun, Profile, Recommendation
+from partnermatch.shared.db.models import MatchRun, NeedRecommendations, Profile
 from partnermatch.shared.matching.index import MODEL_VERSION
 from partnermatch.shared.matching.snapshot import SnapshotStore
 from partnermatch.shared.profiles.demo import seed_demo
 from partnermatch.shared.profiles.store import create_profile, erase_profile, update_profile
 from partnermatch.shared.recommendations.live_index import CandidateIndex, request_from
-from partnermatch.shared.recommendations.runs import recommendation_rows
+from partnermatch.shared.recommendations.runs import need_rows
 from tests.shared.recommendations.test_live_index import LEEDS, MANCHESTER, council_fields
 
 
@@ -106,9 +106,9 @@ def store_matches(sessions, index: CandidateIndex, times: int) -> None:
                                model_version=MODEL_VERSION)
                 session.add(run)
                 session.flush()
-                rows = recommendation_rows(run.id, index.index.match(request_from(profile), 5))
+                rows = need_rows(run.id, index.index.match(request_from(profile), 5))
                 if rows:
-                    session.execute(insert(Recommendation), rows)
+                    session.execute(insert(NeedRecommendations), rows)
 
 
 def test_workers_spread_the_load_alike_from_the_counts_in_the_database(seeded):

@@ -14,7 +14,6 @@ from partnermatch.shared.db.models import (
     IdempotencyKey,
     MatchRun,
     OutboxEvent,
-    Recommendation,
 )
 from partnermatch.shared.profiles.erasure import (
     ERASED,
@@ -67,8 +66,7 @@ def test_others_stop_being_recommended_the_erased_partner_and_keep_the_rest(sess
         forget_as_partner(session, bradford.id)
         run_id, care_id = run.id, care.id
     with sessions() as session:
-        partners = session.scalars(select(Recommendation.partner_profile_id)
-                                   .where(Recommendation.match_run_id == run_id)).all()
+        partners = [r.partner_profile_id for r in session.get(MatchRun, run_id).recommendations]
         assert partners == [care_id]
         assert session.get(MatchRun, run_id).refreshed_by is None
         assert session.scalars(select(Feedback.partner_profile_id)).all() == [None]

@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from partnermatch.shared.db.engine import make_read_sessionmaker, transaction
 from partnermatch.shared.db.models import (
@@ -16,7 +16,6 @@ from partnermatch.shared.db.models import (
     MatchRun,
     OutboxEvent,
     Profile,
-    Recommendation,
     utcnow,
 )
 from partnermatch.shared.notifications import owed as notifications
@@ -88,10 +87,8 @@ def refresh(sessions, run_pass):
 
 def top(session, profile_id, area, n=freshness.TOP):
     run = session.scalar(select(MatchRun).where(MatchRun.profile_id == profile_id))
-    return list(session.scalars(
-        select(Recommendation.partner_profile_id)
-        .where(Recommendation.match_run_id == run.id, Recommendation.service_area == area,
-               Recommendation.rank <= n).order_by(Recommendation.rank)))
+    return [r.partner_profile_id for r in run.recommendations
+            if r.service_area == area and r.rank <= n]
 
 
 def new_partner_emails(session, profile_id):
@@ -258,8 +255,7 @@ def test_a_replayed_refresh_event_does_nothing_twice(sessions, index, run_pass):
     with sessions() as session:
         assert len(new_partner_emails(session, asker)) == 1
         run = session.scalar(select(MatchRun).where(MatchRun.profile_id == asker))
-        count = session.scalar(select(func.count()).select_from(Recommendation)
-                               .where(Recommendation.match_run_id == run.id))
+        count = len(run.recommendations)
         assert count == 1  # replaced, not appended
 
 
