@@ -12,7 +12,7 @@ from partnermatch.shared.matching.context import ContextModel
 from partnermatch.shared.matching.index import MatchIndex
 from partnermatch.shared.reference.records import MatchRequest
 from partnermatch.shared.reference.taxonomy import SERVICE_AREAS, delivers
-from tests.shared.matching.test_matching import PLACES, council, supplier
+from tests.shared.matching.test_index import PLACES, council, supplier
 
 AREAS = sorted(SERVICE_AREAS)
 WORDS = ("fostering", "recruitment", "waste", "recycling", "housing", "homelessness",
