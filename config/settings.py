@@ -92,6 +92,9 @@ class Settings:
     TASK_TIME_LIMIT: int = 60
     BROKER_VISIBILITY_TIMEOUT: int = 90
     TASK_MAX_ATTEMPTS: int = 5
+    # A worker taking a match event takes up to this many waiting ones and matches them in one
+    # transaction (PostgreSQL; 1 matches each event alone)
+    MATCH_BATCH_SIZE: int = 16
     EMAIL_MAX_ATTEMPTS: int = 8
     EMAIL_RETRY_BASE_SECONDS: float = 5.0
     EMAIL_RETRY_MAX_SECONDS: float = 300.0
@@ -155,6 +158,7 @@ _CHECKS: dict[str, validate.Validator] = {
     "SMTP_PORT": validate.Range(min=1, max=65535),
     **dict.fromkeys(("SMTP_TIMEOUT", "NOTIFY_TIMEOUT", "TASK_SOFT_TIME_LIMIT", "TASK_TIME_LIMIT",
                      "BROKER_VISIBILITY_TIMEOUT", "TASK_MAX_ATTEMPTS", "EMAIL_MAX_ATTEMPTS",
+                     "MATCH_BATCH_SIZE",
                      "EMAIL_RETRY_BASE_SECONDS", "EMAIL_RETRY_MAX_SECONDS",
                      "RELAY_INTERVAL_SECONDS", "RELAY_GRACE_SECONDS", "OPS_SESSION_HOURS",
                      "CONFIRMATIONS_PER_PROFILE_PER_DAY", "CONFIRMATIONS_PER_ADDRESS_PER_DAY"),

@@ -40,19 +40,83 @@ REFRESH_BUDGET_SHARE = 0.5  # of the soft time limit a refresh pass may spend re
 @shared_task(base=WorkerTask, bind=True, name=TaskName.MATCH_PROFILE,
              event_attempts=EventAttempts("match", matchmaking.fail_event, count_match))
 def match_profile(self: WorkerTask, event_id: str) -> str:
-    """Match the profile version named by an outbox event."""
+    """Match the profile version named by an outbox event, with the match events waiting beside
+    it (up to MATCH_BATCH_SIZE) in one transaction; an event tried before is matched alone."""
     rt = self.runtime
     try:
-        with transaction(rt.sessions) as session:
-            outcome = matchmaking.match_event(session, rt.index(), event_id)
-            claimed = _claim_here(rt, session, outcome.delivery_id, outcome.needs)
+        try:
+            matched = _match_batch(rt, event_id, alone=False)
+        except BatchFailedError as failed:  # each event again alone: its own task, and this one
+            log.warning("a batch of %d match events failed (%r); matching %s alone",
+                        failed.size, failed.__cause__, event_id)
+            matched = _match_batch(rt, event_id, alone=True)
     except IntegrityError:  # a concurrent duplicate committed the same run first
         return count_match("already")
+    for outcome, claimed in matched:
+        _send_matched(rt, outcome, claimed)
+    return matched[0][0].status
+
+
+class BatchFailedError(Exception):
+    """Matching several events together failed; it is rolled back and none of them consumed."""
+
+    def __init__(self, size: int):
+        super().__init__(f"a batch of {size} match events failed")
+        self.size = size
+
+
+def _match_batch(rt: WorkerRuntime, event_id: str, alone: bool) -> list[tuple]:
+    """Match an event, and unless `alone` the waiting ones this transaction locks, with one
+    index catch-up and one commit; return each outcome with the email claimed in it."""
+    size = 1
+    try:
+        with transaction(rt.sessions) as session:
+            event = session.get(outbox.OutboxEvent, event_id, with_for_update=True)
+            if event is None:
+                return [(matchmaking.MatchOutcome("gone"), None)]
+            events = [event] if alone else _with_waiting(rt, session, event)
+            size = len(events)
+            return _match_locked(rt, session, events)
+    except Exception as error:
+        if size > 1:
+            raise BatchFailedError(size) from error
+        raise
+
+
+def _with_waiting(rt: WorkerRuntime, session, event) -> list:
+    """Lock the waiting match events to match beside this one, and count an attempt for each.
+
+    Only on PostgreSQL (SKIP LOCKED), only for an event not consumed and never tried before.
+    The counts commit on a connection of their own before the work, as each task's start does.
+    """
+    limit = rt.settings.MATCH_BATCH_SIZE - 1
+    if (limit < 1 or event.consumed_at is not None
+            or session.get_bind().dialect.name != "postgresql"
+            or attempts.attempts_so_far(session, match_key(event.id)) > 1):
+        return [event]
+    waiting = matchmaking.lock_waiting_events(session, event.id, limit)
+    attempts.bump_attempts(rt.sessions, [match_key(e.id) for e in waiting])
+    return [event, *waiting]
+
+
+def _match_locked(rt: WorkerRuntime, session, events: list) -> list[tuple]:
+    """Match locked events in the caller's transaction, catching the index up once."""
+    index = rt.index()
+    if len(events) > 1:
+        index.refresh(session)
+    matched = []
+    for event in events:
+        outcome = matchmaking.match_locked(session, index, event, catch_up=len(events) == 1)
+        matched.append((outcome, _claim_here(rt, session, outcome.delivery_id, outcome.needs)))
+    return matched
+
+
+def _send_matched(rt: WorkerRuntime, outcome, claimed: Claimed | None) -> None:
+    """Count a committed match and send the email it built, claimed now the match is durable."""
     count_match(outcome.status)
     if claimed is not None:  # sent from here, one broker hop sooner; the claim keeps it once
         claimed = _claim_composed(rt, claimed)
         count_email(_send_claimed(rt, claimed) if claimed else "not pending")
-    return outcome.status
 
 
 @shared_task(base=WorkerTask, bind=True, name=TaskName.REFRESH_PARTNERS,

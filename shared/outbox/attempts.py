@@ -28,6 +28,21 @@ def bump_attempt(sessions: sessionmaker[Session], task_key: str) -> int:
     raise RuntimeError(f"could not count attempts for {task_key}")
 
 
+def bump_attempts(sessions: sessionmaker[Session], task_keys: list[str]) -> None:
+    """Count one more start of several tasks, in one transaction (a batch's companions)."""
+    if not task_keys:
+        return
+    for _ in range(3):
+        try:
+            with sessions() as session, session.begin():
+                for task_key in task_keys:
+                    _bump(session, task_key)
+                return
+        except IntegrityError:  # a first attempt raced ours to insert; count again
+            continue
+    raise RuntimeError(f"could not count attempts for {len(task_keys)} tasks")
+
+
 def _bump(session: Session, task_key: str) -> int:
     upsert = _UPSERTS.get(session.get_bind().dialect.name)
     if upsert is not None:  # one statement, one round trip: every task start counts here

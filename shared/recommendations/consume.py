@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import insert, select
+from sqlalchemy import exists, insert, literal, select
 from sqlalchemy.orm import Session
 
 from partnermatch.shared.db.models import (
@@ -16,11 +16,14 @@ from partnermatch.shared.db.models import (
     NeedRecommendations,
     OutboxEvent,
     Profile,
+    TaskAttempt,
     utcnow,
 )
 from partnermatch.shared.db.statuses import RunStatus
 from partnermatch.shared.matching.index import MODEL_VERSION
 from partnermatch.shared.notifications.owed import owe_recommendations
+from partnermatch.shared.outbox.events import MATCH_TOPICS
+from partnermatch.shared.outbox.names import MATCH_KEY_PREFIX
 from partnermatch.shared.recommendations.live_index import CandidateIndex, request_from
 from partnermatch.shared.recommendations.refresh import PARTNERS_KEPT_PER_NEED, owe_refresh
 from partnermatch.shared.recommendations.runs import need_rows
@@ -39,10 +42,37 @@ class MatchOutcome:
 
 
 def match_event(session: Session, index: CandidateIndex, event_id: str) -> MatchOutcome:
-    """Match the profile version an event names, unless that was already done."""
-    event = session.get(OutboxEvent, event_id)
+    """Match the profile version an event names, unless that was already done.
+
+    The event's row is locked first: a batch holding it commits (or fails) before this reads it.
+    """
+    event = session.get(OutboxEvent, event_id, with_for_update=True)
     if event is None:
         return MatchOutcome("gone")
+    return match_locked(session, index, event)
+
+
+def lock_waiting_events(session: Session, event_id: str, limit: int) -> list[OutboxEvent]:
+    """Lock up to `limit` other match events waiting to be consumed and never tried, oldest first.
+
+    Rows another transaction holds are skipped (SKIP LOCKED), so concurrent batches take
+    different events; an event with an attempt counted has been tried and is matched alone.
+    """
+    tried = exists().where(TaskAttempt.task_key == literal(MATCH_KEY_PREFIX) + OutboxEvent.id)
+    return list(session.scalars(
+        select(OutboxEvent)
+        .where(OutboxEvent.topic.in_(MATCH_TOPICS), OutboxEvent.consumed_at.is_(None),
+               OutboxEvent.id != event_id, ~tried)
+        .order_by(OutboxEvent.created_at)
+        .limit(limit)
+        .with_for_update(skip_locked=True, of=OutboxEvent)
+    ))
+
+
+def match_locked(session: Session, index: CandidateIndex, event: OutboxEvent,
+                 catch_up: bool = True) -> MatchOutcome:
+    """Match the profile version of an event this transaction holds; `catch_up=False` when the
+    caller has brought the index up to date in this transaction already (a batch does it once)."""
     if event.consumed_at is not None:
         return MatchOutcome("already")
     event.consumed_at = utcnow()
@@ -52,7 +82,8 @@ def match_event(session: Session, index: CandidateIndex, event_id: str) -> Match
     run = _existing_run(session, profile)
     status, partner_ids, needs = "already", (), None
     if run is None:
-        index.refresh(session)
+        if catch_up:
+            index.refresh(session)
         needs = index.index.match(request_from(profile), limit=PARTNERS_KEPT_PER_NEED)
         run = store_run(session, profile, needs, event.id)
         status, partner_ids = "matched", _top_partner_ids(needs)
