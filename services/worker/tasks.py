@@ -104,6 +104,7 @@ def _match_locked(rt: WorkerRuntime, session, events: list) -> list[tuple]:
     index = rt.index()
     if len(events) > 1:
         index.refresh(session)
+        log.info("matching %d events in one transaction", len(events))
     matched = []
     for event in events:
         outcome = matchmaking.match_locked(session, index, event, catch_up=len(events) == 1)
