@@ -7,10 +7,16 @@ import pytest
 from sqlalchemy import select
 
 from partnermatch.shared.db.engine import transaction
-from partnermatch.shared.db.models import EmailDelivery, MatchRun, OutboxEvent, Profile
+from partnermatch.shared.db.models import EmailDelivery, MatchRun, OutboxEvent, Profile, utcnow
+from partnermatch.shared.outbox.attempts import _bump as bump
+from partnermatch.shared.outbox.names import match_key
 from partnermatch.shared.profiles.store import update_profile
 from partnermatch.shared.recommendations.confirmation import confirm_address
-from partnermatch.shared.recommendations.consume import fail_event, match_event
+from partnermatch.shared.recommendations.consume import (
+    fail_event,
+    lock_waiting_events,
+    match_event,
+)
 from partnermatch.shared.recommendations.live_index import CandidateIndex
 from tests.shared.examples import BRADFORD, council
 
@@ -79,3 +85,34 @@ def test_giving_up_on_an_event_says_the_match_failed_once(sessions, index, leeds
     with sessions() as session:
         assert session.scalars(select(MatchRun.status).where(
             MatchRun.profile_id == leeds_id)).all() == ["failed"]
+
+
+def test_waiting_events_taken_into_a_batch_are_the_untried_unconsumed_match_events(
+        sessions, leeds_submitted):
+    leeds_id, event_id, bradford_id = leeds_submitted
+    with transaction(sessions) as session:
+        [bradford_event] = session.scalars(select(OutboxEvent.id).where(
+            OutboxEvent.profile_id == bradford_id,
+            OutboxEvent.topic.in_(("profile.submitted", "profile.updated")))).all()
+        tried = OutboxEvent(topic="profile.updated", profile_id=leeds_id, profile_version=1)
+        consumed = OutboxEvent(topic="profile.updated", profile_id=leeds_id, profile_version=1,
+                               consumed_at=utcnow())
+        deletion = OutboxEvent(topic="profile.deleted", profile_id=leeds_id)
+        session.add_all([tried, consumed, deletion])
+        session.flush()
+        bump(session, match_key(tried.id))
+    with transaction(sessions) as session:
+        waiting = lock_waiting_events(session, event_id, limit=16)
+        assert [e.id for e in waiting] == [bradford_event]
+        assert lock_waiting_events(session, event_id, limit=0) == []
+
+
+def test_a_waiting_event_another_batch_holds_is_skipped(sessions, leeds_submitted):
+    _leeds_id, event_id, bradford_id = leeds_submitted
+    if sessions.kw["bind"].dialect.name != "postgresql":
+        pytest.skip("SKIP LOCKED is PostgreSQL's; SQLite's one write lock serialises batches")
+    with transaction(sessions) as holder:
+        held = lock_waiting_events(holder, event_id, limit=16)
+        assert [e.profile_id for e in held] == [bradford_id]
+        with transaction(sessions) as other:  # a concurrent batch: skips, does not wait
+            assert lock_waiting_events(other, event_id, limit=16) == []
