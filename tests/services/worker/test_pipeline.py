@@ -12,7 +12,7 @@ from partnermatch.shared.db.models import EmailDelivery, Profile
 from partnermatch.shared.profiles.store import create_profile
 from partnermatch.shared.recommendations.confirmation import confirm_address
 from partnermatch.shared.reference.taxonomy import delivers
-from tests.processes import text_of
+from tests.processes import CeleryProcess, text_of
 from tests.services.api.helpers import CAMBRIDGE, bearer, council_body
 from tests.services.worker.conftest import confirm, confirm_link
 
@@ -85,7 +85,19 @@ def _council_types(client):
         yield council["gss_code"], council["council_type"]
 
 
-def test_deleted_profile_gets_no_email(api, worker, beat, smtp, database_url):
+def test_deleted_profile_gets_no_email(api, service_env, tmp_path, beat, smtp, database_url):
+    # Each match waits a second once started, so the DELETE below surely comes before the second
+    # profile's match, however fast the worker is (without it, a worker that matches and sends
+    # within the DELETE's round trip rightly emails a profile that still existed).
+    worker = CeleryProcess.worker({**service_env, "TEST_MATCH_DELAY_SECONDS": "1"},
+                                  tmp_path / "worker.log")
+    try:
+        _delete_before_the_match(api, smtp, database_url)
+    finally:
+        worker.stop()
+
+
+def _delete_before_the_match(api, smtp, database_url) -> None:
     first = api.post("/api/v1/profiles", json=council_body()).get_json()
     confirm(api, confirm_link(text_of(smtp.wait_for(to(LEEDS_ADDRESS))[0])))
     wait_ready(api, first)
