@@ -8,7 +8,7 @@ from celery.signals import setup_logging
 from partnermatch.config.celery import celery_config
 from partnermatch.config.logging import configure_logging
 from partnermatch.config.settings import Settings, load_settings
-from partnermatch.services.worker import metrics
+from partnermatch.services.worker import broker, metrics
 
 
 def create_celery(settings: Settings | None = None) -> Celery:
@@ -16,6 +16,7 @@ def create_celery(settings: Settings | None = None) -> Celery:
     settings = settings or load_settings()
     celery = Celery("partnermatch", include=["partnermatch.services.worker.tasks"])
     celery.conf.update(celery_config(settings))
+    broker.install()
     celery.conf.partnermatch_settings = settings
     metrics.install(celery)
     return celery

@@ -120,16 +120,21 @@ def confirm(client, path: str) -> None:
 
 
 def pytest_collection_modifyitems(config, items):
-    """Run the slow fault tests once: on PostgreSQL (production's database) when it is there.
+    """Run the slow tests whose subject is not the database once: on PostgreSQL (production's
+    database) when it is there.
 
-    The end-to-end pipeline tests still run on both SQLite and PostgreSQL, and so does a fault
-    test written for SQLite alone (one with no PostgreSQL variant).
+    They are the fault tests (test_faults_*.py) and the tests marked `one_database` (the Notify
+    client, the kept SMTP connection, personal data in queues and logs, ops against real
+    processes): what they prove goes through the same code on either database, which the faster
+    tests beside them cover on both. The end-to-end pipeline tests still run on both SQLite and
+    PostgreSQL, and so does a test written for SQLite alone (one with no PostgreSQL variant).
     """
     if not os.environ.get("TEST_DATABASE_URL"):
         return
     ids = {item.nodeid for item in items}
     once = [item for item in items
-            if "/test_faults_" in item.nodeid and "[sqlite" in item.nodeid
+            if ("/test_faults_" in item.nodeid or item.get_closest_marker("one_database"))
+            and "[sqlite" in item.nodeid
             and item.nodeid.replace("[sqlite", "[postgresql") in ids]
     if once:
         config.hook.pytest_deselected(items=once)

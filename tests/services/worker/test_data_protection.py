@@ -18,7 +18,7 @@ from tests.processes import CeleryProcess, text_of
 from tests.services.api.helpers import bearer, council_body
 from tests.services.worker.conftest import confirm, confirm_link
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.one_database]
 
 QUEUES = ("matching", "email", "events")
 UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")

@@ -15,7 +15,7 @@ from tests.notify_server import API_KEY, TEMPLATE_ID, NotifyServer
 from tests.services.api.helpers import council_body
 from tests.services.worker.conftest import confirm, confirm_link
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.one_database]
 
 COUNCILS = {"sam.officer@leeds.gov.uk": "E08000035", "waste.lead@manchester.gov.uk": "E08000003"}
 

@@ -15,7 +15,7 @@ from partnermatch.shared.db.models import DeadLetter, EmailDelivery
 from tests.services.api.helpers import council_body
 from tests.services.worker.faults import wait_until
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.one_database]
 OPS_TOKEN = "ops-token-for-tests-0123456789"
 PASSWORD = "correct horse battery staple"
 

@@ -8,7 +8,7 @@ from tests.processes import text_of
 from tests.services.api.helpers import council_body
 from tests.services.worker.conftest import confirm, confirm_link
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.one_database]
 
 LEEDS_ADDRESS = "sam.officer@leeds.gov.uk"
 

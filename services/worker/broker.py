@@ -1,0 +1,42 @@
+"""Kombu's Redis transport, for a worker that outlives a Redis restart with a task in flight.
+
+Celery 5.7.0 handles a lost broker connection by collecting the connection, which releases its
+transport, and then closing it. A channel of the released transport has no connection details
+left, so whatever it still does raises AttributeError: putting back the late-acknowledged message
+in flight as the channel closes, or acknowledging that message once its task ends. Celery takes
+that for an unrecoverable error and the worker stops ("Unrecoverable error:
+AttributeError("'NoneType' object has no attribute 'hostname'")"), however briefly Redis was gone.
+
+Here such a channel raises a connection error instead, which Celery and kombu expect of a
+connection that is gone: the close ignores it, the late acknowledgement is logged as not made,
+and the consumer reconnects. The message is not lost: it stays in Redis's unacknowledged set,
+which the transport restores after the visibility timeout, and a task run again finds its work
+done (matching and sending are idempotent by their outbox event and delivery).
+"""
+
+from __future__ import annotations
+
+from kombu.transport import TRANSPORT_ALIASES
+from kombu.transport import redis as kombu_redis
+from redis.exceptions import ConnectionError as RedisConnectionError
+
+
+class Channel(kombu_redis.Channel):
+    def _connparams(self, asynchronous: bool = False) -> dict:
+        if self.connection is None or self.connection.client is None:
+            raise RedisConnectionError("this channel's broker connection was released")
+        return super()._connparams(asynchronous)
+
+
+class Transport(kombu_redis.Transport):
+    Channel = Channel
+
+
+def install() -> None:
+    """Serve redis:// and rediss:// broker URLs with this transport in this process.
+
+    An alias rather than Celery's `broker_transport`, so that the broker URL everyone reads (logs,
+    Flower's broker page) still says redis.
+    """
+    for scheme in ("redis", "rediss"):
+        TRANSPORT_ALIASES[scheme] = f"{__name__}:Transport"
