@@ -133,9 +133,8 @@ class Gaps:
 
 def combine_gaps(gaps: Gaps, weights: Mapping[str, float]) -> np.ndarray:
     """Weight per-block gaps into distances, exactly as ``ContextModel`` does for one area."""
-    entry = {**dict.fromkeys(FEATURES, 0.0), **weights}
-    squares = sum(entry[name] * block for name, block in gaps.blocks.items())
-    total = sum(entry[name] for name in gaps.blocks) or 1.0
+    squares = sum(weights.get(name, 0.0) * block for name, block in gaps.blocks.items())
+    total = sum(weights.get(name, 0.0) for name in gaps.blocks) or 1.0
     return np.sqrt(squares / total)
 
 
