@@ -15,7 +15,10 @@ context model imputes it, and says so.
 Two ONS topic summaries add what that file lacks and the sector's comparator methods use (NHS
 England's adult social care peer groups: tenure and socio-economic class): TS054 (tenure of
 households) and TS062 (NS-SeC of residents aged 16 and over), as counts per 2021 district. Their
-shares are a council's summed counts over its summed table total, so they need no weights.
+shares are a council's summed counts over its summed table total, so they need no weights. Two more
+are read the same way, TS007A (the shares aged 85 and over and 0-4) and TS045 (households with no
+car, with two or more); the context model does not weigh them: ``python -m bench.candidates``
+found that they did not help neighbours predict outcomes.
 """
 
 from __future__ import annotations

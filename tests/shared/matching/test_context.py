@@ -324,6 +324,18 @@ def test_weighted_gaps_give_the_distances_behind_similarity(area):
     assert ratio == pytest.approx(np.full(ratio.shape, ratio[0]))
 
 
+def test_a_block_the_weights_leave_out_counts_for_nothing():
+    """bench.candidates adds its own blocks to the gaps: unweighted, they change no distance."""
+    model = ContextModel.fit(spread_of_places())
+    codes = [p.gss_code for p in spread_of_places()]
+    gaps = model.gaps(codes, "childrens_services")
+    weights = model.weights("childrens_services")
+    extra = replace(gaps, blocks={**gaps.blocks, "candidate": np.ones((len(codes), len(codes)))})
+    assert combine_gaps(extra, weights) == pytest.approx(combine_gaps(gaps, weights))
+    assert not np.allclose(combine_gaps(extra, {**weights, "candidate": 1.0}),
+                           combine_gaps(gaps, weights))
+
+
 def test_embedding_is_the_pipeline_output_and_its_distances_are_the_model_distances():
     places = [replace(p, need_indicators={"ChildPov": 10.0 + 37 * i % 30})
               for i, p in enumerate(spread_of_places())]
