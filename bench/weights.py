@@ -24,7 +24,7 @@ time.
 from __future__ import annotations
 
 import argparse
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -62,14 +62,18 @@ def _departure(weights: Mapping[str, float], start: Mapping[str, float]) -> floa
     return cost
 
 
-def search(outcomes: OutcomeSet, rows: np.ndarray | None = None) -> dict[str, float]:
-    """Return the weights, from the grid, whose neighbours best predict these councils' outcomes."""
+def search(outcomes: OutcomeSet, rows: np.ndarray | None = None,
+           names: Sequence[str] = FEATURES) -> dict[str, float]:
+    """Return the weights, from the grid, whose neighbours best predict these councils' outcomes.
+
+    ``names`` are the blocks searched (the model's; ``bench.candidates`` adds its candidates).
+    """
     start = start_for(outcomes.area)
     weights = dict(start)
     best = _objective(outcomes, weights, rows, start)
     for _ in range(MAX_PASSES):
         changed = False
-        for name in FEATURES:
+        for name in names:
             for value in GRID:
                 trial = {**weights, name: value}
                 if not any(trial.values()):
@@ -98,13 +102,14 @@ class CrossValidated:
     legacy: np.ndarray  # the model before the Census context
 
 
-def cross_validate(outcomes: OutcomeSet, seed: int = 11) -> CrossValidated:
+def cross_validate(outcomes: OutcomeSet, seed: int = 11,
+                   names: Sequence[str] = FEATURES) -> CrossValidated:
     """Score the search on councils it did not see, averaged over repeated K-fold splits."""
     n = len(outcomes.values)
     searched = np.zeros(n)
     splits = RepeatedKFold(n_splits=FOLDS, n_repeats=REPEATS, random_state=seed)
     for train, test in splits.split(np.arange(n)):
-        weights = search(outcomes, train)
+        weights = search(outcomes, train, names)
         searched[test] += weighted_errors(outcomes, weights)[test]
     return CrossValidated(
         searched / REPEATS,

@@ -15,7 +15,10 @@ context model imputes it, and says so.
 Two ONS topic summaries add what that file lacks and the sector's comparator methods use (NHS
 England's adult social care peer groups: tenure and socio-economic class): TS054 (tenure of
 households) and TS062 (NS-SeC of residents aged 16 and over), as counts per 2021 district. Their
-shares are a council's summed counts over its summed table total, so they need no weights.
+shares are a council's summed counts over its summed table total, so they need no weights. Two more
+are read the same way, TS007A (the shares aged 85 and over and 0-4) and TS045 (households with no
+car, with two or more); the context model does not weigh them: ``python -m bench.candidates``
+found that they did not help neighbours predict outcomes.
 """
 
 from __future__ import annotations
@@ -49,6 +52,8 @@ _PEOPLE_PER_HOUSEHOLD = 2.36  # England and Wales, Census 2021: the fallback
 
 _TS054 = "Tenure of household: "
 _TS062 = "National Statistics Socio-economic Classification (NS-SEC): "
+_TS007A = "Age: "
+_TS045 = "Number of cars or vans: "
 
 
 @dataclass(frozen=True)
@@ -76,6 +81,16 @@ COUNT_TABLES = (
         "nssec_never_worked_perc": (_TS062 + "L14.1 and L14.2 Never worked and long-term "
                                     "unemployed",),
         "nssec_students_perc": (_TS062 + "L15 Full-time students",),
+    }),
+    CountTable("ons-census-2021/census2021-ts007a-ltla.csv", _TS007A + "Total", {
+        "age_0-4_perc": (_TS007A + "Aged 4 years and under",),
+        "age_85plus_perc": (_TS007A + "Aged 85 years and over",),
+    }),
+    CountTable("ons-census-2021/census2021-ts045-ltla.csv",
+               _TS045 + "Total: All households", {
+        "cars_none_perc": (_TS045 + "No cars or vans in household",),
+        "cars_two_plus_perc": (_TS045 + "2 cars or vans in household",
+                               _TS045 + "3 or more cars or vans in household"),
     }),
 )
 COUNT_SHARES = tuple(name for table in COUNT_TABLES for name in table.shares)

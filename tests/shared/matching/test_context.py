@@ -9,6 +9,7 @@ import pytest
 
 from partnermatch.shared.matching.context import (
     COLUMNS,
+    SIMILARITY_FLOOR,
     ContextModel,
     combine_gaps,
     context_reasons,
@@ -318,10 +319,24 @@ def test_weighted_gaps_give_the_distances_behind_similarity(area):
     codes = [p.gss_code for p in places]
     distances = combine_gaps(model.gaps(codes, area), model.weights(area))
     similarities = np.array([model.similarities(code, codes, area) for code in codes])
-    apart = distances > 0
-    assert similarities[~apart] == pytest.approx(1.0)
-    ratio = -np.log2(similarities[apart]) / distances[apart]
+    assert similarities[distances == 0] == pytest.approx(1.0)
+    floored = similarities <= SIMILARITY_FLOOR
+    assert distances[floored].min(initial=np.inf) > distances[~floored].max()
+    apart = (distances > 0) & ~floored
+    ratio = (-np.log2(similarities[apart])) ** (1 / model.power) / distances[apart]
     assert ratio == pytest.approx(np.full(ratio.shape, ratio[0]))
+
+
+def test_a_block_the_weights_leave_out_counts_for_nothing():
+    """bench.candidates adds its own blocks to the gaps: unweighted, they change no distance."""
+    model = ContextModel.fit(spread_of_places())
+    codes = [p.gss_code for p in spread_of_places()]
+    gaps = model.gaps(codes, "childrens_services")
+    weights = model.weights("childrens_services")
+    extra = replace(gaps, blocks={**gaps.blocks, "candidate": np.ones((len(codes), len(codes)))})
+    assert combine_gaps(extra, weights) == pytest.approx(combine_gaps(gaps, weights))
+    assert not np.allclose(combine_gaps(extra, {**weights, "candidate": 1.0}),
+                           combine_gaps(gaps, weights))
 
 
 def test_embedding_is_the_pipeline_output_and_its_distances_are_the_model_distances():

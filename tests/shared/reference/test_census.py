@@ -151,3 +151,15 @@ def test_tenure_and_class_come_from_the_shipped_ons_tables(places):
         "nssec_higher_perc"]
     assert places["Knowsley"].census["nssec_routine_perc"] > places["Wokingham"].census[
         "nssec_routine_perc"]
+
+
+def test_the_oldest_and_car_availability_come_from_the_shipped_ons_tables(places):
+    ages = {r["geography code"]: r for r in _rows("ons-census-2021/census2021-ts007a-ltla.csv")}
+    hartlepool = ages[places["Hartlepool"].gss_code]
+    assert places["Hartlepool"].census["age_85plus_perc"] == pytest.approx(
+        100.0 * float(hartlepool["Age: Aged 85 years and over"]) / float(hartlepool["Age: Total"]))
+    assert places["Eastbourne"].census["age_85plus_perc"] > places["Tower Hamlets"].census[
+        "age_85plus_perc"]
+    assert places["Tower Hamlets"].census["cars_none_perc"] > 50.0
+    assert places["Rutland"].census["cars_two_plus_perc"] > places["Rutland"].census[
+        "cars_none_perc"]
