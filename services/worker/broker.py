@@ -16,6 +16,7 @@ done (matching and sending are idempotent by their outbox event and delivery).
 
 from __future__ import annotations
 
+from kombu import transport as kombu_transport
 from kombu.transport import TRANSPORT_ALIASES
 from kombu.transport import redis as kombu_redis
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -40,3 +41,4 @@ def install() -> None:
     """
     for scheme in ("redis", "rediss"):
         TRANSPORT_ALIASES[scheme] = f"{__name__}:Transport"
+        kombu_transport._transport_cache.pop(scheme, None)  # resolved before: resolve again
