@@ -26,7 +26,7 @@ from partnermatch.shared.db.statuses import RunStatus
 from partnermatch.shared.notifications.owed import ConfirmationLimitReached, owe_confirmation
 from partnermatch.shared.profiles import store as profiles
 from partnermatch.shared.profiles.schemas import ProfileSchema
-from partnermatch.shared.profiles.submit import submit_profile
+from partnermatch.shared.profiles.submit import check_submission, submit_profile
 
 blp = ApiBlueprint(
     "profiles", __name__, url_prefix="/api/v1/profiles",
@@ -82,9 +82,13 @@ class Profiles(MethodView):
 
 def _create(fields: dict[str, Any], key: str | None):
     rt = runtime()
+    policy, domains = rt.confirmation, rt.settings.ALLOWED_EMAIL_DOMAINS
+    checked = None
+    if rt.engine.dialect.name == "sqlite":  # read without the write lock, hold it for the writes
+        with rt.read_sessions() as session, session.begin():
+            checked = check_submission(session, fields, domains, policy)
     with transaction(rt.sessions) as session:
-        submitted = submit_profile(session, fields, rt.settings.ALLOWED_EMAIL_DOMAINS,
-                                   rt.confirmation)
+        submitted = submit_profile(session, fields, domains, policy, checked)
         location = url_for("profiles.ProfileById", profile_id=submitted.profile.id)
         body = {
             "id": submitted.profile.id, "token": submitted.token, "status": RunStatus.PENDING,

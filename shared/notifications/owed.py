@@ -11,7 +11,7 @@ import hmac
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Select, func, literal, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -110,6 +110,77 @@ def owe_confirmation(session: Session, profile: Profile, policy: ConfirmationPol
                                new_profile=new_profile):
         return None
     return _owe(session, key, "confirmation", profile, key_is_new=new_profile)
+
+
+@dataclass(frozen=True)
+class AddressState:
+    """What a new profile's confirmation depends on, read before anything is written."""
+
+    known: bool  # a ContactAddress row exists
+    confirmed: bool
+    counted: int  # confirmations counted against the address in the cap window, up to the cap
+
+
+def address_state_query(policy: ConfirmationPolicy, address: str) -> Select:
+    """One SELECT of an address's AddressState (known, confirmed, counted); more columns may be
+    added to it. The count stops at the cap: beyond it the number does not matter."""
+    since = utcnow() - CAP_WINDOW
+    counted = select(literal(1)).select_from(ConfirmationSent).where(
+        ConfirmationSent.address_key == _keyed(policy, "address", address.lower()),
+        ConfirmationSent.created_at >= since).limit(max(policy.per_address, 0)).subquery()
+    return select(
+        select(func.count()).select_from(ContactAddress)
+        .where(ContactAddress.email == address).scalar_subquery(),
+        select(func.count()).select_from(ContactAddress)
+        .where(ContactAddress.email == address, ContactAddress.confirmed_at.is_not(None))
+        .scalar_subquery(),
+        select(func.count()).select_from(counted).scalar_subquery(),
+    )
+
+
+def address_state(row) -> AddressState:
+    """The AddressState from the first three columns of a row of `address_state_query`."""
+    return AddressState(known=bool(row[0]), confirmed=bool(row[1]), counted=int(row[2]))
+
+
+@dataclass(frozen=True)
+class NewProfileConfirmation:
+    """What a new profile owes for its address, as rows to insert with it (None: nothing)."""
+
+    confirmed: bool  # the address counts as confirmed: no email
+    contact: dict | None  # the ContactAddress, for an address not known before
+    counted: dict | None  # the ConfirmationSent counting the email against the caps
+    delivery: dict | None  # the EmailDelivery of the confirmation
+
+
+def confirmation_for_new_profile(policy: ConfirmationPolicy, profile_id: str, address: str,
+                                 demo: bool, state: AddressState) -> NewProfileConfirmation:
+    """Decide, as owe_confirmation(new_profile=True) does, what a new profile owes its address.
+
+    Rows, not objects: the caller writes them with the profile in one round trip. An address row
+    another request adds meanwhile is no conflict (the caller skips it if taken).
+    """
+    now = utcnow()
+    contact = None
+    confirmed = state.confirmed
+    if not state.known:
+        contact = {"email": address, "confirmed_at": None if policy.required else now,
+                   "unsubscribed_at": None, "created_at": now}
+        confirmed = not policy.required
+    if confirmed or demo or is_example_address(address):
+        return NewProfileConfirmation(confirmed, contact, None, None)
+    if policy.per_profile <= 0 or state.counted >= policy.per_address:
+        return NewProfileConfirmation(confirmed, contact, None, None)
+    counted = {"address_key": _keyed(policy, "address", address.lower()),
+               "profile_key": _keyed(policy, "profile", profile_id), "created_at": now}
+    delivery_id = new_id()
+    delivery = {
+        "id": delivery_id, "dedupe_key": f"confirm:{profile_id}:{address}",
+        "purpose": "confirmation", "profile_id": profile_id, "to_address": address,
+        "message_id": f"<{delivery_id}@partnermatch>", "status": DeliveryStatus.PENDING,
+        "attempts": 0, "created_at": now, "next_attempt_at": now,
+    }
+    return NewProfileConfirmation(confirmed, contact, counted, delivery)
 
 
 def _keyed(policy: ConfirmationPolicy, kind: str, value: str) -> str:

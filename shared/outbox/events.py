@@ -41,10 +41,15 @@ class Work:
     task_id: str
 
 
+def match_work(event_id: str) -> Work:
+    """Return the task that matches the profile version a "profile.*" event names."""
+    return Work(TaskName.MATCH_PROFILE, (event_id,), f"match-{event_id}")
+
+
 def work_for_event(outbox_event: OutboxEvent) -> Work:
     """Return the task that consumes an outbox event."""
     if outbox_event.topic in MATCH_TOPICS:
-        return Work(TaskName.MATCH_PROFILE, (outbox_event.id,), f"match-{outbox_event.id}")
+        return match_work(outbox_event.id)
     if outbox_event.topic == REFRESH_TOPIC:
         return Work(TaskName.REFRESH_PARTNERS, (outbox_event.id,),
                     f"refresh-{outbox_event.id}")
@@ -53,8 +58,12 @@ def work_for_event(outbox_event: OutboxEvent) -> Work:
 
 def work_for_delivery(delivery: EmailDelivery) -> Work:
     """Return the task that sends an email delivery."""
-    task_id = f"email-{delivery.id}-{delivery.attempts}"
-    return Work(TaskName.SEND_EMAIL, (delivery.id,), task_id)
+    return email_work(delivery.id, delivery.attempts)
+
+
+def email_work(delivery_id: str, attempts: int = 0) -> Work:
+    """Return the task that sends a delivery after `attempts` tries."""
+    return Work(TaskName.SEND_EMAIL, (delivery_id,), f"email-{delivery_id}-{attempts}")
 
 
 def work_for_link_request(link_request: LinkRequest) -> Work:
@@ -81,6 +90,12 @@ def send_here(session: Session, delivery_id: str) -> None:
     the delivery after the grace period, as it does any work whose message was lost.
     """
     session.info.setdefault("sent_here", set()).add(delivery_id)
+
+
+def record_work(session: Session, work: list[Work]) -> None:
+    """Publish `work` after the commit, with what the flushes added: for rows written with Core
+    INSERTs, which the session does not see."""
+    session.info.setdefault("new_work", []).extend(work)
 
 
 def install_collector(

@@ -6,6 +6,7 @@ import hashlib
 import hmac
 import secrets
 from collections.abc import Iterable
+from datetime import datetime
 from typing import Any
 
 from marshmallow import ValidationError
@@ -25,6 +26,7 @@ from partnermatch.shared.db.models import (
 )
 from partnermatch.shared.profiles import erasure
 from partnermatch.shared.reference.addresses import address_status, check_address
+from partnermatch.shared.reference.register import UNREAD, council_facts
 from partnermatch.shared.reference.taxonomy import SERVICE_AREAS, areas_delivered_by
 
 IDENTITY_FIELDS = ("kind", "gss_code")
@@ -54,26 +56,18 @@ def resolve_council(session: Session, code: str) -> Council | None:
     )
 
 
-def _council_facts(session: Session, code: str):
-    """What validation and the address check need of the council a code names (not its
-    indicators): a row, or None."""
-    return session.execute(
-        select(Council.gss_code, Council.name, Council.council_type, Council.web_domains)
-        .join(CouncilCode, CouncilCode.gss_code == Council.gss_code)
-        .where(CouncilCode.code == code.upper())
-    ).first()
-
-
-def check_profile(session: Session, fields: dict[str, Any], allowed_domains: Iterable[str]):
+def check_profile(session: Session, fields: dict[str, Any], allowed_domains: Iterable[str],
+                  register_stamp: datetime | None | object = UNREAD):
     """Raise ValidationError for what the schema cannot know: the register and the domain rule.
 
     Returns the council's facts (gss_code, name, council_type, web_domains) for a council
     profile, None for a supplier's, so that create_profile need not read the council again.
+    `register_stamp` is the register's stamp if the caller has read it (see council_facts).
     """
     if fields["kind"] != "council":
         return None
     errors: dict[str, list[str]] = {}
-    council = _council_facts(session, fields["gss_code"])
+    council = council_facts(session, fields["gss_code"], register_stamp)
     if council is None:
         errors["gss_code"] = ["Not a current council in the register."]
     else:
@@ -110,7 +104,7 @@ def create_profile(session: Session, fields: dict[str, Any], council=None,
         kind=fields["kind"],
         gss_code=fields.get("gss_code"),
         version=1,
-        fields=_editable(fields),
+        fields=editable(fields),
         contact_email=fields["contact_email"],
         token_hash=token_hash,
         approved=fields["kind"] == "council" or flags.get("approved", False),
@@ -135,7 +129,7 @@ def create_profile(session: Session, fields: dict[str, Any], council=None,
 def update_profile(session: Session, profile: Profile, fields: dict[str, Any]) -> None:
     """Replace the editable fields, bump the version and record an updated event."""
     previous_address = profile.contact_email
-    profile.fields = _editable(fields)
+    profile.fields = editable(fields)
     profile.contact_email = fields["contact_email"]
     check_address(profile, previous_address)
     if profile.contact_email != previous_address:
@@ -169,7 +163,7 @@ def erase_profile(session: Session, profile: Profile) -> None:
     session.add(OutboxEvent(topic="profile.deleted", profile_id=profile.id))
 
 
-def _editable(fields: dict[str, Any]) -> dict[str, Any]:
+def editable(fields: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in fields.items() if k not in IDENTITY_FIELDS}
 
 

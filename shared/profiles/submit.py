@@ -2,6 +2,9 @@
 
 The caller parses (the API's ProfileSchema, the form's schema for its kind) and then calls
 submit_profile inside its transaction; everything stored here commits or rolls back with it.
+A caller may instead read first (check_submission, in a transaction of its own that takes no
+write lock) and then write (store_submission): on SQLite the write lock is then held only for
+the writes.
 """
 
 from __future__ import annotations
@@ -10,11 +13,32 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy import Row, insert
 from sqlalchemy.orm import Session
 
-from partnermatch.shared.db.models import ContactAddress, Profile
-from partnermatch.shared.notifications.owed import ConfirmationPolicy, owe_confirmation
-from partnermatch.shared.profiles.store import check_profile, create_profile
+from partnermatch.shared.db.batch import insert_all, insert_ignoring_duplicates
+from partnermatch.shared.db.models import (
+    ConfirmationSent,
+    ContactAddress,
+    EmailDelivery,
+    OutboxEvent,
+    Profile,
+    ProfileVersion,
+    new_id,
+    utcnow,
+)
+from partnermatch.shared.notifications.owed import (
+    AddressState,
+    ConfirmationPolicy,
+    NewProfileConfirmation,
+    address_state,
+    address_state_query,
+    confirmation_for_new_profile,
+)
+from partnermatch.shared.outbox.events import email_work, match_work, record_work
+from partnermatch.shared.profiles.store import check_profile, editable, new_token
+from partnermatch.shared.reference.addresses import address_status
+from partnermatch.shared.reference.register import register_stamp
 
 
 @dataclass(frozen=True)
@@ -25,23 +49,86 @@ class Submitted:
     token: str
 
 
+@dataclass(frozen=True)
+class Checked:
+    """What a submission read before writing: its council's facts (None for a supplier) and
+    the state of its contact address."""
+
+    council: Row | None
+    address: AddressState
+
+
 def submit_profile(session: Session, fields: dict[str, Any], allowed_domains: Iterable[str],
-                   confirmation: ConfirmationPolicy) -> Submitted:
+                   confirmation: ConfirmationPolicy, checked: Checked | None = None) -> Submitted:
     """Store a new profile from fields its schema has loaded, in the caller's transaction.
 
     Checks what the schema cannot know (the council register, the email domain rule) and raises
     ValidationError before anything is stored; then stores the profile, its first version and
     its "profile.submitted" outbox event, and owes the confirmation email its address needs.
-    A former council code in `fields` is replaced by the council's current one.
-
-    The council is read once, for both the check and the address status; the profile is written
-    alone (the other rows refer to it), and everything else in one flush at the caller's commit:
-    nothing read meanwhile depends on the rows added.
+    A former council code in `fields` is replaced by the council's current one. `checked` is
+    what check_submission returned for `fields`, if the caller read it already.
     """
-    council = check_profile(session, fields, allowed_domains)
-    # Held while both below read it: the session keeps loaded rows only while they are referenced.
-    contact = session.get(ContactAddress, fields["contact_email"])  # noqa: F841
-    with session.no_autoflush:
-        profile, token = create_profile(session, fields, council=council)
-        owe_confirmation(session, profile, confirmation, new_profile=True)
+    if checked is None:
+        checked = check_submission(session, fields, allowed_domains, confirmation)
+    return store_submission(session, fields, checked, confirmation)
+
+
+def check_submission(session: Session, fields: dict[str, Any], allowed_domains: Iterable[str],
+                     confirmation: ConfirmationPolicy) -> Checked:
+    """Read what storing a submission depends on, and raise ValidationError if it is refused.
+
+    One statement reads the contact address's state and the register's stamp; the council comes
+    from the register's facts cached in the process (read again only when the stamp changed).
+    """
+    row = session.execute(address_state_query(confirmation, fields["contact_email"])
+                          .add_columns(register_stamp())).one()
+    council = check_profile(session, fields, allowed_domains, register_stamp=row[3])
+    return Checked(council, address_state(row))
+
+
+def store_submission(session: Session, fields: dict[str, Any], checked: Checked,
+                     confirmation: ConfirmationPolicy) -> Submitted:
+    """Write a checked submission: profile, version, event and what its address is owed, in
+    one round trip on PostgreSQL (see insert_all); publish its work after the commit."""
+    token, token_hash = new_token()
+    now = utcnow()
+    profile = Profile(
+        id=new_id(), kind=fields["kind"], gss_code=fields.get("gss_code"), version=1,
+        fields=editable(fields), contact_email=fields["contact_email"], token_hash=token_hash,
+        approved=fields["kind"] == "council", demo=False, created_at=now, updated_at=now,
+    )
+    profile.address_status = address_status(profile, checked.council)
+    owed = confirmation_for_new_profile(confirmation, profile.id, profile.contact_email,
+                                        profile.demo, checked.address)
+    profile.contact_confirmed = owed.confirmed
+    event_id = new_id()
+    insert_all(session, [
+        insert(Profile.__table__).values(_columns(profile)),
+        insert(ProfileVersion.__table__).values(profile_id=profile.id, version=1,
+                                                fields=profile.fields, created_at=now),
+        insert(OutboxEvent.__table__).values(id=event_id, topic="profile.submitted",
+                                             profile_id=profile.id, profile_version=1,
+                                             created_at=now, publish_count=0),
+        *_owed_rows(session, owed),
+    ])
+    work = [match_work(event_id)]
+    if owed.delivery is not None:
+        work.append(email_work(owed.delivery["id"]))
+    record_work(session, work)
     return Submitted(profile, token)
+
+
+def _columns(profile: Profile) -> dict[str, Any]:
+    return {column.key: getattr(profile, column.key) for column in Profile.__table__.columns}
+
+
+def _owed_rows(session: Session, owed: NewProfileConfirmation) -> list:
+    rows = []
+    if owed.contact is not None:  # another request may add the same address meanwhile
+        rows.append(insert_ignoring_duplicates(session, ContactAddress.__table__)
+                    .values(owed.contact))
+    if owed.counted is not None:
+        rows.append(insert(ConfirmationSent.__table__).values(owed.counted))
+    if owed.delivery is not None:
+        rows.append(insert(EmailDelivery.__table__).values(owed.delivery))
+    return rows

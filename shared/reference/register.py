@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
+from datetime import datetime
 from pathlib import Path
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import URL, Row, ScalarSelect, delete, func, select
 from sqlalchemy.orm import Session
 
 from partnermatch.shared.db.models import Council, CouncilCode, utcnow
@@ -36,6 +37,46 @@ def load_register(session: Session, data_dir: str | Path) -> int:
 def register_size(session: Session) -> int:
     """Return how many councils the register holds."""
     return session.scalar(select(func.count()).select_from(Council)) or 0
+
+
+def register_stamp() -> ScalarSelect:
+    """When the register was last loaded: a subquery to read with other things in one statement.
+
+    Every load stamps every council (`refreshed_at`), codes included in the same transaction, so
+    facts cached at one stamp hold until the stamp changes.
+    """
+    return select(func.max(Council.refreshed_at)).scalar_subquery()
+
+
+# Per database, the stamp the facts were read at and the facts by every code.
+_FACTS: dict[URL, tuple[datetime | None, dict[str, Row]]] = {}
+
+
+UNREAD = object()  # council_facts reads the register's stamp itself
+
+
+def council_facts(session: Session, code: str, stamp: datetime | None | object = UNREAD
+                  ) -> Row | None:
+    """What validation and the address check need of the council a code names (current, former
+    or newer code): gss_code, name, council_type and web_domains; None for no current council.
+
+    The register is reference data, changed only by loading it again: the facts of all councils
+    are kept in this process and read again when the register's stamp (`register_stamp`, read
+    here unless the caller read it with something else) has changed.
+    """
+    if stamp is UNREAD:
+        stamp = session.scalar(select(func.max(Council.refreshed_at)))
+    database = session.get_bind().url
+    cached = _FACTS.get(database)
+    if cached is None or cached[0] != stamp:
+        rows = session.execute(
+            select(CouncilCode.code, Council.gss_code, Council.name, Council.council_type,
+                   Council.web_domains)
+            .join(Council, Council.gss_code == CouncilCode.gss_code)
+        ).all()
+        cached = (stamp, {row.code: row for row in rows})
+        _FACTS[database] = cached
+    return cached[1].get(code.upper())
 
 
 def _council_row(record: CouncilRecord) -> Council:
