@@ -11,6 +11,7 @@ from sqlalchemy import (
     Boolean,
     DateTime,
     ForeignKey,
+    Index,
     Integer,
     LargeBinary,
     String,
@@ -423,8 +424,10 @@ class ConfirmationSent(Base):
     """
 
     __tablename__ = "confirmations_sent"
+    # An address's count within the cap window reads this index alone.
+    __table_args__ = (Index("ix_confirmations_sent_address_window", "address_key", "created_at"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    address_key: Mapped[str] = mapped_column(String(64), index=True)
+    address_key: Mapped[str] = mapped_column(String(64))
     profile_key: Mapped[str] = mapped_column(String(64), index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)

@@ -11,7 +11,7 @@ import hmac
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import Select, func, literal, select, update
+from sqlalchemy import Integer, Select, String, bindparam, func, literal, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -121,13 +121,15 @@ class AddressState:
     counted: int  # confirmations counted against the address in the cap window, up to the cap
 
 
-def address_state_query(policy: ConfirmationPolicy, address: str) -> Select:
-    """One SELECT of an address's AddressState (known, confirmed, counted); more columns may be
-    added to it. The count stops at the cap: beyond it the number does not matter."""
-    since = utcnow() - CAP_WINDOW
+def address_state_query() -> Select:
+    """One SELECT of an address's AddressState (known, confirmed, counted), for the parameters
+    of `address_state_parameters`; more columns may be added to it. The count stops at the cap:
+    beyond it the number does not matter."""
+    address = bindparam("address", type_=String)
     counted = select(literal(1)).select_from(ConfirmationSent).where(
-        ConfirmationSent.address_key == _keyed(policy, "address", address.lower()),
-        ConfirmationSent.created_at >= since).limit(max(policy.per_address, 0)).subquery()
+        ConfirmationSent.address_key == bindparam("address_key", type_=String),
+        ConfirmationSent.created_at >= bindparam("since", type_=ConfirmationSent.created_at.type),
+    ).limit(bindparam("cap", type_=Integer)).subquery()
     return select(
         select(func.count()).select_from(ContactAddress)
         .where(ContactAddress.email == address).scalar_subquery(),
@@ -136,6 +138,12 @@ def address_state_query(policy: ConfirmationPolicy, address: str) -> Select:
         .scalar_subquery(),
         select(func.count()).select_from(counted).scalar_subquery(),
     )
+
+
+def address_state_parameters(policy: ConfirmationPolicy, address: str) -> dict:
+    """The parameters of `address_state_query` for an address."""
+    return {"address": address, "address_key": _keyed(policy, "address", address.lower()),
+            "since": utcnow() - CAP_WINDOW, "cap": max(policy.per_address, 0)}
 
 
 def address_state(row) -> AddressState:

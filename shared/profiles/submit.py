@@ -32,6 +32,7 @@ from partnermatch.shared.notifications.owed import (
     ConfirmationPolicy,
     NewProfileConfirmation,
     address_state,
+    address_state_parameters,
     address_state_query,
     confirmation_for_new_profile,
 )
@@ -39,6 +40,8 @@ from partnermatch.shared.outbox.events import email_work, match_work, record_wor
 from partnermatch.shared.profiles.store import check_profile, editable, new_token
 from partnermatch.shared.reference.addresses import address_status
 from partnermatch.shared.reference.register import register_stamp
+
+_CHECK = address_state_query().add_columns(register_stamp())  # built once: reused per request
 
 
 @dataclass(frozen=True)
@@ -80,8 +83,8 @@ def check_submission(session: Session, fields: dict[str, Any], allowed_domains: 
     One statement reads the contact address's state and the register's stamp; the council comes
     from the register's facts cached in the process (read again only when the stamp changed).
     """
-    row = session.execute(address_state_query(confirmation, fields["contact_email"])
-                          .add_columns(register_stamp())).one()
+    row = session.execute(_CHECK, address_state_parameters(confirmation, fields["contact_email"])
+                          ).one()
     council = check_profile(session, fields, allowed_domains, register_stamp=row[3])
     return Checked(council, address_state(row))
 
