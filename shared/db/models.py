@@ -74,7 +74,8 @@ class Council(Base):
     outcomes: Mapped[dict] = mapped_column(default=dict)
     # The council's own web domains (e.g. "leeds.gov.uk"), from the register's public data
     web_domains: Mapped[list | None] = mapped_column(default=list)
-    refreshed_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Indexed: its maximum stamps the register (shared/reference/register.py register_stamp).
+    refreshed_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
 
 
 class CouncilCode(Base):

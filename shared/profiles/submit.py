@@ -13,10 +13,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Row, insert
+from sqlalchemy import Row
 from sqlalchemy.orm import Session
 
-from partnermatch.shared.db.batch import insert_all, insert_ignoring_duplicates
+from partnermatch.shared.db.batch import insert_all
 from partnermatch.shared.db.models import (
     ConfirmationSent,
     ContactAddress,
@@ -106,14 +106,14 @@ def store_submission(session: Session, fields: dict[str, Any], checked: Checked,
     profile.contact_confirmed = owed.confirmed
     event_id = new_id()
     insert_all(session, [
-        insert(Profile.__table__).values(_columns(profile)),
-        insert(ProfileVersion.__table__).values(profile_id=profile.id, version=1,
-                                                fields=profile.fields, created_at=now),
-        insert(OutboxEvent.__table__).values(id=event_id, topic="profile.submitted",
-                                             profile_id=profile.id, profile_version=1,
-                                             created_at=now, publish_count=0),
-        *_owed_rows(session, owed),
-    ])
+        (Profile.__table__, _columns(profile)),
+        (ProfileVersion.__table__, {"profile_id": profile.id, "version": 1,
+                                    "fields": profile.fields, "created_at": now}),
+        (OutboxEvent.__table__, {"id": event_id, "topic": "profile.submitted",
+                                 "profile_id": profile.id, "profile_version": 1,
+                                 "created_at": now, "publish_count": 0}),
+        *_owed_rows(owed),
+    ], skip_taken=[ContactAddress.__table__])  # another request may add the address meanwhile
     work = [match_work(event_id)]
     if owed.delivery is not None:
         work.append(email_work(owed.delivery["id"]))
@@ -125,13 +125,8 @@ def _columns(profile: Profile) -> dict[str, Any]:
     return {column.key: getattr(profile, column.key) for column in Profile.__table__.columns}
 
 
-def _owed_rows(session: Session, owed: NewProfileConfirmation) -> list:
-    rows = []
-    if owed.contact is not None:  # another request may add the same address meanwhile
-        rows.append(insert_ignoring_duplicates(session, ContactAddress.__table__)
-                    .values(owed.contact))
-    if owed.counted is not None:
-        rows.append(insert(ConfirmationSent.__table__).values(owed.counted))
-    if owed.delivery is not None:
-        rows.append(insert(EmailDelivery.__table__).values(owed.delivery))
-    return rows
+def _owed_rows(owed: NewProfileConfirmation) -> list[tuple]:
+    return [(table, values) for table, values in ((ContactAddress.__table__, owed.contact),
+                                                  (ConfirmationSent.__table__, owed.counted),
+                                                  (EmailDelivery.__table__, owed.delivery))
+            if values is not None]
