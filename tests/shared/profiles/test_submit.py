@@ -4,20 +4,22 @@ from __future__ import annotations
 
 import pytest
 from marshmallow import ValidationError
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from partnermatch.shared.db.engine import transaction
 from partnermatch.shared.db.models import (
     ContactAddress,
+    Council,
     EmailDelivery,
     OutboxEvent,
     Profile,
     ProfileVersion,
+    utcnow,
 )
 from partnermatch.shared.notifications.owed import ConfirmationPolicy
 from partnermatch.shared.profiles.schemas import SCHEMAS
 from partnermatch.shared.profiles.store import resolve_council, token_matches
-from partnermatch.shared.profiles.submit import submit_profile
+from partnermatch.shared.profiles.submit import check_submission, submit_profile
 from tests.services.api.helpers import LEEDS, council_body
 
 DOMAINS = ("gov.uk",)
@@ -97,3 +99,37 @@ def test_a_supplier_waits_for_approval_and_needs_no_council_address(sessions):
         assert profile.fields["name"] == "Example Care Ltd"
         owed = session.scalars(select(EmailDelivery.purpose)).all()
         assert owed == ["confirmation"]
+
+
+def _set_leeds_domains(sessions, domains: list[str]) -> None:
+    with transaction(sessions) as session:  # as loading the register does: new facts, new stamp
+        session.execute(update(Council).where(Council.gss_code == LEEDS)
+                        .values(web_domains=domains, refreshed_at=utcnow()))
+
+
+def test_a_register_loaded_again_is_seen_by_the_next_submission(sessions):
+    first, _ = submit(sessions, council_body())  # the register's facts are cached now
+    try:
+        _set_leeds_domains(sessions, ["leeds-council.gov.uk"])
+        second, _ = submit(sessions, council_body(contact_email="sam@leeds.gov.uk"))
+    finally:
+        _set_leeds_domains(sessions, ["leeds.gov.uk"])
+    third, _ = submit(sessions, council_body(contact_email="kim@leeds.gov.uk"))
+    with sessions() as session:
+        statuses = [session.get(Profile, p).address_status for p in (first, second, third)]
+    assert statuses == ["council_domain", "unverified", "council_domain"]
+
+
+def test_an_address_another_submission_adds_meanwhile_is_no_conflict(sessions):
+    fields = SCHEMAS["council"]().load(council_body())
+    with sessions() as session:
+        checked = check_submission(session, fields, DOMAINS, MUST_CONFIRM)
+    assert not checked.address.known
+    other, _ = submit(sessions, council_body())  # adds the address first
+    with transaction(sessions) as session:
+        late = submit_profile(session, fields, DOMAINS, MUST_CONFIRM, checked).profile.id
+    with sessions() as session:
+        assert session.scalars(select(ContactAddress.email)).all() == ["sam.officer@leeds.gov.uk"]
+        owed = session.scalars(select(EmailDelivery.profile_id)
+                               .where(EmailDelivery.purpose == "confirmation")).all()
+        assert sorted(owed) == sorted([other, late])
