@@ -101,24 +101,33 @@ def store_submission(session: Session, fields: dict[str, Any], checked: Checked,
         approved=fields["kind"] == "council", demo=False, created_at=now, updated_at=now,
     )
     profile.address_status = address_status(profile, checked.council)
-    owed = confirmation_for_new_profile(confirmation, profile.id, profile.contact_email,
-                                        profile.demo, checked.address)
-    profile.contact_confirmed = owed.confirmed
     event_id = new_id()
-    insert_all(session, [
-        (Profile.__table__, _columns(profile)),
+    version_and_event = [
         (ProfileVersion.__table__, {"profile_id": profile.id, "version": 1,
                                     "fields": profile.fields, "created_at": now}),
         (OutboxEvent.__table__, {"id": event_id, "topic": "profile.submitted",
                                  "profile_id": profile.id, "profile_version": 1,
                                  "created_at": now, "publish_count": 0}),
-        *_owed_rows(owed),
+    ]
+    owed = owe_confirmation(confirmation, profile, checked.address)
+    insert_all(session, [
+        (Profile.__table__, _columns(profile)), *version_and_event, *_owed_rows(owed),
     ], skip_taken=[ContactAddress.__table__])  # another request may add the address meanwhile
     work = [match_work(event_id)]
     if owed.delivery is not None:
         work.append(email_work(owed.delivery["id"]))
     record_work(session, work)
     return Submitted(profile, token)
+
+
+def owe_confirmation(policy: ConfirmationPolicy, profile: Profile,
+                     address: AddressState) -> NewProfileConfirmation:
+    """What a new profile owes its address (the rows to write with it); records on the profile
+    whether the address counts as confirmed."""
+    owed = confirmation_for_new_profile(policy, profile.id, profile.contact_email, profile.demo,
+                                        address)
+    profile.contact_confirmed = owed.confirmed
+    return owed
 
 
 def _columns(profile: Profile) -> dict[str, Any]:
