@@ -2,9 +2,10 @@
 event, the retry and give-up skeleton.
 
 A task consuming an event counts each start in the database (a process killed mid-task is
-redelivered, so a task that kills its process would otherwise loop for ever), retries an error
-with backoff, and past TASK_MAX_ATTEMPTS dead-letters the event and settles it, so its body is
-just its work.
+redelivered, so a task that kills its process would otherwise loop for ever), and in the same
+statement learns whether its event is consumed already, in which case it stops there. It retries
+an error with backoff, and past TASK_MAX_ATTEMPTS dead-letters the event and settles it, so its
+body is just its work.
 """
 
 from __future__ import annotations
@@ -71,11 +72,14 @@ class WorkerTask(Task):
 
     def _attempt(self, event_id: str, *args, **kwargs):
         key, limit = match_key(event_id), self.runtime.settings.TASK_MAX_ATTEMPTS
-        count = attempts.bump_attempt(self.runtime.sessions, key)
-        if count > limit:
+        count, done = attempts.start_attempt(self.runtime.counter_sessions, key, event_id)
+        if count > limit and not done:
             return self._give_up(event_id, key, count, CRASH_LOOP)
         log.info("%s started", self.event_attempts.label,
                  extra={"event_id": event_id, "attempt": count})
+        if done:  # committed by an earlier start, or taken into another task's batch
+            return self.event_attempts.count("already")
+        self.request.attempt = count  # the body may do more on a first attempt (a batch)
         try:
             return self.run(event_id, *args, **kwargs)
         except ALWAYS_RETRIED as error:

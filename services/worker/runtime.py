@@ -20,7 +20,12 @@ from celery import Celery
 from celery.signals import worker_process_shutdown, worker_shutdown
 
 from partnermatch.config.settings import Settings
-from partnermatch.shared.db.engine import make_engine, make_read_sessionmaker, make_sessionmaker
+from partnermatch.shared.db.engine import (
+    make_counter_sessionmaker,
+    make_engine,
+    make_read_sessionmaker,
+    make_sessionmaker,
+)
 from partnermatch.shared.email import EmailSender, NotifySettings, sender_from_settings
 from partnermatch.shared.matching.snapshot import SnapshotStore, store_folder
 from partnermatch.shared.notifications.delivery import MailSettings
@@ -43,6 +48,7 @@ class WorkerRuntime:
         self.engine = make_engine(self.settings.DATABASE_URL)
         self.sessions = make_sessionmaker(self.engine)
         self.read_sessions = make_read_sessionmaker(self.engine)
+        self.counter_sessions = make_counter_sessionmaker(self.engine)  # attempt counts
         install_collector(self.sessions, self.publish)
         self._index: CandidateIndex | None = None
         self.sender: EmailSender = sender_from_settings(
@@ -95,6 +101,9 @@ class WorkerRuntime:
             if close_sender is not None:
                 close_sender()
         finally:
+            counter = self.counter_sessions.kw["bind"]
+            if counter is not self.engine:
+                counter.engine.dispose()
             self.engine.dispose()
 
 

@@ -41,20 +41,31 @@ REFRESH_BUDGET_SHARE = 0.5  # of the soft time limit a refresh pass may spend re
              event_attempts=EventAttempts("match", matchmaking.fail_event, count_match))
 def match_profile(self: WorkerTask, event_id: str) -> str:
     """Match the profile version named by an outbox event, with the match events waiting beside
-    it (up to MATCH_BATCH_SIZE) in one transaction; an event tried before is matched alone."""
+    it (up to MATCH_BATCH_SIZE) in one transaction; an event tried before is matched alone.
+
+    If another task's batch holds the event, this one matches a batch of the waiting events
+    instead of waiting idle, and then its own event (by then consumed, as a rule).
+    """
     rt = self.runtime
+    size = _batch_size(rt, getattr(self.request, "attempt", 1))
+    own = None
     try:
-        try:
-            matched = _match_batch(rt, event_id, alone=False)
-        except BatchFailedError as failed:  # each event again alone: its own task, and this one
-            log.warning("a batch of %d match events failed (%r); matching %s alone",
-                        failed.size, failed.__cause__, event_id)
-            matched = _match_batch(rt, event_id, alone=True)
+        if size > 1:
+            try:
+                matched, own_taken = _match_batch(rt, event_id, size)
+            except BatchFailedError as failed:  # each event again alone: its own task, and this
+                log.warning("a batch of %d match events failed (%r); matching %s alone",
+                            failed.size, failed.__cause__, event_id)
+                matched, own_taken = [], False
+            for outcome, claimed in matched:
+                _send_matched(rt, outcome, claimed)
+            own = matched[0][0] if own_taken else None
+        if own is None:  # alone, waiting for the event if another transaction holds it
+            [(own, claimed)] = _match_alone(rt, event_id)
+            _send_matched(rt, own, claimed)
     except IntegrityError:  # a concurrent duplicate committed the same run first
         return count_match("already")
-    for outcome, claimed in matched:
-        _send_matched(rt, outcome, claimed)
-    return matched[0][0].status
+    return own.status
 
 
 class BatchFailedError(Exception):
@@ -65,38 +76,40 @@ class BatchFailedError(Exception):
         self.size = size
 
 
-def _match_batch(rt: WorkerRuntime, event_id: str, alone: bool) -> list[tuple]:
-    """Match an event, and unless `alone` the waiting ones this transaction locks, with one
-    index catch-up and one commit; return each outcome with the email claimed in it."""
-    size = 1
+def _batch_size(rt: WorkerRuntime, attempt: int) -> int:
+    """How many events a match task may take: several only on PostgreSQL (SKIP LOCKED), and only
+    at an event's first attempt (a tried one may be the poison: it is matched alone)."""
+    if attempt > 1 or rt.engine.dialect.name != "postgresql":
+        return 1
+    return max(1, rt.settings.MATCH_BATCH_SIZE)
+
+
+def _match_batch(rt: WorkerRuntime, event_id: str, size: int) -> tuple[list[tuple], bool]:
+    """Match an event and the waiting ones this transaction locks, with one index catch-up and
+    one commit; return each outcome with the email claimed in it, and whether the event itself
+    was among them (first) rather than held by another transaction."""
+    events: list = []
+    own_taken = False
     try:
         with transaction(rt.sessions) as session:
-            event = session.get(outbox.OutboxEvent, event_id, with_for_update=True)
-            if event is None:
-                return [(matchmaking.MatchOutcome("gone"), None)]
-            events = [event] if alone else _with_waiting(rt, session, event)
-            size = len(events)
-            return _match_locked(rt, session, events)
+            events = matchmaking.lock_batch(session, event_id, size)
+            own_taken = bool(events) and events[0].id == event_id
+            companions = events[1:] if own_taken else events
+            attempts.bump_attempts(rt.counter_sessions, [match_key(e.id) for e in companions])
+            return _match_locked(rt, session, events), own_taken
     except Exception as error:
-        if size > 1:
-            raise BatchFailedError(size) from error
+        if len(events) > 1 or (events and not own_taken):
+            raise BatchFailedError(len(events)) from error
         raise
 
 
-def _with_waiting(rt: WorkerRuntime, session, event) -> list:
-    """Lock the waiting match events to match beside this one, and count an attempt for each.
-
-    Only on PostgreSQL (SKIP LOCKED), only for an event not consumed and never tried before.
-    The counts commit on a connection of their own before the work, as each task's start does.
-    """
-    limit = rt.settings.MATCH_BATCH_SIZE - 1
-    if (limit < 1 or event.consumed_at is not None
-            or session.get_bind().dialect.name != "postgresql"
-            or attempts.attempts_so_far(session, match_key(event.id)) > 1):
-        return [event]
-    waiting = matchmaking.lock_waiting_events(session, event.id, limit)
-    attempts.bump_attempts(rt.sessions, [match_key(e.id) for e in waiting])
-    return [event, *waiting]
+def _match_alone(rt: WorkerRuntime, event_id: str) -> list[tuple]:
+    """Match an event on its own, waiting for its row if another transaction holds it."""
+    with transaction(rt.sessions) as session:
+        event = session.get(outbox.OutboxEvent, event_id, with_for_update=True)
+        if event is None:
+            return [(matchmaking.MatchOutcome("gone"), None)]
+        return _match_locked(rt, session, [event])
 
 
 def _match_locked(rt: WorkerRuntime, session, events: list) -> list[tuple]:

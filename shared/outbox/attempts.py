@@ -1,15 +1,17 @@
 """Attempt counting and dead letters, kept in the database (the Redis transport has neither).
 
 A task whose process dies is redelivered (reject_on_worker_lost), so a profile that kills its
-process every time would loop for ever. Each task counts its starts here, in a transaction of its
-own, and gives up into the dead letters once past the limit.
+process every time would loop for ever. Each task counts its starts here, committed on their own
+before the work, and gives up into the dead letters once past the limit. On PostgreSQL the count is
+one statement on a connection of its own that commits each statement without waiting for the disk
+(``partnermatch.shared.db.engine.make_counter_sessionmaker``).
 """
 
 from __future__ import annotations
 
 from sqlalchemy import select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from partnermatch.shared.db.models import DeadLetter, OutboxEvent, TaskAttempt, utcnow
@@ -19,43 +21,66 @@ _UPSERTS = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
 
 def bump_attempt(sessions: sessionmaker[Session], task_key: str) -> int:
     """Count one more start of a task and return how many there have been."""
-    for _ in range(3):
-        try:
-            with sessions() as session, session.begin():
-                return _bump(session, task_key)
-        except IntegrityError:  # two first attempts raced to insert; the loser updates instead
-            continue
-    raise RuntimeError(f"could not count attempts for {task_key}")
+    return _counted(sessions, lambda session: _bump(session, task_key)[0], task_key)
+
+
+def start_attempt(sessions: sessionmaker[Session], task_key: str,
+                  event_id: str) -> tuple[int, bool]:
+    """Count one more start of the task consuming an outbox event; return how many there have
+    been and whether the event is consumed already (its work committed: nothing left to do).
+
+    One statement, and on a counter connection one round trip: every task start pays it.
+    """
+    return _counted(sessions, lambda session: _bump(session, task_key, event_id), task_key)
 
 
 def bump_attempts(sessions: sessionmaker[Session], task_keys: list[str]) -> None:
     """Count one more start of several tasks, in one transaction (a batch's companions)."""
     if not task_keys:
         return
+
+    def bump_all(session: Session) -> None:
+        for task_key in task_keys:
+            _bump(session, task_key)
+
+    _counted(sessions, bump_all, f"{len(task_keys)} tasks")
+
+
+def _counted(sessions: sessionmaker[Session], count, what: str):
     for _ in range(3):
         try:
             with sessions() as session, session.begin():
-                for task_key in task_keys:
-                    _bump(session, task_key)
-                return
-        except IntegrityError:  # a first attempt raced ours to insert; count again
+                return count(session)
+        except IntegrityError:  # two first attempts raced to insert; the loser updates instead
             continue
-    raise RuntimeError(f"could not count attempts for {len(task_keys)} tasks")
+        except DBAPIError as error:  # a counter connection the server dropped: once more afresh
+            if not error.connection_invalidated:
+                raise
+    raise RuntimeError(f"could not count attempts for {what}")
 
 
-def _bump(session: Session, task_key: str) -> int:
-    upsert = _UPSERTS.get(session.get_bind().dialect.name)
+def _bump(session: Session, task_key: str, event_id: str | None = None) -> tuple[int, bool]:
+    bind = session.get_bind()
+    dialect = bind.dialect.name
+    consumed = (select(OutboxEvent.consumed_at.is_not(None)).where(OutboxEvent.id == event_id)
+                .scalar_subquery())
+    upsert = _UPSERTS.get(dialect)
     if upsert is not None:  # one statement, one round trip: every task start counts here
-        if session.get_bind().dialect.name == "postgresql":
+        if dialect == "postgresql" and \
+                bind.get_execution_options().get("isolation_level") != "AUTOCOMMIT":
             # Not worth a flush to disk: only a database crash loses the last counts (a process
             # killed mid-task does not), and then a poison task gets a few more tries.
             session.execute(text("SET LOCAL synchronous_commit = off"))
         now, table = utcnow(), TaskAttempt.__table__
         statement = upsert(table).values(task_key=task_key, attempts=1, updated_at=now)
-        return session.execute(statement.on_conflict_do_update(
+        statement = statement.on_conflict_do_update(
             index_elements=[table.c.task_key],
             set_={"attempts": table.c.attempts + 1, "updated_at": now},
-        ).returning(table.c.attempts)).scalar_one()
+        )
+        if event_id is None:
+            return session.execute(statement.returning(table.c.attempts)).scalar_one(), False
+        count, done = session.execute(statement.returning(table.c.attempts, consumed)).one()
+        return count, bool(done)
     updated = session.execute(
         update(TaskAttempt)
         .where(TaskAttempt.task_key == task_key)
@@ -64,8 +89,11 @@ def _bump(session: Session, task_key: str) -> int:
     if updated.rowcount == 0:
         session.add(TaskAttempt(task_key=task_key, attempts=1))
         session.flush()
-        return 1
-    return session.scalar(select(TaskAttempt.attempts).where(TaskAttempt.task_key == task_key))
+        count = 1
+    else:
+        count = session.scalar(select(TaskAttempt.attempts)
+                               .where(TaskAttempt.task_key == task_key))
+    return count, event_id is not None and bool(session.scalar(select(consumed)))
 
 
 def attempts_so_far(session: Session, task_key: str) -> int:

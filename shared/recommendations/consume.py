@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import exists, insert, literal, select
+from sqlalchemy import and_, exists, insert, literal, or_, select
 from sqlalchemy.orm import Session
 
 from partnermatch.shared.db.models import (
@@ -58,15 +58,33 @@ def lock_waiting_events(session: Session, event_id: str, limit: int) -> list[Out
     Rows another transaction holds are skipped (SKIP LOCKED), so concurrent batches take
     different events; an event with an attempt counted has been tried and is matched alone.
     """
-    tried = exists().where(TaskAttempt.task_key == literal(MATCH_KEY_PREFIX) + OutboxEvent.id)
     return list(session.scalars(
         select(OutboxEvent)
-        .where(OutboxEvent.topic.in_(MATCH_TOPICS), OutboxEvent.consumed_at.is_(None),
-               OutboxEvent.id != event_id, ~tried)
+        .where(OutboxEvent.id != event_id, _waiting())
         .order_by(OutboxEvent.created_at)
         .limit(limit)
         .with_for_update(skip_locked=True, of=OutboxEvent)
     ))
+
+
+def lock_batch(session: Session, event_id: str, size: int) -> list[OutboxEvent]:
+    """Lock an event and up to `size - 1` waiting ones (as lock_waiting_events), in one statement.
+
+    The event comes first; if another transaction holds it (a batch that took it in), it is
+    skipped like the others, and the batch is the waiting events alone.
+    """
+    return list(session.scalars(
+        select(OutboxEvent)
+        .where(or_(OutboxEvent.id == event_id, _waiting()))
+        .order_by((OutboxEvent.id == event_id).desc(), OutboxEvent.created_at)
+        .limit(size)
+        .with_for_update(skip_locked=True, of=OutboxEvent)
+    ))
+
+
+def _waiting():
+    tried = exists().where(TaskAttempt.task_key == literal(MATCH_KEY_PREFIX) + OutboxEvent.id)
+    return and_(OutboxEvent.topic.in_(MATCH_TOPICS), OutboxEvent.consumed_at.is_(None), ~tried)
 
 
 def match_locked(session: Session, index: CandidateIndex, event: OutboxEvent,
