@@ -121,7 +121,7 @@ def _match_locked(rt: WorkerRuntime, session, events: list) -> list[tuple]:
     matched = []
     for event in events:
         outcome = matchmaking.match_locked(session, index, event, catch_up=len(events) == 1)
-        matched.append((outcome, _claim_here(rt, session, outcome.delivery_id, outcome.needs)))
+        matched.append((outcome, _claim_here(rt, session, outcome)))
     return matched
 
 
@@ -182,19 +182,19 @@ def _claim(session, delivery_id: str, mail: mailing.MailSettings) -> Claimed | N
                    delivery.attempts > 1 or delivery.last_error is not None)
 
 
-def _claim_here(rt: WorkerRuntime, session, delivery_id: str | None,
-                ranking) -> Claimed | None:
+def _claim_here(rt: WorkerRuntime, session, outcome: matchmaking.MatchOutcome) -> Claimed | None:
     """Build an email owed by this very transaction, from the ranking in memory.
 
     The relay does not publish the delivery: this process claims and sends it after the commit.
     If the email cannot be built, the match still commits and the delivery is published as usual,
     for the send_email task to try (and retry, or dead-letter).
     """
+    delivery_id, delivery = outcome.delivery_id, outcome.delivery
     if delivery_id is None:
         return None
-    delivery = session.get(mailing.EmailDelivery, delivery_id)  # just owed: no query
-    try:
-        message = emails.compose(session, delivery, rt.mail, ranking)
+    try:  # what it reads is committed already: the delivery is inserted at the commit, whole
+        with session.no_autoflush:
+            message = emails.compose(session, delivery, rt.mail, outcome.needs)
     except Exception:  # noqa: BLE001 - the send_email task meets it again, and records it
         log.exception("building email %s in the match failed; publishing it", delivery_id)
         return None

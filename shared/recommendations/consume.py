@@ -6,12 +6,13 @@ result and the consumption commit together: a replayed event finds the work done
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy import and_, exists, insert, literal, or_, select
 from sqlalchemy.orm import Session
 
 from partnermatch.shared.db.models import (
+    EmailDelivery,
     MatchRun,
     NeedRecommendations,
     OutboxEvent,
@@ -39,6 +40,14 @@ class MatchOutcome:
     partner_ids: tuple[str, ...] = ()
     delivery_id: str | None = None  # the recommendation email this transaction owed
     needs: tuple[NeedMatches, ...] | None = None  # the ranking stored, when this run is new
+    # The profile, run and delivery as loaded: the session holds its rows only weakly, so an
+    # email composed in the same transaction would otherwise read them from the database again.
+    loaded: tuple[object, ...] = field(default=(), compare=False, repr=False)
+
+    @property
+    def delivery(self) -> EmailDelivery | None:
+        """The recommendation email this transaction owed, as added to the session."""
+        return self.loaded[2] if self.loaded else None
 
 
 def match_event(session: Session, index: CandidateIndex, event_id: str) -> MatchOutcome:
@@ -108,7 +117,7 @@ def match_locked(session: Session, index: CandidateIndex, event: OutboxEvent,
         owe_refresh(session, profile)  # it may be the strong partner others were waiting for
     delivery = owe_recommendations(session, profile, run, new_run=status == "matched")
     return MatchOutcome(status, run.id, partner_ids, delivery.id if delivery else None,
-                        tuple(needs) if needs is not None else None)
+                        tuple(needs) if needs is not None else None, (profile, run, delivery))
 
 
 def _existing_run(session: Session, profile: Profile) -> MatchRun | None:
