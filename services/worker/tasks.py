@@ -118,10 +118,14 @@ def _match_locked(rt: WorkerRuntime, session, events: list) -> list[tuple]:
     if len(events) > 1:
         index.refresh(session)
         log.info("matching %d events in one transaction", len(events))
+    reads = matchmaking.read_batch(session, events) if len(events) > 1 else None
     matched = []
     for event in events:
-        outcome = matchmaking.match_locked(session, index, event, catch_up=len(events) == 1)
+        outcome = matchmaking.match_locked(session, index, event, catch_up=reads is None,
+                                           reads=reads)
         matched.append((outcome, _claim_here(rt, session, outcome)))
+    if reads is not None:
+        matchmaking.finish_batch(session, reads)
     return matched
 
 

@@ -223,22 +223,37 @@ def _count_confirmation(session: Session, profile: Profile, policy: Confirmation
 
 
 def owe_recommendations(session: Session, profile: Profile, run: MatchRun,
-                        new_run: bool = False) -> EmailDelivery | None:
+                        new_run: bool = False,
+                        locked: dict[str, ContactAddress] | None = None) -> EmailDelivery | None:
     """Owe the recommendation email for a match run, if the address is confirmed and opted in.
 
     `new_run` says the run was created in this transaction, so no email can be owed for it yet.
     The address row is locked: a confirmation committing meanwhile either waits for this
     transaction (and then finds the run) or is seen by it, so the email is never lost between
-    the two (PostgreSQL; SQLite's writers are serial anyway).
+    the two (PostgreSQL; SQLite's writers are serial anyway). `locked` holds addresses this
+    transaction has locked and read already (lock_contacts), for a batch of matches.
     """
-    contact = session.get(ContactAddress, profile.contact_email, with_for_update=True,
-                          populate_existing=True)
+    if locked is not None:
+        contact = locked.get(profile.contact_email)
+    else:
+        contact = session.get(ContactAddress, profile.contact_email, with_for_update=True,
+                              populate_existing=True)
     if contact is None or contact.confirmed_at is None or contact.unsubscribed_at is not None:
         return None
     if run.status != RunStatus.READY or run.profile_version != profile.version:
         return None
     return _owe(session, f"recommendations:{run.id}", "recommendations", profile, run.id,
                 key_is_new=new_run)
+
+
+def lock_contacts(session: Session, addresses: set[str]) -> dict[str, ContactAddress]:
+    """Lock and read several addresses at once, as owe_recommendations does one (in address
+    order, so that two batches cannot deadlock); an address with no row is left out."""
+    rows = session.scalars(
+        select(ContactAddress).where(ContactAddress.email.in_(sorted(addresses)))
+        .order_by(ContactAddress.email).with_for_update()
+        .execution_options(populate_existing=True))
+    return {row.email: row for row in rows}
 
 
 def owe_new_partner(session: Session, profile: Profile, run: MatchRun) -> EmailDelivery | None:

@@ -40,8 +40,17 @@ def bump_attempts(sessions: sessionmaker[Session], task_keys: list[str]) -> None
         return
 
     def bump_all(session: Session) -> None:
-        for task_key in task_keys:
-            _bump(session, task_key)
+        upsert = _UPSERTS.get(session.get_bind().dialect.name)
+        if upsert is None:
+            for task_key in task_keys:
+                _bump(session, task_key)
+            return
+        now, table = utcnow(), TaskAttempt.__table__
+        statement = upsert(table).values(
+            [{"task_key": key, "attempts": 1, "updated_at": now} for key in sorted(task_keys)])
+        session.execute(statement.on_conflict_do_update(  # one statement for them all
+            index_elements=[table.c.task_key],
+            set_={"attempts": table.c.attempts + 1, "updated_at": now}))
 
     _counted(sessions, bump_all, f"{len(task_keys)} tasks")
 

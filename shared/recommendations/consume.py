@@ -12,6 +12,7 @@ from sqlalchemy import and_, exists, insert, literal, or_, select
 from sqlalchemy.orm import Session
 
 from partnermatch.shared.db.models import (
+    ContactAddress,
     EmailDelivery,
     MatchRun,
     NeedRecommendations,
@@ -22,11 +23,15 @@ from partnermatch.shared.db.models import (
 )
 from partnermatch.shared.db.statuses import RunStatus
 from partnermatch.shared.matching.index import MODEL_VERSION
-from partnermatch.shared.notifications.owed import owe_recommendations
+from partnermatch.shared.notifications.owed import lock_contacts, owe_recommendations
 from partnermatch.shared.outbox.events import MATCH_TOPICS
 from partnermatch.shared.outbox.names import MATCH_KEY_PREFIX
 from partnermatch.shared.recommendations.live_index import CandidateIndex, request_from
-from partnermatch.shared.recommendations.refresh import PARTNERS_KEPT_PER_NEED, owe_refresh
+from partnermatch.shared.recommendations.refresh import (
+    PARTNERS_KEPT_PER_NEED,
+    owe_refresh,
+    refreshes_owed,
+)
 from partnermatch.shared.recommendations.runs import need_rows
 from partnermatch.shared.reference.records import NeedMatches
 
@@ -96,26 +101,66 @@ def _waiting():
     return and_(OutboxEvent.topic.in_(MATCH_TOPICS), OutboxEvent.consumed_at.is_(None), ~tried)
 
 
+@dataclass
+class BatchReads:
+    """What a batch of matches reads in a few statements rather than a few per event, and the
+    recommendation rows it inserts in one at the end (finish_batch)."""
+
+    profiles: dict[str, Profile]  # held here: the session keeps rows only weakly
+    runs: dict[tuple[str, int], MatchRun]  # by profile and version
+    contacts: dict[str, ContactAddress]  # locked, as owe_recommendations locks one
+    refreshes: set[tuple[str, int]]  # profile versions with a refresh event
+    rows: list[dict] = field(default_factory=list)
+
+
+def read_batch(session: Session, events: list[OutboxEvent]) -> BatchReads:
+    """Read the profiles, runs, addresses and refresh events a batch of locked events needs."""
+    ids = sorted({event.profile_id for event in events if event.profile_id})
+    profiles = {p.id: p for p in session.scalars(select(Profile).where(Profile.id.in_(ids)))}
+    runs = {(run.profile_id, run.profile_version): run
+            for run in session.scalars(select(MatchRun).where(MatchRun.profile_id.in_(ids)))}
+    contacts = lock_contacts(session, {p.contact_email for p in profiles.values()})
+    return BatchReads(profiles, runs, contacts, refreshes_owed(session, ids))
+
+
+def finish_batch(session: Session, reads: BatchReads) -> None:
+    """Insert the recommendation rows of the runs a batch stored, in one statement."""
+    if reads.rows:
+        session.flush()
+        session.execute(insert(NeedRecommendations.__table__), reads.rows)
+        reads.rows.clear()
+
+
 def match_locked(session: Session, index: CandidateIndex, event: OutboxEvent,
-                 catch_up: bool = True) -> MatchOutcome:
+                 catch_up: bool = True, reads: BatchReads | None = None) -> MatchOutcome:
     """Match the profile version of an event this transaction holds; `catch_up=False` when the
-    caller has brought the index up to date in this transaction already (a batch does it once)."""
+    caller has brought the index up to date in this transaction already (a batch does it once,
+    and reads what its events need at once: `reads`, finished by finish_batch)."""
     if event.consumed_at is not None:
         return MatchOutcome("already")
     event.consumed_at = utcnow()
-    profile = session.get(Profile, event.profile_id) if event.profile_id else None
+    if reads is not None:
+        profile = reads.profiles.get(event.profile_id)
+    else:
+        profile = session.get(Profile, event.profile_id) if event.profile_id else None
     if profile is None or profile.version != event.profile_version:
         return MatchOutcome("stale")
-    run = _existing_run(session, profile)
+    key = (profile.id, profile.version)
+    run = reads.runs.get(key) if reads is not None else _existing_run(session, profile)
     status, partner_ids, needs = "already", (), None
     if run is None:
         if catch_up:
             index.refresh(session)
         needs = index.index.match(request_from(profile), limit=PARTNERS_KEPT_PER_NEED)
-        run = store_run(session, profile, needs, event.id)
+        run = store_run(session, profile, needs, event.id,
+                        reads.rows if reads is not None else None)
         status, partner_ids = "matched", _top_partner_ids(needs)
-        owe_refresh(session, profile)  # it may be the strong partner others were waiting for
-    delivery = owe_recommendations(session, profile, run, new_run=status == "matched")
+        # it may be the strong partner others were waiting for
+        owe_refresh(session, profile, reads.refreshes if reads is not None else None)
+        if reads is not None:
+            reads.runs[key] = run
+    delivery = owe_recommendations(session, profile, run, new_run=status == "matched",
+                                   locked=reads.contacts if reads is not None else None)
     return MatchOutcome(status, run.id, partner_ids, delivery.id if delivery else None,
                         tuple(needs) if needs is not None else None, (profile, run, delivery))
 
@@ -129,14 +174,17 @@ def _existing_run(session: Session, profile: Profile) -> MatchRun | None:
 
 
 def store_run(session: Session, profile: Profile, needs: list[NeedMatches],
-              event_id: str | None) -> MatchRun:
-    """Store a match run and its ranking, a row per need."""
+              event_id: str | None, later: list[dict] | None = None) -> MatchRun:
+    """Store a match run and its ranking, a row per need; the rows are added to `later` instead,
+    if given, for the caller to insert after the run (a batch inserts all its runs' at once)."""
     run = MatchRun(profile_id=profile.id, profile_version=profile.version, status=RunStatus.READY,
                    model_version=MODEL_VERSION, event_id=event_id, generated_at=utcnow())
     session.add(run)
     session.flush()
     rows = need_rows(run.id, needs)
-    if rows:  # one executemany through Core: the ORM would only add bookkeeping
+    if later is not None:
+        later.extend(rows)
+    elif rows:  # one executemany through Core: the ORM would only add bookkeeping
         session.execute(insert(NeedRecommendations.__table__), rows)
     return run
 

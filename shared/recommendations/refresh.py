@@ -92,15 +92,22 @@ def strong_areas(candidate: Candidate) -> frozenset[str]:
     )
 
 
-def owe_refresh(session: Session, profile: Profile) -> OutboxEvent | None:
+def owe_refresh(session: Session, profile: Profile,
+                owed: set[tuple[str, int]] | None = None) -> OutboxEvent | None:
     """Record a refresh event for a profile strong somewhere, in the caller's transaction.
 
     One per profile version: its match and the confirmation of its address (whichever comes
-    last makes it a candidate) may both ask.
+    last makes it a candidate) may both ask. `owed`, for a batch of matches: the (profile,
+    version) pairs with a refresh event already (refreshes_owed), to which this one is added.
     """
     if profile.demo or not strong_areas(candidate_from(profile)):
         return None
-    if session.scalar(select(OutboxEvent.id).where(
+    key = (profile.id, profile.version)
+    if owed is not None:
+        if key in owed:
+            return None
+        owed.add(key)
+    elif session.scalar(select(OutboxEvent.id).where(
             OutboxEvent.topic == REFRESH_TOPIC, OutboxEvent.profile_id == profile.id,
             OutboxEvent.profile_version == profile.version).limit(1)) is not None:
         return None
@@ -108,6 +115,14 @@ def owe_refresh(session: Session, profile: Profile) -> OutboxEvent | None:
                         profile_version=profile.version)
     session.add(event)
     return event
+
+
+def refreshes_owed(session: Session, profile_ids: list[str]) -> set[tuple[str, int]]:
+    """Return the (profile, version) pairs of these profiles that have a refresh event."""
+    return set(session.execute(
+        select(OutboxEvent.profile_id, OutboxEvent.profile_version)
+        .where(OutboxEvent.topic == REFRESH_TOPIC, OutboxEvent.profile_id.in_(profile_ids))
+    ).tuples())
 
 
 def refresh_partners(sessions: sessionmaker[Session], read_sessions: sessionmaker[Session],
