@@ -114,19 +114,19 @@ def _match_alone(rt: WorkerRuntime, event_id: str) -> list[tuple]:
 
 def _match_locked(rt: WorkerRuntime, session, events: list) -> list[tuple]:
     """Match locked events in the caller's transaction, catching the index up once."""
+    if not events:
+        return []
     index = rt.index()
-    if len(events) > 1:
-        index.refresh(session)
-        log.info("matching %d events in one transaction", len(events))
-    reads = matchmaking.read_batch(session, events) if len(events) > 1 else None
-    matched = []
-    for event in events:
-        outcome = matchmaking.match_locked(session, index, event, catch_up=reads is None,
-                                           reads=reads)
-        matched.append((outcome, _claim_here(rt, session, outcome)))
-    if reads is not None:
-        matchmaking.finish_batch(session, reads)
-    return matched
+    if len(events) == 1:
+        outcome = matchmaking.match_locked(session, index, events[0])
+        return [(outcome, _claim_here(rt, session, outcome))]
+    index.refresh(session)
+    log.info("matching %d events in one transaction", len(events))
+    reads = matchmaking.read_batch(session, events)
+    outcomes = [matchmaking.match_locked(session, index, event, catch_up=False, reads=reads)
+                for event in events]
+    matchmaking.finish_batch(session, reads)  # written; then the emails, from what is held
+    return [(outcome, _claim_here(rt, session, outcome)) for outcome in outcomes]
 
 
 def _send_matched(rt: WorkerRuntime, outcome, claimed: Claimed | None) -> None:

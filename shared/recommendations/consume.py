@@ -19,6 +19,7 @@ from partnermatch.shared.db.models import (
     OutboxEvent,
     Profile,
     TaskAttempt,
+    new_id,
     utcnow,
 )
 from partnermatch.shared.db.statuses import RunStatus
@@ -124,9 +125,10 @@ def read_batch(session: Session, events: list[OutboxEvent]) -> BatchReads:
 
 
 def finish_batch(session: Session, reads: BatchReads) -> None:
-    """Insert the recommendation rows of the runs a batch stored, in one statement."""
+    """Write what a batch's matches added: one flush for the events, runs and emails owed, one
+    statement for the recommendation rows."""
+    session.flush()
     if reads.rows:
-        session.flush()
         session.execute(insert(NeedRecommendations.__table__), reads.rows)
         reads.rows.clear()
 
@@ -175,16 +177,18 @@ def _existing_run(session: Session, profile: Profile) -> MatchRun | None:
 
 def store_run(session: Session, profile: Profile, needs: list[NeedMatches],
               event_id: str | None, later: list[dict] | None = None) -> MatchRun:
-    """Store a match run and its ranking, a row per need; the rows are added to `later` instead,
-    if given, for the caller to insert after the run (a batch inserts all its runs' at once)."""
-    run = MatchRun(profile_id=profile.id, profile_version=profile.version, status=RunStatus.READY,
-                   model_version=MODEL_VERSION, event_id=event_id, generated_at=utcnow())
+    """Store a match run and its ranking, a row per need; given `later`, the run is only added to
+    the session and its rows to `later`, for the caller to insert (a batch does all at once)."""
+    run = MatchRun(id=new_id(), profile_id=profile.id, profile_version=profile.version,
+                   status=RunStatus.READY, model_version=MODEL_VERSION, event_id=event_id,
+                   generated_at=utcnow())
     session.add(run)
-    session.flush()
     rows = need_rows(run.id, needs)
-    if later is not None:
+    if later is not None:  # the run is inserted with the batch's others, at its flush
         later.extend(rows)
-    elif rows:  # one executemany through Core: the ORM would only add bookkeeping
+        return run
+    session.flush()
+    if rows:  # one executemany through Core: the ORM would only add bookkeeping
         session.execute(insert(NeedRecommendations.__table__), rows)
     return run
 
