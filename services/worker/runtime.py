@@ -25,6 +25,7 @@ from partnermatch.shared.db.engine import (
     make_engine,
     make_read_sessionmaker,
     make_sessionmaker,
+    make_statement_sessionmaker,
 )
 from partnermatch.shared.email import EmailSender, NotifySettings, sender_from_settings
 from partnermatch.shared.matching.snapshot import SnapshotStore, store_folder
@@ -49,6 +50,7 @@ class WorkerRuntime:
         self.sessions = make_sessionmaker(self.engine)
         self.read_sessions = make_read_sessionmaker(self.engine)
         self.counter_sessions = make_counter_sessionmaker(self.engine)  # attempt counts
+        self.statement_sessions = make_statement_sessionmaker(self.engine)  # claims, outcomes
         install_collector(self.sessions, self.publish)
         self._index: CandidateIndex | None = None
         self.sender: EmailSender = sender_from_settings(

@@ -212,7 +212,7 @@ def _claim_composed(rt: WorkerRuntime, composed: Claimed) -> Claimed | None:
     Not in the match transaction: a commit whose answer is lost would leave the email claimed
     and unsent, where a pending delivery is published again by the relay.
     """
-    with transaction(rt.sessions) as session:
+    with transaction(rt.statement_sessions) as session:  # one statement
         delivery = mailing.claim(session, composed.delivery_id)
         if delivery is None:
             return None
@@ -241,7 +241,7 @@ def _send_claimed(rt: WorkerRuntime, claimed: Claimed) -> str:
     except AmbiguousEmailError as error:
         return _fail_email(rt, claimed.delivery_id, DeliveryStatus.AMBIGUOUS, str(error),
                            claimed.attempt)
-    with transaction(rt.sessions) as session:
+    with transaction(rt.statement_sessions) as session:  # one statement
         mailing.record_sent(session, claimed.delivery_id)
     return DeliveryStatus.SENT
 

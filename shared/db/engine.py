@@ -59,6 +59,17 @@ def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False)
 
 
+def make_statement_sessionmaker(engine: Engine) -> sessionmaker[Session]:
+    """Return a session factory for work that is one statement (a claim, an outcome recorded).
+
+    On PostgreSQL the statement commits by itself (autocommit), as durably as a transaction but
+    without its BEGIN and COMMIT round trips; elsewhere the engine's own sessions.
+    """
+    if engine.dialect.name != "postgresql":
+        return make_sessionmaker(engine)
+    return make_sessionmaker(engine.execution_options(isolation_level="AUTOCOMMIT"))
+
+
 def make_counter_sessionmaker(engine: Engine) -> sessionmaker[Session]:
     """Return a session factory for counters a lost last increment does not harm (attempts).
 

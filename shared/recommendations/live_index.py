@@ -129,12 +129,15 @@ class CandidateIndex:
         Every process reads the same rows, so every worker spreads the load alike (the diversity
         of ``partnermatch.shared.matching.index``); a new index counts them all.
         """
+        uncounted = NeedRecommendations.id > self._counted_to - RECOUNT_OVERLAP
+        if self._counted:  # those of the overlap counted already are not read again
+            uncounted = uncounted & NeedRecommendations.id.not_in(sorted(self._counted))
         rows = session.execute(
             select(NeedRecommendations.id, NeedRecommendations.top_partner_ids,
                    func.coalesce(Profile.gss_code, Profile.id))
             .join(MatchRun, MatchRun.id == NeedRecommendations.match_run_id)
             .join(Profile, Profile.id == MatchRun.profile_id)
-            .where(NeedRecommendations.id > self._counted_to - RECOUNT_OVERLAP)
+            .where(uncounted)
         ).all()
         counts: dict[str, int] = {}
         own: dict[tuple[str, str], int] = {}
