@@ -119,10 +119,9 @@ def owe_refresh(session: Session, profile: Profile,
 
 def refreshes_owed(session: Session, profile_ids: list[str]) -> set[tuple[str, int]]:
     """Return the (profile, version) pairs of these profiles that have a refresh event."""
-    return set(session.execute(
+    return {(profile_id, version) for profile_id, version in session.execute(
         select(OutboxEvent.profile_id, OutboxEvent.profile_version)
-        .where(OutboxEvent.topic == REFRESH_TOPIC, OutboxEvent.profile_id.in_(profile_ids))
-    ).tuples())
+        .where(OutboxEvent.topic == REFRESH_TOPIC, OutboxEvent.profile_id.in_(profile_ids)))}
 
 
 def refresh_partners(sessions: sessionmaker[Session], read_sessions: sessionmaker[Session],

@@ -14,8 +14,12 @@ from partnermatch.shared.profiles.store import update_profile
 from partnermatch.shared.recommendations.confirmation import confirm_address
 from partnermatch.shared.recommendations.consume import (
     fail_event,
+    finish_batch,
+    lock_batch,
     lock_waiting_events,
     match_event,
+    match_locked,
+    read_batch,
 )
 from partnermatch.shared.recommendations.live_index import CandidateIndex
 from tests.shared.examples import BRADFORD, council
@@ -116,3 +120,49 @@ def test_a_waiting_event_another_batch_holds_is_skipped(sessions, leeds_submitte
         assert [e.profile_id for e in held] == [bradford_id]
         with transaction(sessions) as other:  # a concurrent batch: skips, does not wait
             assert lock_waiting_events(other, event_id, limit=16) == []
+
+
+def test_a_batch_locks_its_own_event_first_then_the_waiting_ones(sessions, leeds_submitted):
+    _leeds_id, event_id, bradford_id = leeds_submitted
+    with transaction(sessions) as session:
+        bump(session, match_key(event_id))  # its own task has started: tried, yet first
+        batch = lock_batch(session, event_id, size=16)
+        assert batch[0].id == event_id
+        assert [e.profile_id for e in batch[1:]] == [bradford_id]
+        assert [e.id for e in lock_batch(session, event_id, size=1)] == [event_id]
+
+
+def test_a_batch_whose_event_another_transaction_holds_takes_the_waiting_ones(
+    sessions, leeds_submitted
+):
+    _leeds_id, event_id, bradford_id = leeds_submitted
+    if sessions.kw["bind"].dialect.name != "postgresql":
+        pytest.skip("SKIP LOCKED is PostgreSQL's; SQLite's one write lock serialises batches")
+    with transaction(sessions) as holder:
+        holder.get(OutboxEvent, event_id, with_for_update=True)
+        with transaction(sessions) as other:  # does not wait for the event: takes the others
+            assert [e.profile_id for e in lock_batch(other, event_id, size=16)] == [bradford_id]
+
+
+def test_a_batch_read_at_once_stores_each_run_and_owes_each_email(sessions, index,
+                                                                   leeds_submitted):
+    leeds_id, event_id, bradford_id = leeds_submitted
+    with transaction(sessions) as session:
+        events = lock_batch(session, event_id, size=16)
+        index.refresh(session)
+        reads = read_batch(session, events)
+        outcomes = [match_locked(session, index, event, catch_up=False, reads=reads)
+                    for event in events]
+        finish_batch(session, reads)
+    assert [o.status for o in outcomes] == ["matched", "matched"]
+    assert bradford_id in outcomes[0].partner_ids
+    with sessions() as session:
+        runs = {run.profile_id: run for run in session.scalars(select(MatchRun))}
+        assert set(runs) == {leeds_id, bradford_id}
+        assert runs[leeds_id].needs[0].service_area == "childrens_services"
+        owed = session.scalars(select(EmailDelivery.profile_id)
+                               .where(EmailDelivery.purpose == "recommendations")).all()
+        assert sorted(owed) == sorted([leeds_id, bradford_id])
+        assert all(session.get(OutboxEvent, e.id).consumed_at for e in events)
+    with transaction(sessions) as session:  # matched already: the event's task does nothing
+        assert match_event(session, index, event_id).status == "already"
