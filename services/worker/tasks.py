@@ -7,11 +7,15 @@ Counting attempts, backing off and dead-lettering live in their base, services/w
 from __future__ import annotations
 
 import logging
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from email.message import EmailMessage
 
 from celery import shared_task
+from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from partnermatch.services.worker.base import EventAttempts, WorkerTask, backoff
@@ -35,6 +39,8 @@ from partnermatch.shared.recommendations import refresh as freshness
 log = logging.getLogger(__name__)
 
 REFRESH_BUDGET_SHARE = 0.5  # of the soft time limit a refresh pass may spend re-ranking
+REFRESH_PASS_LOCK = 0x706D_7265_6672  # the advisory lock one refresh pass holds at a time
+REFRESH_PASS_POLL_SECONDS = 0.2
 
 
 @shared_task(base=WorkerTask, bind=True, name=TaskName.MATCH_PROFILE,
@@ -143,8 +149,9 @@ def refresh_partners(self: WorkerTask, event_id: str) -> str:
     """Re-rank the councils a strong new profile would help; email those whose tops changed."""
     rt = self.runtime
     budget = rt.settings.TASK_SOFT_TIME_LIMIT * REFRESH_BUDGET_SHARE
-    outcome = freshness.refresh_partners(rt.sessions, rt.read_sessions, rt.index(), event_id,
-                                         budget)
+    with _one_pass_at_a_time(rt, budget) as budget:
+        outcome = freshness.refresh_partners(rt.sessions, rt.read_sessions, rt.index(), event_id,
+                                             budget)
     log.info("refresh: %d profiles examined, %d refreshed, %d emails owed (%s)",
              outcome.examined, len(outcome.refreshed), len(outcome.delivery_ids), outcome.status)
     if outcome.status == "partial":  # progress made: carry on in a new pass, attempts afresh
@@ -153,6 +160,36 @@ def refresh_partners(self: WorkerTask, event_id: str) -> str:
             event = session.get(outbox.OutboxEvent, event_id)
         rt.publish([outbox.work_for_event(event)])
     return outcome.status
+
+
+@contextmanager
+def _one_pass_at_a_time(rt: WorkerRuntime, budget: float) -> Iterator[float]:
+    """Let one refresh pass run at a time on PostgreSQL (an advisory lock on a connection held
+    for the pass; a dead process's goes with its connection); yield the budget left to the pass.
+
+    A pass takes every refresh event waiting, so two at once re-rank the same runs twice; the one
+    that waited then finds its event consumed, or takes the events that arrived meanwhile. It
+    waits at most its budget, and what it waited comes off its pass (down to a fifth), to stay
+    below the soft time limit; after that it runs beside the other, as on SQLite (whose writes
+    are serial anyway).
+    """
+    if rt.engine.dialect.name != "postgresql":
+        yield budget
+        return
+    started = time.monotonic()
+    with rt.engine.connect() as connection:
+        lock = text("SELECT pg_try_advisory_lock(:key)")
+        while not (held := connection.scalar(lock, {"key": REFRESH_PASS_LOCK})):
+            if time.monotonic() - started > budget:
+                log.warning("another refresh pass is still running; this one runs beside it")
+                break
+            time.sleep(REFRESH_PASS_POLL_SECONDS)
+        try:
+            yield max(budget - (time.monotonic() - started), budget / 5)
+        finally:
+            if held:
+                connection.scalar(text("SELECT pg_advisory_unlock(:key)"),
+                                  {"key": REFRESH_PASS_LOCK})
 
 
 @shared_task(base=WorkerTask, bind=True, name=TaskName.SEND_EMAIL)
