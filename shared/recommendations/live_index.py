@@ -132,7 +132,7 @@ class CandidateIndex:
         uncounted = NeedRecommendations.id > self._counted_to - RECOUNT_OVERLAP
         if self._counted:  # those of the overlap counted already are not read again
             uncounted = uncounted & NeedRecommendations.id.not_in(sorted(self._counted))
-        rows = session.execute(
+        rows = session.connection().execute(  # Core: plain rows, as in _changed_ids
             select(NeedRecommendations.id, NeedRecommendations.top_partner_ids,
                    func.coalesce(Profile.gss_code, Profile.id))
             .join(MatchRun, MatchRun.id == NeedRecommendations.match_run_id)
@@ -249,8 +249,10 @@ class CandidateIndex:
 
         The overlap means every profile changed in the last SYNC_OVERLAP comes back each time
         (all of a launch's submissions, say); whole rows are read only for the ones not seen yet.
+        Read through Core, on the session's connection and transaction: the ORM's row handling
+        cost more than the query when a burst keeps hundreds of rows inside the overlap.
         """
-        recent = session.execute(
+        recent = session.connection().execute(
             select(Profile.id, Profile.version, Profile.approved, Profile.demo,
                    Profile.contact_confirmed, Profile.address_status)
             .where(Profile.updated_at >= self.synced_at - SYNC_OVERLAP)
@@ -265,7 +267,7 @@ class CandidateIndex:
             yield from session.scalars(select(Profile).where(Profile.id.in_(batch)))
 
     def _remove_deleted(self, session: Session) -> int:
-        deleted = session.scalars(
+        deleted = session.connection().scalars(
             select(OutboxEvent.profile_id).where(
                 OutboxEvent.topic == "profile.deleted",
                 OutboxEvent.created_at >= self.synced_at - SYNC_OVERLAP,
