@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import numpy as np
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
 from partnermatch.shared.db.models import (
@@ -129,16 +129,9 @@ class CandidateIndex:
         Every process reads the same rows, so every worker spreads the load alike (the diversity
         of ``partnermatch.shared.matching.index``); a new index counts them all.
         """
-        uncounted = NeedRecommendations.id > self._counted_to - RECOUNT_OVERLAP
-        if self._counted:  # those of the overlap counted already are not read again
-            uncounted = uncounted & NeedRecommendations.id.not_in(sorted(self._counted))
-        rows = session.connection().execute(  # Core: plain rows, as in _changed_ids
-            select(NeedRecommendations.id, NeedRecommendations.top_partner_ids,
-                   func.coalesce(Profile.gss_code, Profile.id))
-            .join(MatchRun, MatchRun.id == NeedRecommendations.match_run_id)
-            .join(Profile, Profile.id == MatchRun.profile_id)
-            .where(uncounted)
-        ).all()
+        # those of the overlap counted already are not read again
+        rows = session.connection().execute(_UNCOUNTED, {
+            "floor": self._counted_to - RECOUNT_OVERLAP, "counted": sorted(self._counted)}).all()
         counts: dict[str, int] = {}
         own: dict[tuple[str, str], int] = {}
         for row_id, partners, requester in rows:
@@ -252,13 +245,10 @@ class CandidateIndex:
         Read through Core, on the session's connection and transaction: the ORM's row handling
         cost more than the query when a burst keeps hundreds of rows inside the overlap.
         """
-        recent = session.connection().execute(
-            select(Profile.id, Profile.version, Profile.approved, Profile.demo,
-                   Profile.contact_confirmed, Profile.address_status)
-            .where(Profile.updated_at >= self.synced_at - SYNC_OVERLAP)
-        )
+        recent = session.connection().execute(_RECENT, {"since": self.synced_at - SYNC_OVERLAP})
+        seen = self._seen
         return [id_ for id_, version, *standing in recent
-                if self._seen.get(id_) != (version, is_eligible(*standing))]
+                if seen.get(id_) != (version, is_eligible(*standing))]
 
     @staticmethod
     def _load(session: Session, profile_ids: list[str]) -> Iterator[Profile]:
@@ -268,15 +258,28 @@ class CandidateIndex:
 
     def _remove_deleted(self, session: Session) -> int:
         deleted = session.connection().scalars(
-            select(OutboxEvent.profile_id).where(
-                OutboxEvent.topic == "profile.deleted",
-                OutboxEvent.created_at >= self.synced_at - SYNC_OVERLAP,
-            )
-        ).all()
+            _DELETED, {"since": self.synced_at - SYNC_OVERLAP}).all()
         removed = [p for p in deleted if self._seen.pop(p, None) is not None]
         for profile_id in removed:
             self.index.remove(profile_id)
         return len(removed)
+
+
+# The catch-up's statements, built once: building them again for every match cost as much as
+# running them. Read through Core on the session's connection (see _changed_ids).
+_RECENT = select(Profile.id, Profile.version, Profile.approved, Profile.demo,
+                 Profile.contact_confirmed, Profile.address_status
+                 ).where(Profile.updated_at >= bindparam("since"))
+_UNCOUNTED = (
+    select(NeedRecommendations.id, NeedRecommendations.top_partner_ids,
+           func.coalesce(Profile.gss_code, Profile.id))
+    .join(MatchRun, MatchRun.id == NeedRecommendations.match_run_id)
+    .join(Profile, Profile.id == MatchRun.profile_id)
+    .where(NeedRecommendations.id > bindparam("floor"),
+           NeedRecommendations.id.not_in(bindparam("counted", expanding=True)))
+)
+_DELETED = select(OutboxEvent.profile_id).where(
+    OutboxEvent.topic == "profile.deleted", OutboxEvent.created_at >= bindparam("since"))
 
 
 def _count(session: Session) -> int:
