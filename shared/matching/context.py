@@ -17,19 +17,14 @@ weigh each block so that it adds its weight times its mean squared gap, whatever
 columns. The distance between two rows of the output, over the square root of the total weight,
 is the distance between the councils.
 
-A distance ``d`` becomes a similarity ``2 ** (-(d / s) ** 1.25)``, where ``s`` is, over the
-councils of the area's pool, the median distance to their 2nd nearest neighbour: identical places
-score 1, a council as near as a typical 2nd statistical neighbour 0.5, and the score never reaches
-0 (it stops at ``SIMILARITY_FLOOR``). So closeness in circumstances weighs as much in the ranking
-as the difference between a good and an outstanding partner: a good partner among a council's
-nearest neighbours comes before an outstanding one that is not comparable. The power
-(``SIMILARITY_POWER``) makes the score fall faster beyond that distance and more slowly within it,
-so strength decides among comparable councils and a distant outstanding council does not outrank a
-comparable good one. ``python -m bench.shape`` chose this shape among eight (before it, the 3rd
-neighbour and a power of 1, and the 5th before that): recommended partners more comparable (their
-outcomes predict the requester's better, more of them among the strong councils whose outcomes are
-nearest its own) for children's services and adult social care, and no measurable change in how
-often they were still good or outstanding at their next inspection; see ``docs/quality.md``.
+A distance ``d`` becomes a similarity ``2 ** (-d / s)``, where ``s`` is, over the councils of the
+area's pool, the median distance to their 3rd nearest neighbour: identical places score 1, a
+council as near as a typical 3rd statistical neighbour 0.5, and the score never reaches 0. So
+closeness in circumstances weighs as much in the ranking as the difference between a good and an
+outstanding partner: a good partner among a council's nearest neighbours comes before an
+outstanding one that is not comparable. (``python -m bench.quality`` chose the 3rd over the 5th
+neighbour: partners as often good or outstanding at their next inspection, more of them among
+the strong councils whose outcomes are nearest the requester's.)
 """
 
 from __future__ import annotations
@@ -120,11 +115,7 @@ RURALITY_ORDER: dict[str, float] = {
 _KM_PER_DEGREE = 111.2
 _COS_UK = math.cos(math.radians(54.0))
 _SCALE_SAMPLE = 500
-SCALE_NEIGHBOURS = 2  # similarity 0.5: as near as a typical council's 2nd nearest neighbour
-SIMILARITY_POWER = 1.25  # 2 ** -((d / s) ** power): steeper beyond the scale, flatter within it
-# The least similarity: a council ten typical distances away or more is still a partner (scores are
-# rounded to 6 places, and a steeper fall would otherwise round the most unlike councils to 0).
-SIMILARITY_FLOOR = 1e-5
+SCALE_NEIGHBOURS = 3  # similarity 0.5: as near as a typical council's 3rd nearest neighbour
 _MIN_POOL = 3
 
 
@@ -287,12 +278,8 @@ class _Area:
 class ContextModel:
     """Circumstances similarity between councils; build with ``ContextModel.fit(places)``."""
 
-    def __init__(self, weights: Mapping[str, Mapping[str, float]] | None = None, *,
-                 scale_neighbours: int = SCALE_NEIGHBOURS,
-                 power: float = SIMILARITY_POWER) -> None:
+    def __init__(self, weights: Mapping[str, Mapping[str, float]] | None = None) -> None:
         self._table = _weight_table(weights)
-        self.scale_neighbours = scale_neighbours
-        self.power = power
         self._places: list[Place] = []
         self._rows: dict[str, int] = {}
         self._raw = np.empty((0, len(COLUMNS) + len(CATEGORIES)), dtype=object)
@@ -301,15 +288,9 @@ class ContextModel:
 
     @classmethod
     def fit(cls, places: Sequence[Place],
-            weights: Mapping[str, Mapping[str, float]] | None = None, *,
-            scale_neighbours: int = SCALE_NEIGHBOURS,
-            power: float = SIMILARITY_POWER) -> ContextModel:
-        """Fit one pipeline per service area over the councils that deliver it.
-
-        ``scale_neighbours`` and ``power`` shape the similarity (see the module's docstring);
-        only ``bench.shape`` passes others, to compare them.
-        """
-        model = cls(weights, scale_neighbours=scale_neighbours, power=power)
+            weights: Mapping[str, Mapping[str, float]] | None = None) -> ContextModel:
+        """Fit one pipeline per service area over the councils that deliver it."""
+        model = cls(weights)
         model._fit(places)
         return model
 
@@ -360,14 +341,14 @@ class ContextModel:
 
     def _median_distance(self, entry: _Area, pool: np.ndarray) -> float:
         """Return the median, over the pool's councils, of the distance to their
-        ``scale_neighbours``-th nearest other council of the pool (sampled if many)."""
+        ``SCALE_NEIGHBOURS``-th nearest other council of the pool (sampled if many)."""
         pick = np.unique(np.linspace(0, len(pool) - 1, min(len(pool), _SCALE_SAMPLE)).astype(int))
         rows = entry.rows[pool[pick]]
         squares = ((rows[:, None, :] - rows[None, :, :]) ** 2).sum(axis=2) / entry.total
         if len(rows) < 2:
             return 1.0
         np.fill_diagonal(squares, np.inf)
-        k = min(self.scale_neighbours, len(rows) - 1)
+        k = min(SCALE_NEIGHBOURS, len(rows) - 1)
         kth = np.sqrt(np.partition(squares, k - 1, axis=1)[:, k - 1])
         scale = float(np.median(kth))
         return scale if scale > 1e-9 else 1.0
@@ -415,8 +396,7 @@ class ContextModel:
                               service_area: str | None = None) -> np.ndarray:
         """Return similarities (0..1) from one row to many rows: the vectorised hot path."""
         distances = self.distances_for_rows(row, rows, service_area)
-        scaled = (distances / self._area(service_area).scale) ** self.power
-        return np.maximum(np.exp2(-scaled), SIMILARITY_FLOOR)
+        return np.exp2(-distances / self._area(service_area).scale)
 
     def similarities(self, a_gss: str, candidates_gss: Sequence[str],
                      service_area: str | None = None) -> np.ndarray:

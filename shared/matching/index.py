@@ -66,7 +66,7 @@ __all__ = [
     "requester_key", "struggling_areas",
 ]
 
-MODEL_VERSION = "context-census-6"
+MODEL_VERSION = "context-census-5"
 _MAX_REGIONS = 64
 _NO_GROUP = -2
 _BATCH = 8192

@@ -9,7 +9,6 @@ import pytest
 
 from partnermatch.shared.matching.context import (
     COLUMNS,
-    SIMILARITY_FLOOR,
     ContextModel,
     combine_gaps,
     context_reasons,
@@ -319,11 +318,9 @@ def test_weighted_gaps_give_the_distances_behind_similarity(area):
     codes = [p.gss_code for p in places]
     distances = combine_gaps(model.gaps(codes, area), model.weights(area))
     similarities = np.array([model.similarities(code, codes, area) for code in codes])
-    assert similarities[distances == 0] == pytest.approx(1.0)
-    floored = similarities <= SIMILARITY_FLOOR
-    assert distances[floored].min(initial=np.inf) > distances[~floored].max()
-    apart = (distances > 0) & ~floored
-    ratio = (-np.log2(similarities[apart])) ** (1 / model.power) / distances[apart]
+    apart = distances > 0
+    assert similarities[~apart] == pytest.approx(1.0)
+    ratio = -np.log2(similarities[apart]) / distances[apart]
     assert ratio == pytest.approx(np.full(ratio.shape, ratio[0]))
 
 

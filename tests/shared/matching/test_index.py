@@ -77,7 +77,7 @@ def ids(index, req, area, limit=10):
 
 
 def test_model_version_is_named():
-    assert MODEL_VERSION == "context-census-6"
+    assert MODEL_VERSION == "context-census-5"
 
 
 def test_strong_similar_council_ranks_above_strong_dissimilar_one(index):

@@ -8,10 +8,8 @@ recorded before the speed work (commit a38c132), and recorded again, deliberatel
 context model on Census 2021 (with its own reasons, similarity scaled by the 5th nearest
 neighbour, diversity only within a 2% margin), and once more when it grew (tenure and
 socio-economic class from the Census, a missing block set a typical gap away, similarity scaled by
-the 3rd nearest neighbour), and once more for the similarity's shape (scaled by the 2nd nearest
-neighbour, falling as the 1.25th power of distance, never below 1e-5: ``python -m bench.shape``);
-it changes only if the ranking, a score or a reason changes, or if the synthetic profiles or the
-reference data do.
+the 3rd nearest neighbour); it changes only if the ranking, a score or a reason changes, or if the
+synthetic profiles or the reference data do.
 """
 
 from __future__ import annotations
@@ -30,9 +28,9 @@ PROFILES = 30_000
 REQUESTS = 300
 LIMITS = (10, 3, 25)
 DIGESTS = {
-    "built": "91c6d1a60d549262b86fab22767ea41a37fb38a1c450e91d7f427073974e3370",
-    "changed": "794cd0c210587c19b5fff468e5c7054fb508e2a72c231cec85ee66480ed4d4a2",
-    "opened": "836e5c414f595f9737acc0af5a5e4ba7fb31ac7bd3e02ce574e3b5592d6bc8f1",
+    "built": "8db0bfe35b41841d88ddb9c234785c04d024c842381283a4264e2ff391729652",
+    "changed": "83e2577bc139ec1f94f2af2608020e467467d2c29d4b1129fa2a44e4155dd581",
+    "opened": "d16fdc9d5170fabfb2a9c4b4ba44ae7e4ec6a20575479ca85e98302eb16cbdca",
 }
 
 
