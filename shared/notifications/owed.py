@@ -59,6 +59,16 @@ def is_example_address(address: str) -> bool:
         "example.com", "example.org", "example.net", "invalid", "example")
 
 
+def message_id_for(delivery_id: str) -> str:
+    """The Message-ID of a delivery's email, the same on every attempt."""
+    return f"<{delivery_id}@partnermatch>"
+
+
+def confirmation_key(profile_id: str, address: str) -> str:
+    """The dedupe key of a profile's confirmation email to an address: one each."""
+    return f"confirm:{profile_id}:{address}"
+
+
 def _owe(session: Session, dedupe_key: str, purpose: str, profile: Profile,
          match_run_id: str | None = None, introduction_id: str | None = None,
          key_is_new: bool = False) -> EmailDelivery | None:
@@ -72,7 +82,7 @@ def _owe(session: Session, dedupe_key: str, purpose: str, profile: Profile,
         match_run_id=match_run_id, introduction_id=introduction_id,
         to_address=profile.contact_email, message_id="",
     )
-    delivery.message_id = f"<{delivery.id}@partnermatch>"
+    delivery.message_id = message_id_for(delivery.id)
     if key_is_new:  # named after something this transaction created: nobody can hold it yet
         session.add(delivery)
         return delivery
@@ -102,7 +112,7 @@ def owe_confirmation(session: Session, profile: Profile, policy: ConfirmationPol
     profile.contact_confirmed = contact.confirmed_at is not None
     if contact.confirmed_at is not None or profile.demo:
         return None
-    key = f"confirm:{profile.id}:{profile.contact_email}"
+    key = confirmation_key(profile.id, profile.contact_email)
     if not new_profile and session.scalar(
             select(EmailDelivery.id).where(EmailDelivery.dedupe_key == key)):
         return None  # owed already for this address: nothing new to count
@@ -183,9 +193,9 @@ def confirmation_for_new_profile(policy: ConfirmationPolicy, profile_id: str, ad
                "profile_key": _keyed(policy, "profile", profile_id), "created_at": now}
     delivery_id = new_id()
     delivery = {
-        "id": delivery_id, "dedupe_key": f"confirm:{profile_id}:{address}",
+        "id": delivery_id, "dedupe_key": confirmation_key(profile_id, address),
         "purpose": "confirmation", "profile_id": profile_id, "to_address": address,
-        "message_id": f"<{delivery_id}@partnermatch>", "status": DeliveryStatus.PENDING,
+        "message_id": message_id_for(delivery_id), "status": DeliveryStatus.PENDING,
         "attempts": 0, "created_at": now, "next_attempt_at": now,
     }
     return NewProfileConfirmation(confirmed, contact, counted, delivery)

@@ -65,7 +65,7 @@ def council_facts(session: Session, code: str, stamp: datetime | None | object =
     here unless the caller read it with something else) has changed.
     """
     if stamp is UNREAD:
-        stamp = session.scalar(select(func.max(Council.refreshed_at)))
+        stamp = session.scalar(select(register_stamp()))
     database = session.get_bind().url
     cached = _FACTS.get(database)
     if cached is None or cached[0] != stamp:
