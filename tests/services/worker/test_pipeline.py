@@ -161,3 +161,32 @@ def test_get_a_link_is_answered_by_the_worker_through_the_queue(api, worker, smt
     (link,) = smtp.wait_for(lambda m: m["Subject"] == "Your link to partnermatch")
     assert LEEDS_ADDRESS in link["To"] and "/open/" in text_of(link)
     assert not any("nobody@" in m["To"] for m in smtp.messages)
+
+
+def test_a_partner_confirming_after_the_council_was_matched_reaches_it_in_one_email(
+    api, worker, beat, smtp
+):
+    bradford = "children.lead@bradford.gov.uk"
+    api.post("/api/v1/profiles", json=council_body(
+        gss_code="E08000032", contact_email=bradford, contact_name="Children's lead",
+        ratings={"childrens_services": 5}, seeking=["council"], capacity_to_support="available"))
+    bradford_confirmation = smtp.wait_for(to(bradford))[0]  # not confirmed: not a candidate yet
+
+    waiting = api.post("/api/v1/profiles", json=council_body(
+        ratings={"childrens_services": 1})).get_json()
+    confirm(api, confirm_link(text_of(smtp.wait_for(to(LEEDS_ADDRESS))[0])))
+    first = smtp.wait_for(lambda m: to(LEEDS_ADDRESS)(m) and "recommendations" in m["Subject"])
+    assert "Bradford" not in text_of(first[0])
+    before = {n["service_area"]: n["partners"] for n in wait_ready(api, waiting)["needs"]}
+    assert before == {"childrens_services": []}
+
+    link = confirm_link(text_of(bradford_confirmation))
+    confirm(api, link)
+    news = smtp.wait_for(lambda m: to(LEEDS_ADDRESS)(m) and m["Subject"].startswith("New partner"))
+    assert "Bradford has joined partnermatch" in text_of(news[0])
+    needs = {n["service_area"]: n["partners"] for n in wait_ready(api, waiting)["needs"]}
+    assert [p["gss_code"] for p in needs["childrens_services"]] == ["E08000032"]
+
+    confirm(api, link)  # the link opened again
+    time.sleep(4)  # the relay runs every second: nothing may be sent twice
+    assert len(smtp.wait_for(to(LEEDS_ADDRESS), count=3)) == 3  # confirm, first, news
