@@ -168,6 +168,10 @@ class MatchRun(Base):
     model_version: Mapped[str] = mapped_column(String(40))
     event_id: Mapped[str | None] = mapped_column(String(36))
     generated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # When the index its ranking came from had last caught up with the database (every change
+    # committed before it was in the index): a match's catch-up, or the refresh pass that replaced
+    # the ranking. Null for runs stored before it was recorded.
+    indexed_at: Mapped[datetime | None] = mapped_column()
     # When freshness last re-ranked this run for newcomers, and the newcomer whose arrival in the
     # top partners replaced the ranking in place (shared/recommendations/refresh.py)
     checked_at: Mapped[datetime | None] = mapped_column()

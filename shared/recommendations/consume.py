@@ -7,6 +7,7 @@ result and the consumption commit together: a replayed event finds the work done
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from sqlalchemy import and_, exists, insert, literal, or_, select
 from sqlalchemy.orm import Session
@@ -155,7 +156,7 @@ def match_locked(session: Session, index: CandidateIndex, event: OutboxEvent,
             index.refresh(session)
         needs = index.index.match(request_from(profile), limit=PARTNERS_KEPT_PER_NEED)
         run = store_run(session, profile, needs, event.id,
-                        reads.rows if reads is not None else None)
+                        reads.rows if reads is not None else None, index.synced_at)
         status, partner_ids = "matched", _top_partner_ids(needs)
         # it may be the strong partner others were waiting for
         owe_refresh(session, profile, reads.refreshes if reads is not None else None)
@@ -176,12 +177,14 @@ def _existing_run(session: Session, profile: Profile) -> MatchRun | None:
 
 
 def store_run(session: Session, profile: Profile, needs: list[NeedMatches],
-              event_id: str | None, later: list[dict] | None = None) -> MatchRun:
+              event_id: str | None, later: list[dict] | None = None,
+              indexed_at: datetime | None = None) -> MatchRun:
     """Store a match run and its ranking, a row per need; given `later`, the run is only added to
-    the session and its rows to `later`, for the caller to insert (a batch does all at once)."""
+    the session and its rows to `later`, for the caller to insert (a batch does all at once).
+    `indexed_at`: when the index that ranked it had last caught up (refresh.py reads it)."""
     run = MatchRun(id=new_id(), profile_id=profile.id, profile_version=profile.version,
                    status=RunStatus.READY, model_version=MODEL_VERSION, event_id=event_id,
-                   generated_at=utcnow())
+                   generated_at=utcnow(), indexed_at=indexed_at)
     session.add(run)
     rows = need_rows(run.id, needs)
     if later is not None:  # the run is inserted with the batch's others, at its flush

@@ -34,6 +34,7 @@ from partnermatch.shared.matching.index import CAPACITY_FACTORS, struggling_area
 from partnermatch.shared.notifications.owed import owe_new_partner
 from partnermatch.shared.outbox.events import REFRESH_TOPIC
 from partnermatch.shared.recommendations.live_index import (
+    SYNC_OVERLAP,
     CandidateIndex,
     candidate_from,
     request_from,
@@ -65,6 +66,9 @@ class _Newcomer:
     gss_code: str | None
     areas: frozenset[str]
     since: datetime  # when its refresh event was written: runs checked before it lack it
+    # When its profile last changed (updated_at): an index that caught up SYNC_OVERLAP after it
+    # holds it as the candidate it is (live_index's catch-up relies on the same overlap)
+    changed_at: datetime
 
 
 @dataclass(frozen=True)
@@ -131,7 +135,8 @@ def refresh_partners(sessions: sessionmaker[Session], read_sessions: sessionmake
     One pass takes every refresh event waiting, not only its own, so a burst of strong profiles
     costs a few passes rather than one each. The ranking is read without holding a write
     transaction (SQLite's lock, PostgreSQL's row locks) and the few changes are written at the end.
-    A run is re-ranked only if it was made or last checked before a newcomer arrived; each pass
+    A run is re-ranked only if it was made or last checked before a newcomer arrived and the
+    index that ranked it did not already hold the newcomer (MatchRun.indexed_at); each pass
     stamps the runs it checked, so a pass that spends `budget_seconds` stops (status "partial")
     and the next one carries on where it stopped, with its events still unconsumed.
     """
@@ -171,7 +176,7 @@ def _newcomers(session: Session, events: list[OutboxEvent]) -> dict[str, _Newcom
             earlier = newcomers.get(profile.id)
             since = max(event.created_at, earlier.since) if earlier else event.created_at
             newcomers[profile.id] = _Newcomer(profile.id, profile.kind, profile.gss_code, areas,
-                                              since)
+                                              since, profile.updated_at)
     return newcomers
 
 
@@ -210,7 +215,7 @@ def _apply(session: Session, checked: list[_Checked], started: datetime,
                 or profile.version != item.profile_version:
             continue  # erased, changed, or another pass got there first
         _replace(session, run, item.needs, item.newcomer_id)
-        run.checked_at = started
+        run.checked_at = run.indexed_at = started  # this pass's index caught up after it started
         outcome.refreshed.append(profile.id)
         outcome.partner_ids += tuple(p.profile_id for n in item.needs for p in n.partners[:TOP])
         delivery = owe_new_partner(session, profile, run)
@@ -235,7 +240,7 @@ def _helped(session: Session, newcomers: dict[str, _Newcomer]
     a newcomer arrived, that struggle where it is strong and seek its kind (not its own council),
     with their match request and the newcomers that may change their run."""
     latest = max(n.since for n in newcomers.values())
-    checked = func.coalesce(MatchRun.checked_at, MatchRun.generated_at)
+    checked = func.coalesce(MatchRun.checked_at, MatchRun.indexed_at, MatchRun.generated_at)
     rows = session.execute(
         select(Profile, MatchRun)
         .join(MatchRun, (MatchRun.profile_id == Profile.id)
@@ -254,10 +259,19 @@ def _helped(session: Session, newcomers: dict[str, _Newcomer]
 
 def _may_help(newcomer: _Newcomer, profile: Profile, run: MatchRun, request: MatchRequest,
               struggles: set[str]) -> bool:
-    """Say whether a newcomer could change a run: it arrived after the run was made or checked,
-    is another council's (or a supplier), is of a kind sought, and is strong where it struggles."""
-    if newcomer.profile_id == profile.id or (run.checked_at or run.generated_at) >= newcomer.since:
+    """Say whether a newcomer could change a run: it arrived after the run was made (its index
+    caught up) or checked, was not a candidate in the index that ranked it, is another council's
+    (or a supplier), is of a kind sought, and is strong where it struggles.
+
+    A profile whose address was confirmed before it was submitted is a candidate from its
+    submission, but writes its refresh event at its own match, which a backlog can delay: runs
+    ranked in between already had it in their index and are not ranked again for it.
+    """
+    made = run.checked_at or run.indexed_at or run.generated_at
+    if newcomer.profile_id == profile.id or made >= newcomer.since:
         return False
+    if run.indexed_at is not None and run.indexed_at >= newcomer.changed_at + SYNC_OVERLAP:
+        return False  # its ranking already had the newcomer as it is
     if newcomer.gss_code and newcomer.gss_code == profile.gss_code:
         return False
     return newcomer.kind in request.seeking and not newcomer.areas.isdisjoint(struggles)

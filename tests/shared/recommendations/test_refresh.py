@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from partnermatch.shared.db.engine import make_read_sessionmaker, transaction
 from partnermatch.shared.db.models import (
+    ContactAddress,
     EmailDelivery,
     MatchRun,
     OutboxEvent,
@@ -29,7 +30,7 @@ from partnermatch.shared.recommendations import refresh as freshness
 from partnermatch.shared.recommendations.confirmation import confirm_address
 from partnermatch.shared.recommendations.consume import match_event
 from partnermatch.shared.recommendations.emails import compose
-from partnermatch.shared.recommendations.live_index import CandidateIndex
+from partnermatch.shared.recommendations.live_index import SYNC_OVERLAP, CandidateIndex
 from tests.shared.recommendations.test_live_index import council_fields
 
 LEEDS, MANCHESTER, BRADFORD, WIGAN = "E08000035", "E08000003", "E08000032", "E08000010"
@@ -337,3 +338,41 @@ def test_a_run_made_after_the_newcomer_arrived_is_not_reranked(sessions, index, 
     assert outcome.examined == 0 and outcome.status == "refreshed"
     with sessions() as session:
         assert top(session, asker, "waste") == [helper]
+
+
+def test_a_run_ranked_with_the_newcomer_already_in_its_index_is_not_reranked(sessions, engine):
+    """A returning officer's profile is a candidate from its submission, but owes its refresh event
+    only at its own match, which a backlog delays: councils matched in between already saw it."""
+    with sessions() as session:
+        first_worker = CandidateIndex(session)
+    before = submit(sessions, first_worker, leeds())  # matched a while before the helper came
+    with transaction(sessions) as session:
+        run = session.scalar(select(MatchRun).where(MatchRun.profile_id == before))
+        run.generated_at = run.indexed_at = utcnow() - 3 * SYNC_OVERLAP
+    with transaction(sessions) as session:  # its address was confirmed on an earlier visit
+        session.add(ContactAddress(email="m@manchester.gov.uk", confirmed_at=utcnow()))
+    with transaction(sessions) as session:
+        helper, _ = create_profile(session, manchester())
+        helper.updated_at = helper.created_at = utcnow() - SYNC_OVERLAP - timedelta(seconds=1)
+        helper_id = helper.id
+        helper_match = session.scalar(select(OutboxEvent.id).where(
+            OutboxEvent.profile_id == helper.id, OutboxEvent.topic == "profile.submitted"))
+    with sessions() as session:  # a worker that caught up after the helper was submitted
+        later_worker = CandidateIndex(session)
+    after = submit(sessions, later_worker, council_fields(
+        BRADFORD, {"waste": 1}, contact_email="b@bradford.gov.uk"))
+    with transaction(sessions) as session:  # the helper's own match, at last
+        assert match_event(session, later_worker, helper_match).status == "matched"
+    with sessions() as session:
+        assert top(session, after, "waste") == [helper_id]  # its match saw the helper
+        assert top(session, before, "waste") == []
+        (event,) = refresh_events(session, helper_id)
+
+    outcome = freshness.refresh_partners(sessions, make_read_sessionmaker(engine), later_worker,
+                                         event.id, 60.0)
+
+    assert outcome.examined == 1 and outcome.refreshed == [before]  # not `after` again
+    with sessions() as session:
+        assert top(session, before, "waste") == [helper_id]
+        assert len(new_partner_emails(session, before)) == 1
+        assert new_partner_emails(session, after) == []
