@@ -28,7 +28,7 @@ from partnermatch.shared.outbox.names import TaskName
 from partnermatch.shared.profiles.store import create_profile, update_profile
 from partnermatch.shared.recommendations import refresh as freshness
 from partnermatch.shared.recommendations.confirmation import confirm_address
-from partnermatch.shared.recommendations.consume import match_event
+from partnermatch.shared.recommendations.consume import match_event, match_locked
 from partnermatch.shared.recommendations.emails import compose
 from partnermatch.shared.recommendations.live_index import SYNC_OVERLAP, CandidateIndex
 from tests.shared.recommendations.test_live_index import council_fields
@@ -376,3 +376,34 @@ def test_a_run_ranked_with_the_newcomer_already_in_its_index_is_not_reranked(ses
         assert top(session, before, "waste") == [helper_id]
         assert len(new_partner_emails(session, before)) == 1
         assert new_partner_emails(session, after) == []
+
+
+def test_a_run_whose_index_caught_up_before_the_newcomer_committed_is_reranked(
+        sessions, engine):
+    """A batch catches its index up once, then matches its events one after another: a run
+    made after a newcomer's event was written may still come from an index without it."""
+    with transaction(sessions) as session:
+        asker, _ = create_profile(session, leeds())
+        confirm_address(session, "leeds@leeds.gov.uk")
+        asker_id = asker.id
+        asker_match = session.scalar(select(OutboxEvent.id).where(
+            OutboxEvent.profile_id == asker.id, OutboxEvent.topic == "profile.submitted"))
+    with sessions() as session:
+        batch_worker = CandidateIndex(session)  # the batch's catch-up, before the helper exists
+    with sessions() as session:
+        other_worker = CandidateIndex(session)
+    helper = submit(sessions, other_worker, manchester())  # another worker's batch commits
+    with transaction(sessions) as session:  # the first batch reaches the asker's event
+        event = session.get(OutboxEvent, asker_match, with_for_update=True)
+        assert match_locked(session, batch_worker, event, catch_up=False).status == "matched"
+    with sessions() as session:
+        assert top(session, asker_id, "waste") == []
+        (refresh_event,) = refresh_events(session, helper)
+
+    outcome = freshness.refresh_partners(sessions, make_read_sessionmaker(engine), batch_worker,
+                                         refresh_event.id, 60.0)
+
+    assert outcome.refreshed == [asker_id]
+    with sessions() as session:
+        assert top(session, asker_id, "waste") == [helper]
+        assert len(new_partner_emails(session, asker_id)) == 1
