@@ -17,14 +17,24 @@ weigh each block so that it adds its weight times its mean squared gap, whatever
 columns. The distance between two rows of the output, over the square root of the total weight,
 is the distance between the councils.
 
-A distance ``d`` becomes a similarity ``2 ** (-d / s)``, where ``s`` is, over the councils of the
-area's pool, the median distance to their 3rd nearest neighbour: identical places score 1, a
-council as near as a typical 3rd statistical neighbour 0.5, and the score never reaches 0. So
-closeness in circumstances weighs as much in the ranking as the difference between a good and an
-outstanding partner: a good partner among a council's nearest neighbours comes before an
-outstanding one that is not comparable. (``python -m bench.quality`` chose the 3rd over the 5th
-neighbour: partners as often good or outstanding at their next inspection, more of them among
-the strong councils whose outcomes are nearest the requester's.)
+A distance ``d`` becomes a similarity ``2 ** (-(d / s) ** 1.25)``, where ``s`` is, over the
+councils of the area's pool, the median distance to their 2nd nearest neighbour: identical places
+score 1, a council as near as a typical 2nd statistical neighbour 0.5, and the score never reaches
+0 (it stops at ``SIMILARITY_FLOOR``). So closeness in circumstances weighs as much in the ranking
+as the difference between a good and an outstanding partner: a good partner among a council's
+nearest neighbours comes before an outstanding one that is not comparable. The power
+(``SIMILARITY_POWER``) makes the score fall faster beyond that distance and more slowly within it,
+so strength decides among comparable councils and a distant outstanding council does not outrank a
+comparable good one. ``python -m bench.shape`` chose this shape among eight (before it, the 3rd
+neighbour and a power of 1, and the 5th before that): recommended partners more comparable (their
+outcomes predict the requester's better, more of them among the strong councils whose outcomes are
+nearest its own) for children's services and adult social care, and no measurable change in how
+often they were still good or outstanding at their next inspection; see ``docs/quality.md``.
+
+A place the model cannot compare (a supplier, a council without public data) is given the
+similarity of a typical council's 10th nearest neighbour in the area (``neutral``): fixed at 0.5,
+it stood level with a typical 2nd neighbour on this scale and put a fictional supplier ahead of
+every council but one for Leeds.
 """
 
 from __future__ import annotations
@@ -115,7 +125,15 @@ RURALITY_ORDER: dict[str, float] = {
 _KM_PER_DEGREE = 111.2
 _COS_UK = math.cos(math.radians(54.0))
 _SCALE_SAMPLE = 500
-SCALE_NEIGHBOURS = 3  # similarity 0.5: as near as a typical council's 3rd nearest neighbour
+SCALE_NEIGHBOURS = 2  # similarity 0.5: as near as a typical council's 2nd nearest neighbour
+SIMILARITY_POWER = 1.25  # 2 ** -((d / s) ** power): steeper beyond the scale, flatter within it
+# The least similarity: a council ten typical distances away or more is still a partner (scores are
+# rounded to 6 places, and a steeper fall would otherwise round the most unlike councils to 0).
+SIMILARITY_FLOOR = 1e-5
+# A place the model cannot compare (a supplier, a council with no public data) counts as alike as a
+# typical council's last statistical neighbour of ten: comparable, but never ahead of a council's
+# close neighbours.
+NEUTRAL_NEIGHBOURS = 10
 _MIN_POOL = 3
 
 
@@ -273,13 +291,18 @@ class _Area:
     rows: np.ndarray  # one row per place, in the model's order
     total: float  # the sum of the weights
     scale: float = 1.0
+    neutral: float = 0.5  # the similarity of a place the model cannot compare (``neutral``)
 
 
 class ContextModel:
     """Circumstances similarity between councils; build with ``ContextModel.fit(places)``."""
 
-    def __init__(self, weights: Mapping[str, Mapping[str, float]] | None = None) -> None:
+    def __init__(self, weights: Mapping[str, Mapping[str, float]] | None = None, *,
+                 scale_neighbours: int = SCALE_NEIGHBOURS,
+                 power: float = SIMILARITY_POWER) -> None:
         self._table = _weight_table(weights)
+        self.scale_neighbours = scale_neighbours
+        self.power = power
         self._places: list[Place] = []
         self._rows: dict[str, int] = {}
         self._raw = np.empty((0, len(COLUMNS) + len(CATEGORIES)), dtype=object)
@@ -288,9 +311,15 @@ class ContextModel:
 
     @classmethod
     def fit(cls, places: Sequence[Place],
-            weights: Mapping[str, Mapping[str, float]] | None = None) -> ContextModel:
-        """Fit one pipeline per service area over the councils that deliver it."""
-        model = cls(weights)
+            weights: Mapping[str, Mapping[str, float]] | None = None, *,
+            scale_neighbours: int = SCALE_NEIGHBOURS,
+            power: float = SIMILARITY_POWER) -> ContextModel:
+        """Fit one pipeline per service area over the councils that deliver it.
+
+        ``scale_neighbours`` and ``power`` shape the similarity (see the module's docstring);
+        only ``bench.shape`` passes others, to compare them.
+        """
+        model = cls(weights, scale_neighbours=scale_neighbours, power=power)
         model._fit(places)
         return model
 
@@ -314,7 +343,8 @@ class ContextModel:
             pipeline.fit(self._raw[pool])
         entry = _Area(pipeline, dict(weights), self._transform(pipeline, self._raw),
                       float(sum(weights.values())))
-        entry.scale = self._median_distance(entry, pool)
+        entry.scale, typical = self._median_distances(entry, pool)
+        entry.neutral = float(self._similarity(np.array([typical]), entry.scale)[0])
         return entry
 
     @staticmethod
@@ -339,19 +369,22 @@ class ContextModel:
                          if delivers(p.council_type, area)], dtype=np.intp)
         return pool if len(pool) >= _MIN_POOL else np.arange(len(self._places))
 
-    def _median_distance(self, entry: _Area, pool: np.ndarray) -> float:
-        """Return the median, over the pool's councils, of the distance to their
-        ``SCALE_NEIGHBOURS``-th nearest other council of the pool (sampled if many)."""
+    def _median_distances(self, entry: _Area, pool: np.ndarray) -> tuple[float, float]:
+        """Return the medians, over the pool's councils, of the distance to their
+        ``scale_neighbours``-th and ``NEUTRAL_NEIGHBOURS``-th nearest other council of the pool
+        (sampled if many): the similarity's scale, and where a place it cannot compare stands."""
         pick = np.unique(np.linspace(0, len(pool) - 1, min(len(pool), _SCALE_SAMPLE)).astype(int))
         rows = entry.rows[pool[pick]]
         squares = ((rows[:, None, :] - rows[None, :, :]) ** 2).sum(axis=2) / entry.total
         if len(rows) < 2:
-            return 1.0
+            return 1.0, 1.0
         np.fill_diagonal(squares, np.inf)
-        k = min(SCALE_NEIGHBOURS, len(rows) - 1)
-        kth = np.sqrt(np.partition(squares, k - 1, axis=1)[:, k - 1])
-        scale = float(np.median(kth))
-        return scale if scale > 1e-9 else 1.0
+        found = []
+        for k in (self.scale_neighbours, NEUTRAL_NEIGHBOURS):
+            k = min(k, len(rows) - 1)
+            found.append(float(np.median(np.sqrt(np.partition(squares, k - 1, axis=1)[:, k - 1]))))
+        scale, typical = found
+        return (scale, typical) if scale > 1e-9 else (1.0, 1.0)
 
     def _distinct_areas(self) -> list[_Area]:
         return list({id(entry): entry for entry in self._areas.values()}.values())
@@ -396,7 +429,15 @@ class ContextModel:
                               service_area: str | None = None) -> np.ndarray:
         """Return similarities (0..1) from one row to many rows: the vectorised hot path."""
         distances = self.distances_for_rows(row, rows, service_area)
-        return np.exp2(-distances / self._area(service_area).scale)
+        return self._similarity(distances, self._area(service_area).scale)
+
+    def _similarity(self, distances: np.ndarray, scale: float) -> np.ndarray:
+        return np.maximum(np.exp2(-(distances / scale) ** self.power), SIMILARITY_FLOOR)
+
+    def neutral(self, service_area: str | None = None) -> float:
+        """Return the similarity given where a place cannot be compared (a supplier, a council
+        without public data): a typical council's ``NEUTRAL_NEIGHBOURS``-th nearest neighbour's."""
+        return self._area(service_area).neutral
 
     def similarities(self, a_gss: str, candidates_gss: Sequence[str],
                      service_area: str | None = None) -> np.ndarray:

@@ -41,10 +41,8 @@ from partnermatch.shared.matching.scoring import (
     CAPACITIES,
     CAPACITY_FACTORS,
     DIVERSITY_MARGIN,
-    NEUTRAL_SIMILARITY,
-    OTHER_REGION_FACTOR,
+    OTHER_REGION_RATIO,
     RECIPROCITY_BONUS,
-    SUPPLIER_IN_REGION_FACTOR,
     TEXT_FLOOR,
     TRAJECTORY_BONUS,
     UNKNOWN_CAPACITY,
@@ -61,12 +59,11 @@ from partnermatch.shared.reference.taxonomy import delivers
 
 __all__ = [
     "AREAS", "CAPACITIES", "CAPACITY_FACTORS", "DIVERSITY_MARGIN", "KINDS", "MODEL_VERSION",
-    "NEUTRAL_SIMILARITY", "OTHER_REGION_FACTOR", "RECIPROCITY_BONUS", "SUPPLIER_IN_REGION_FACTOR",
-    "TEXT_FLOOR", "TRAJECTORY_BONUS", "UNKNOWN_CAPACITY", "MatchIndex", "batched",
-    "requester_key", "struggling_areas",
+    "OTHER_REGION_RATIO", "RECIPROCITY_BONUS", "TEXT_FLOOR", "TRAJECTORY_BONUS",
+    "UNKNOWN_CAPACITY", "MatchIndex", "batched", "requester_key", "struggling_areas",
 ]
 
-MODEL_VERSION = "context-census-5"
+MODEL_VERSION = "context-census-7"
 _MAX_REGIONS = 64
 _NO_GROUP = -2
 _BATCH = 8192
@@ -291,7 +288,8 @@ class MatchIndex:
         rows = partition.rows
         factor = self._context_table(query, area).take(rows.view("group"))
         if query.kinds[1] and partition.suppliers.size:
-            factor[partition.suppliers.view("row")] = self._supplier_factors(query, partition)
+            factor[partition.suppliers.view("row")] = self._supplier_factors(query, area,
+                                                                             partition)
         scores = scoring.scores_before_text(rows.view("weight"), factor, rows.view("struggles"),
                                             query.can_help)
         own = partition.row_of(query.own_slot)
@@ -310,7 +308,7 @@ class MatchIndex:
         return query.tables[key]
 
     def _new_context_table(self, query: _Query, area: str) -> np.ndarray:
-        table = np.full(len(self._groups) + 1, NEUTRAL_SIMILARITY, dtype=np.float32)
+        table = np.full(len(self._groups) + 1, self.context.neutral(area), dtype=np.float32)
         if query.row is not None:
             table[:-1] = self._similarities_to_groups(query.row, area)
         if not query.kinds[0]:
@@ -332,7 +330,7 @@ class MatchIndex:
             self._similar_stamp = stamp
         key = (row, self.context.weights_key(area))
         if key not in self._similar:
-            found = np.full(len(self._groups), NEUTRAL_SIMILARITY, dtype=np.float32)
+            found = np.full(len(self._groups), self.context.neutral(area), dtype=np.float32)
             known = np.flatnonzero(self._group_rows >= 0)
             if known.size:
                 found[known] = self.context.similarities_for_rows(
@@ -340,17 +338,18 @@ class MatchIndex:
             self._similar[key] = found
         return self._similar[key]
 
-    def _supplier_factors(self, query: _Query, partition: Partition) -> np.ndarray:
+    def _supplier_factors(self, query: _Query, area: str, partition: Partition) -> np.ndarray:
         """Return the factor of each supplier row of a partition, remembered per region."""
-        found = partition.supplier_factors.get(query.region_bit)
+        neutral = self.context.neutral(area)
+        found = partition.supplier_factors.get((query.region_bit, neutral))
         if found is None:
             if len(partition.supplier_factors) > _MAX_REGIONS:
                 partition.supplier_factors.clear()
             slots = partition.rows.view("slot").take(partition.suppliers.view("row"))
             columns = self._store.slots
-            found = partition.supplier_factors[query.region_bit] = scoring.supplier_factors(
-                columns.view("serves_all")[slots], columns.view("serves")[slots],
-                query.region_bit)
+            found = partition.supplier_factors[query.region_bit, neutral] = \
+                scoring.supplier_factors(columns.view("serves_all")[slots],
+                                         columns.view("serves")[slots], query.region_bit, neutral)
         return found
 
     def _top(self, query: _Query, partition: Partition, scores: np.ndarray,

@@ -7,8 +7,10 @@ For each service area the requester rates 1 or 2 (weakest first), every eligible
 - strength: rating 4 -> 0.5, 5 -> 1.0;
 - trajectory: 1.1 when the partner recently improved in the area from weak to strong (Ofsted
   inadequate or requires improvement, then good or outstanding): it knows the way out;
-- context: ``ContextModel`` similarity for councils (0.5, a typical pair, when either place is
-  unknown); for suppliers 0.5 if they work everywhere or in the requester's region, else 0.3;
+- context: ``ContextModel`` similarity for councils; where either place is unknown, and for
+  suppliers that work everywhere or in the requester's region, the area's neutral similarity (as
+  alike as a typical council's 10th nearest neighbour, ``ContextModel.neutral``); for suppliers
+  elsewhere ``OTHER_REGION_RATIO`` of it;
 - text: 0.75 + 0.25 x cosine of hashed, sublinear term frequencies (needs against strengths), so
   words nudge the ranking but never veto a partner; hashing keeps updates incremental;
 - capacity: available 1.0, limited 0.8; a profile with no capacity is not recommended at all, since
@@ -44,12 +46,10 @@ from partnermatch.shared.reference.taxonomy import (
     areas_delivered_by,
 )
 
-NEUTRAL_SIMILARITY = 0.5
-# A supplier has no place to compare, so it scores like a typical pair of councils (similarity
-# 0.5) when it works in the requester's region, less when it does not: otherwise suppliers would
-# crowd every council out of the list.
-SUPPLIER_IN_REGION_FACTOR = NEUTRAL_SIMILARITY
-OTHER_REGION_FACTOR = 0.3
+# A supplier has no place to compare, so it scores like a council it cannot be compared with (the
+# area's neutral similarity) when it works in the requester's region, less when it does not:
+# otherwise suppliers would crowd every council out of the list.
+OTHER_REGION_RATIO = 0.6
 UNKNOWN_CAPACITY = "unknown"  # never said: a council recommended from public data
 CAPACITIES = ("none", "limited", "available", UNKNOWN_CAPACITY)
 CAPACITY_FACTORS = {"available": 1.0, "limited": 0.8, UNKNOWN_CAPACITY: 0.7}
@@ -106,14 +106,14 @@ def weights(ratings: np.ndarray, improved: np.ndarray, capacity: np.ndarray, ali
     return np.where(alive, weight, 0.0)
 
 
-def supplier_factors(serves_all: np.ndarray, serves: np.ndarray,
-                     region_bit: int | None) -> np.ndarray:
+def supplier_factors(serves_all: np.ndarray, serves: np.ndarray, region_bit: int | None,
+                     neutral: float) -> np.ndarray:
     """Return each supplier's context factor: in the requester's region (or everywhere, or the
-    region unknown) ``SUPPLIER_IN_REGION_FACTOR``, else ``OTHER_REGION_FACTOR``."""
+    region unknown) ``neutral``, else ``OTHER_REGION_RATIO`` of it."""
     if region_bit is None:
-        return np.full(len(serves), SUPPLIER_IN_REGION_FACTOR, dtype=np.float32)
+        return np.full(len(serves), neutral, dtype=np.float32)
     served = serves_all | ((serves & np.uint64(region_bit)) != 0)
-    return np.where(served, SUPPLIER_IN_REGION_FACTOR, OTHER_REGION_FACTOR)
+    return np.where(served, neutral, neutral * OTHER_REGION_RATIO).astype(np.float32)
 
 
 def scores_before_text(weight: np.ndarray, factor: np.ndarray, struggles: np.ndarray,

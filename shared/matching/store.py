@@ -53,7 +53,8 @@ class Partition:
     def __init__(self) -> None:
         self.rows = Columns(PARTITION_COLUMNS)
         self.suppliers = Columns(SUPPLIER_COLUMNS)
-        self.supplier_factors: dict[int | None, np.ndarray] = {}  # by region bit, until changed
+        # by region bit and neutral similarity, until changed
+        self.supplier_factors: dict[tuple[int | None, float], np.ndarray] = {}
 
     def position(self, slot: int) -> int:
         return int(np.searchsorted(self.rows.view("slot"), slot))

@@ -32,6 +32,7 @@ from partnermatch.shared.matching.context import (
     AREA_WEIGHTS,
     DEFAULT_WEIGHTS,
     SCALE_NEIGHBOURS,
+    SIMILARITY_POWER,
     ContextModel,
 )
 from partnermatch.shared.matching.index import MODEL_VERSION
@@ -46,7 +47,7 @@ def model_key(places: Sequence[Place]) -> str:
     """Return the key of a fit: what the fitted pipelines depend on, hashed."""
     text = repr((MODEL_VERSION, sklearn.__version__, sorted(DEFAULT_WEIGHTS.items()),
                  sorted((area, sorted(w.items())) for area, w in AREA_WEIGHTS.items()),
-                 SCALE_NEIGHBOURS, sorted(places, key=lambda p: p.gss_code)))
+                 SCALE_NEIGHBOURS, SIMILARITY_POWER, sorted(places, key=lambda p: p.gss_code)))
     return hashlib.sha256(text.encode()).hexdigest()
 
 

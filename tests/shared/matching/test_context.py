@@ -9,6 +9,8 @@ import pytest
 
 from partnermatch.shared.matching.context import (
     COLUMNS,
+    NEUTRAL_NEIGHBOURS,
+    SIMILARITY_FLOOR,
     ContextModel,
     combine_gaps,
     context_reasons,
@@ -184,6 +186,20 @@ def test_missing_figures_are_imputed_rather_than_failing():
     assert 0.0 < model.similarity("BARE", "E003") < 1.0
 
 
+def test_a_place_it_cannot_compare_stands_as_a_typical_tenth_neighbour():
+    """Suppliers and councils without public data get the similarity of a typical council's
+    10th nearest neighbour: below a typical near neighbour, above a typical far one."""
+    places = spread_of_places(40)
+    model = ContextModel.fit(places)
+    codes = [p.gss_code for p in places]
+    ranked = np.sort([np.delete(model.similarities(code, codes), i)
+                      for i, code in enumerate(codes)], axis=1)[:, ::-1]
+    typical = np.median(ranked, axis=0)
+    neutral = model.neutral()
+    assert neutral == pytest.approx(typical[NEUTRAL_NEIGHBOURS - 1], rel=1e-4)
+    assert typical[NEUTRAL_NEIGHBOURS] <= neutral < typical[1]
+
+
 def test_upsert_adds_and_replaces_places_without_refitting():
     model = ContextModel.fit(spread_of_places())
     before = model.similarity("E001", "E002")
@@ -318,9 +334,11 @@ def test_weighted_gaps_give_the_distances_behind_similarity(area):
     codes = [p.gss_code for p in places]
     distances = combine_gaps(model.gaps(codes, area), model.weights(area))
     similarities = np.array([model.similarities(code, codes, area) for code in codes])
-    apart = distances > 0
-    assert similarities[~apart] == pytest.approx(1.0)
-    ratio = -np.log2(similarities[apart]) / distances[apart]
+    assert similarities[distances == 0] == pytest.approx(1.0)
+    floored = similarities <= SIMILARITY_FLOOR
+    assert distances[floored].min(initial=np.inf) > distances[~floored].max()
+    apart = (distances > 0) & ~floored
+    ratio = (-np.log2(similarities[apart])) ** (1 / model.power) / distances[apart]
     assert ratio == pytest.approx(np.full(ratio.shape, ratio[0]))
 
 

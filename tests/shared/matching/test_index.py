@@ -77,7 +77,7 @@ def ids(index, req, area, limit=10):
 
 
 def test_model_version_is_named():
-    assert MODEL_VERSION == "context-census-5"
+    assert MODEL_VERSION == "context-census-7"
 
 
 def test_strong_similar_council_ranks_above_strong_dissimilar_one(index):
@@ -299,7 +299,7 @@ def test_supplier_requester_gets_councils_at_neutral_context(index):
     req = MatchRequest(profile_id="sup", kind="supplier", ratings={"waste": 1})
     found = partners(index, req, "waste")
     assert [p.profile_id for p in found] == ["twin"]
-    assert found[0].score == pytest.approx(0.5 * 0.75)
+    assert found[0].score == pytest.approx(index.context.neutral("waste") * 0.75, abs=1e-6)
 
 
 def test_council_score_is_strength_times_context_times_text(index, context):
@@ -316,7 +316,7 @@ def test_council_added_to_context_later_is_matched_on_circumstances():
     before = partners(index, request({"waste": 1}), "waste")[0].score
     model.upsert(place("NEWCODE"))
     after = partners(index, request({"waste": 1}), "waste")[0].score
-    assert before == pytest.approx(0.5 * 0.75)
+    assert before == pytest.approx(model.neutral("waste") * 0.75, abs=1e-6)
     assert after == pytest.approx(1.0 * 0.75)
 
 
@@ -420,7 +420,7 @@ def brute_force(context, candidates, req, area, counts, limit):
             fit = context.similarity(req.gss_code, candidate.gss_code, area)
         else:
             served = not candidate.regions_served or req.region in candidate.regions_served
-            fit = 0.5 if served else 0.3
+            fit = context.neutral(area) * (1.0 if served else 0.6)
         struggles = {a for a, r in candidate.ratings.items() if r <= 2
                      and (candidate.kind == "council" and delivers(candidate.council_type, a))}
         can_help = {a for a, r in req.ratings.items() if r >= 4}

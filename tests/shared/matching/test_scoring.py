@@ -30,12 +30,13 @@ def test_a_dead_row_weighs_nothing():
 def test_suppliers_score_less_outside_the_requesters_region():
     serves_all = np.array([True, False, False])
     serves = np.array([0, 0b01, 0b10], dtype=np.uint64)
-    assert scoring.supplier_factors(serves_all, serves, 0b10).tolist() == pytest.approx(
-        [0.5, 0.3, 0.5])
-    assert scoring.supplier_factors(serves_all, serves, None).tolist() == [0.5, 0.5, 0.5]
+    assert scoring.supplier_factors(serves_all, serves, 0b10, 0.4).tolist() == pytest.approx(
+        [0.4, 0.24, 0.4])
+    assert scoring.supplier_factors(serves_all, serves, None, 0.4).tolist() == pytest.approx(
+        [0.4, 0.4, 0.4])
     # a region no supplier has named (bit 0): only those working everywhere are in it
-    assert scoring.supplier_factors(serves_all, serves, 0).tolist() == pytest.approx(
-        [0.5, 0.3, 0.3])
+    assert scoring.supplier_factors(serves_all, serves, 0, 0.4).tolist() == pytest.approx(
+        [0.4, 0.24, 0.24])
 
 
 def test_reciprocity_raises_only_rows_struggling_where_the_requester_can_help():
