@@ -94,14 +94,14 @@ def _owe(session: Session, dedupe_key: str, purpose: str, profile: Profile,
     return delivery
 
 
-def owe_confirmation(session: Session, profile: Profile, policy: ConfirmationPolicy,
-                     new_profile: bool = False) -> EmailDelivery | None:
-    """Owe a confirmation email when the profile's address has not been confirmed yet.
+def owe_confirmation(session: Session, profile: Profile,
+                     policy: ConfirmationPolicy) -> EmailDelivery | None:
+    """Owe a confirmation email when a profile's changed address has not been confirmed yet.
 
-    Also records on the profile whether its (perhaps new) address is confirmed: until it is, the
-    profile is not recommended to anyone. `new_profile` says the profile was created in this
-    transaction, so nothing is owed for it yet. Raises ConfirmationLimitReached when the profile
-    has had its day's confirmations.
+    Also records on the profile whether its new address is confirmed: until it is, the profile is
+    not recommended to anyone. Raises ConfirmationLimitReached when the profile has had its day's
+    confirmations. (A new profile's confirmation is decided before it is written:
+    `confirmation_for_new_profile`.)
     """
     contact = session.get(ContactAddress, profile.contact_email)
     if contact is None:
@@ -113,13 +113,11 @@ def owe_confirmation(session: Session, profile: Profile, policy: ConfirmationPol
     if contact.confirmed_at is not None or profile.demo:
         return None
     key = confirmation_key(profile.id, profile.contact_email)
-    if not new_profile and session.scalar(
-            select(EmailDelivery.id).where(EmailDelivery.dedupe_key == key)):
+    if session.scalar(select(EmailDelivery.id).where(EmailDelivery.dedupe_key == key)):
         return None  # owed already for this address: nothing new to count
-    if not _count_confirmation(session, profile, policy, refuse=not new_profile,
-                               new_profile=new_profile):
+    if not _count_confirmation(session, profile, policy):
         return None
-    return _owe(session, key, "confirmation", profile, key_is_new=new_profile)
+    return _owe(session, key, "confirmation", profile)
 
 
 @dataclass(frozen=True)
@@ -173,7 +171,7 @@ class NewProfileConfirmation:
 
 def confirmation_for_new_profile(policy: ConfirmationPolicy, profile_id: str, address: str,
                                  demo: bool, state: AddressState) -> NewProfileConfirmation:
-    """Decide, as owe_confirmation(new_profile=True) does, what a new profile owes its address.
+    """Decide what a new profile owes its address, by the rules of owe_confirmation.
 
     Rows, not objects: the caller writes them with the profile in one round trip. An address row
     another request adds meanwhile is no conflict (the caller skips it if taken).
@@ -207,11 +205,9 @@ def _keyed(policy: ConfirmationPolicy, kind: str, value: str) -> str:
 
 
 def _count_confirmation(session: Session, profile: Profile, policy: ConfirmationPolicy,
-                        refuse: bool, new_profile: bool = False) -> bool:
-    """Count a confirmation against the caps; False (or, if `refuse`, an error) when over one.
-
-    A profile created in this transaction (`new_profile`) has had none yet: its count is not read.
-    """
+                        refuse: bool = True) -> bool:
+    """Count a confirmation against the caps; False when over one (an error, if `refuse`, when
+    over the profile's)."""
     if is_example_address(profile.contact_email):
         return False
     address_key = _keyed(policy, "address", profile.contact_email.lower())
@@ -219,11 +215,8 @@ def _count_confirmation(session: Session, profile: Profile, policy: Confirmation
     since = utcnow() - CAP_WINDOW
     for column, value, cap in ((ConfirmationSent.profile_key, profile_key, policy.per_profile),
                                (ConfirmationSent.address_key, address_key, policy.per_address)):
-        if column is ConfirmationSent.profile_key and new_profile:
-            sent = 0
-        else:
-            sent = session.scalar(select(func.count()).select_from(ConfirmationSent)
-                                  .where(column == value, ConfirmationSent.created_at >= since))
+        sent = session.scalar(select(func.count()).select_from(ConfirmationSent)
+                              .where(column == value, ConfirmationSent.created_at >= since))
         if sent >= cap:
             if refuse and column is ConfirmationSent.profile_key:
                 raise ConfirmationLimitReached(profile.id)

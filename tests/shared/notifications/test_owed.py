@@ -92,7 +92,7 @@ def owed(session, purpose: str) -> list[str]:
 def test_a_new_address_is_sent_one_confirmation(sessions):
     with transaction(sessions) as session:
         leeds = council(session)
-        assert owe_confirmation(session, leeds, POLICY, new_profile=True) is not None
+        assert owe_confirmation(session, leeds, POLICY) is not None
         assert owe_confirmation(session, leeds, POLICY) is None  # owed already
         assert owed(session, "confirmation") == [SAM] and not leeds.contact_confirmed
 
@@ -101,7 +101,7 @@ def test_without_confirmation_required_an_address_counts_as_confirmed(sessions):
     with transaction(sessions) as session:
         leeds = council(session)
         policy = ConfirmationPolicy(required=False, secret_key="k" * 32)
-        assert owe_confirmation(session, leeds, policy, new_profile=True) is None
+        assert owe_confirmation(session, leeds, policy) is None
         assert leeds.contact_confirmed and owed(session, "confirmation") == []
 
 
@@ -124,7 +124,7 @@ def test_a_profile_changing_its_address_again_and_again_is_stopped_for_the_day(s
 
 def test_one_address_named_by_many_profiles_is_sent_only_so_many_confirmations(sessions):
     with transaction(sessions) as session:
-        sent = [owe_confirmation(session, council(session), POLICY, new_profile=True)
+        sent = [owe_confirmation(session, council(session), POLICY)
                 for _ in range(POLICY.per_address + 1)]
         assert [delivery is not None for delivery in sent] == [True, True, True, False]
 
