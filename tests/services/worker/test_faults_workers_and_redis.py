@@ -118,7 +118,7 @@ def test_a_worker_not_scheduled_while_redis_restarts_notices_and_consumes_again(
             finally:
                 os.kill(worker.process.pid, signal.SIGCONT)
             run_a_task(celery, redis_server.url, worker)
-        assert worker.log.read_text().count("Connection to broker lost") == 3
+        assert worker.log.read_text().count("Connection to broker lost") >= 3  # noticed each time
         assert worker.process.poll() is None  # the same worker process did the work
     finally:
         worker.stop()
