@@ -12,6 +12,17 @@ connection that is gone: the close ignores it, the late acknowledgement is logge
 and the consumer reconnects. The message is not lost: it stays in Redis's unacknowledged set,
 which the transport restores after the visibility timeout, and a task run again finds its work
 done (matching and sending are idempotent by their outbox event and delivery).
+
+The connections the worker's event loop polls (its BRPOP and its pub/sub connection, for remote
+control) never retry: a command there fails at once when Redis is gone. With the retry that
+`retry_on_timeout` turns on (redis-py retries a connection error too), a failed read on the
+pub/sub connection made redis-py reconnect inside the read and read again. Were Redis already
+back (restarted while the worker, on a loaded machine, was not scheduled), the new connection
+was not subscribed (kombu hands the pub/sub client its connection, so redis-py's re-subscribe
+was never set up) and the read, with no timeout, waited on it for ever: the event loop stopped,
+nothing was consumed and nothing logged. Failing instead, the read raises the lost connection,
+which Celery logs ("Connection to broker lost") and reconnects from. Other connections (publish,
+acknowledge) keep the retry: they are not polled, so a silent reconnect there is harmless.
 """
 
 from __future__ import annotations
@@ -19,14 +30,20 @@ from __future__ import annotations
 from kombu import transport as kombu_transport
 from kombu.transport import TRANSPORT_ALIASES
 from kombu.transport import redis as kombu_redis
+from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.retry import Retry
 
 
 class Channel(kombu_redis.Channel):
     def _connparams(self, asynchronous: bool = False) -> dict:
         if self.connection is None or self.connection.client is None:
             raise RedisConnectionError("this channel's broker connection was released")
-        return super()._connparams(asynchronous)
+        params = super()._connparams(asynchronous)
+        if asynchronous:  # the connections the event loop polls: BRPOP and pub/sub
+            params["retry_on_timeout"] = False
+            params["retry"] = Retry(NoBackoff(), 0)
+        return params
 
 
 class Transport(kombu_redis.Transport):

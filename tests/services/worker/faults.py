@@ -25,8 +25,8 @@ COUNCILS = {
 }
 
 
-def submit_all(client) -> None:
-    for gss, domain in COUNCILS.items():
+def submit_all(client, councils: dict[str, str] = COUNCILS) -> None:
+    for gss, domain in councils.items():
         body = council_body(gss_code=gss, contact_email=f"lead@{domain}",
                             ratings={"waste": 2, "housing": 5})
         assert client.post("/api/v1/profiles", json=body).status_code == 201

@@ -12,10 +12,14 @@ import time
 from collections import Counter
 
 import pytest
+import redis
 from sqlalchemy import select
 
+from partnermatch.config.settings import load_settings
+from partnermatch.services.worker.app import create_celery
 from partnermatch.shared.db.models import OutboxEvent, Profile
-from tests.processes import CeleryProcess
+from partnermatch.shared.outbox.names import TaskName
+from tests.processes import CeleryProcess, settings_of
 from tests.services.api.helpers import council_body
 from tests.services.worker.faults import (
     COUNCILS,
@@ -78,14 +82,62 @@ def test_worker_resumes_consuming_after_redis_restarts(
 ):
     worker = CeleryProcess.worker(fault_env, tmp_path / "w.log")
     try:
-        worker.wait_for_log(" ready.")
-        time.sleep(2)  # a steady worker, as in production, not one still opening connections
+        # A working worker, as in production: it has matched and emailed one council and goes
+        # on with what followed when Redis goes (a real outage), so Redis may go with a task in
+        # flight or between a task's end and the worker's next BRPOP.
+        first, *others = COUNCILS.items()
+        submit_all(fault_api, dict([first]))
+        smtp.wait_for(lambda m: "recommendations" in m["Subject"], timeout=60)
         redis_server.restart()
-        submit_all(fault_api)
+        submit_all(fault_api, dict(others))
         assert_one_email_each(smtp, 3, worker)
         assert worker.process.poll() is None  # the same worker process did the work
     finally:
         worker.stop()
+
+
+def test_a_worker_not_scheduled_while_redis_restarts_notices_and_consumes_again(
+    fault_env, redis_server, tmp_path
+):
+    """On a loaded machine Redis can go and come back before the worker next looks at its
+    sockets; SIGSTOP of the worker's main process stands in for that load. Each time, Redis goes
+    right after a task has ended, before the worker's next BRPOP. The worker must notice the lost
+    connection and consume again: with the redis client retrying a failed read on the pub/sub
+    connection, it reconnected there unsubscribed and waited on it for ever, consuming nothing
+    and logging nothing (services/worker/broker.py)."""
+    env = {**fault_env, "RESULT_BACKEND_URL": redis_server.url}  # a task's end is visible
+    celery = create_celery(load_settings(settings_of(env)))
+    worker = CeleryProcess.worker(env, tmp_path / "w.log")
+    try:
+        worker.wait_for_log(" ready.")
+        run_a_task(celery, redis_server.url, worker)
+        for _ in range(3):
+            os.kill(worker.process.pid, signal.SIGSTOP)
+            try:
+                redis_server.restart()
+            finally:
+                os.kill(worker.process.pid, signal.SIGCONT)
+            run_a_task(celery, redis_server.url, worker)
+        assert worker.log.read_text().count("Connection to broker lost") >= 3  # noticed each time
+        assert worker.process.poll() is None  # the same worker process did the work
+    finally:
+        worker.stop()
+
+
+def run_a_task(celery, redis_url: str, worker: CeleryProcess) -> None:
+    """Publish a no-op task and return as soon as the worker has stored its result."""
+    key = f"celery-task-meta-{celery.send_task(TaskName.NOOP).id}"
+    client = redis.Redis.from_url(redis_url, socket_timeout=1)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            if client.exists(key):
+                return
+        except redis.ConnectionError:
+            pass
+        time.sleep(0.005)
+    raise AssertionError("the worker consumed nothing\n--- worker log ---\n"
+                         + worker.log.read_text(errors="replace")[-6000:])
 
 
 # F4 ------------------------------------------------------------------------------------------
