@@ -25,17 +25,12 @@ from partnermatch.shared.notifications.delivery import (
     MailSettings,
     display_name,
     profile_url,
-    shared_contacts,
     signed_url,
 )
-from partnermatch.shared.recommendations.introductions import (
-    AVAILABLE,
-    areas_asked_about,
-    contact_options,
-)
+from partnermatch.shared.recommendations.introductions import AVAILABLE, areas_asked_about
+from partnermatch.shared.recommendations.partners import partner_details
 from partnermatch.shared.recommendations.runs import best_of, top_needs
 from partnermatch.shared.reference.records import NeedMatches
-from partnermatch.shared.reference.websites import partner_websites
 
 PARTNERS_PER_NEED_IN_EMAIL = 5
 
@@ -72,13 +67,13 @@ def _recommendations(session: Session, profile: Profile, delivery: EmailDelivery
             for answer in (1, 0))
         for need in needs for p in need.partners
     }
+    partners = partner_details(session, profile, needs, mail.reference_data_dir)
     rendered = render_recommendation_email(
         profile.fields["contact_name"], display_name(profile), needs,
-        profile_url(mail, profile), shared_contacts(session, needs), unsubscribe_url,
+        profile_url(mail, profile), partners.contacts, unsubscribe_url,
         feedback_urls=feedback,
-        websites=partner_websites(session, mail.reference_data_dir, needs),
-        introducible=[pid for pid, option in contact_options(session, profile, needs).items()
-                      if option == AVAILABLE],
+        websites=partners.websites,
+        introducible=[pid for pid, option in partners.options.items() if option == AVAILABLE],
         new_partner=display_name(newcomer) if newcomer else None,
         new_partner_areas=[need.service_area for need in needs
                            if newcomer and any(p.profile_id == newcomer.id for p in need.partners)],

@@ -6,7 +6,7 @@ the requester. A requester can only ask about partners recommended to it in its 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -47,13 +47,19 @@ def contact_options(session: Session, requester: Profile,
 
 
 def _option(session: Session, partner: Profile | None, asked: str | None) -> str:
+    return option_of(partner, asked, lambda: is_reachable(session, partner))
+
+
+def option_of(partner, asked: str | None, reachable: Callable[[], bool]) -> str:
+    """Say what can be offered for a partner (a Profile, or a row with its columns), given the
+    status of an introduction asked for, if any, and how to learn whether it may be emailed."""
     if partner is None or not may_share_contact(partner):  # demo, unconfirmed or unverified
         return UNREACHABLE
     if partner.fields.get("share_contact"):
         return SHARED
     if asked:
         return asked
-    return AVAILABLE if is_reachable(session, partner) else UNREACHABLE
+    return AVAILABLE if reachable() else UNREACHABLE
 
 
 def request_introduction(session: Session, requester: Profile, partner_id: str) -> Introduction:

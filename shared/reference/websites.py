@@ -43,11 +43,17 @@ def council_websites(session: Session, data_dir: str | Path | None,
                      gss_codes: Iterable[str | None]) -> dict[str, Website]:
     """Return each council's website, by its register GSS code (GOV.UK's finder if unknown)."""
     wanted = {code for code in gss_codes if code}
-    domains = read_domains(str(data_dir)) if data_dir else {}
     known = {code: [code] for code in wanted}
     for code, gss in session.execute(select(CouncilCode.code, CouncilCode.gss_code)
                                      .where(CouncilCode.gss_code.in_(wanted))):
         known[gss].append(code)  # former and newer codes: the lookup uses Barnsley's newer one
+    return websites_of(data_dir, known)
+
+
+def websites_of(data_dir: str | Path | None, known: dict[str, list[str]]) -> dict[str, Website]:
+    """Return each council's website from its register GSS code and every code it is known by
+    (CouncilCode, the register code first), as council_websites does having read them."""
+    domains = read_domains(str(data_dir)) if data_dir else {}
     homepages = read_homepages(str(data_dir)) if data_dir else {}
     found = {}
     for gss, codes in known.items():
