@@ -252,8 +252,21 @@ class CandidateIndex:
 
     @staticmethod
     def _load(session: Session, profile_ids: list[str]) -> Iterator[Profile]:
-        for start in range(0, len(profile_ids), LOAD_BATCH):
-            batch = profile_ids[start:start + LOAD_BATCH]
+        """Yield the profiles of these ids: those the session holds already as they are (a
+        match holds the profile it matches: the one new profile, as a rule), the others read.
+
+        A read would return the held ones unchanged anyway (the session's identity map), only
+        after a round trip and their councils' public data decoded again.
+        """
+        missing = []
+        for profile_id in profile_ids:
+            held = session.identity_map.get(session.identity_key(Profile, profile_id))
+            if held is None:
+                missing.append(profile_id)
+            else:
+                yield held
+        for start in range(0, len(missing), LOAD_BATCH):
+            batch = missing[start:start + LOAD_BATCH]
             yield from session.scalars(select(Profile).where(Profile.id.in_(batch)))
 
     def _remove_deleted(self, session: Session) -> int:
