@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import numpy as np
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import bindparam, func, literal_column, null, select, type_coerce, union_all
 from sqlalchemy.orm import Session
 
 from partnermatch.shared.db.models import (
@@ -130,8 +130,14 @@ class CandidateIndex:
         of ``partnermatch.shared.matching.index``); a new index counts them all.
         """
         # those of the overlap counted already are not read again
-        rows = session.connection().execute(_UNCOUNTED, {
-            "floor": self._counted_to - RECOUNT_OVERLAP, "counted": sorted(self._counted)}).all()
+        self._count_rows(session.connection().execute(_UNCOUNTED, self._uncounted()).all())
+
+    def _uncounted(self) -> dict:
+        """The parameters of _UNCOUNTED: the rows from the overlap on, less those counted."""
+        return {"floor": self._counted_to - RECOUNT_OVERLAP, "counted": sorted(self._counted)}
+
+    def _count_rows(self, rows) -> None:
+        """Count recommendation rows read by _UNCOUNTED (id, top partner ids, requester)."""
         counts: dict[str, int] = {}
         own: dict[tuple[str, str], int] = {}
         for row_id, partners, requester in rows:
@@ -161,7 +167,8 @@ class CandidateIndex:
             profiles = progress(session.scalars(select(Profile)), "reading profiles",
                                 _count(session))
         else:
-            profiles = self._load(session, self._changed_ids(session))
+            changed_ids, recommended, deleted = self._read_changes(session)
+            profiles = self._load(session, changed_ids)
         updated = []
         for profile in profiles:
             state = (profile.version, is_candidate(profile))
@@ -170,10 +177,12 @@ class CandidateIndex:
                 self._seen[profile.id] = state
         # In batches: texts are vectorised together.
         self.index.extend(progress(updated, "indexing", len(updated)) if first else updated)
-        self._count_recommendations(session)
         changed = len(updated)
-        if self.synced_at is not None:
-            changed += self._remove_deleted(session)
+        if first:
+            self._count_recommendations(session)
+        else:
+            self._count_rows(recommended)
+            changed += self._remove(deleted)
         self.synced_at = now
         return changed
 
@@ -237,18 +246,29 @@ class CandidateIndex:
         self.index.set_recommended({})  # counted again from the database at the catch-up
         self._counted, self._counted_to = set(), 0
 
-    def _changed_ids(self, session: Session) -> list[str]:
-        """Return ids changed since the last look, reading only ids and versions.
+    def _read_changes(self, session: Session) -> tuple[list[str], list[tuple], list[str]]:
+        """Read what changed since the last look, in one statement (_CHANGES): the ids of
+        profiles changed, the recommendation rows not counted yet, the profiles deleted.
 
-        The overlap means every profile changed in the last SYNC_OVERLAP comes back each time
-        (all of a launch's submissions, say); whole rows are read only for the ones not seen yet.
-        Read through Core, on the session's connection and transaction: the ORM's row handling
-        cost more than the query when a burst keeps hundreds of rows inside the overlap.
+        Profiles are read as ids and versions only. The overlap means every profile changed in
+        the last SYNC_OVERLAP comes back each time (all of a launch's submissions, say); whole
+        rows are read only for the ones not seen yet. Read through Core, on the session's
+        connection and transaction: the ORM's row handling cost more than the query when a
+        burst keeps hundreds of rows inside the overlap.
         """
-        recent = session.connection().execute(_RECENT, {"since": self.synced_at - SYNC_OVERLAP})
+        rows = session.connection().execute(
+            _CHANGES, {"since": self.synced_at - SYNC_OVERLAP, **self._uncounted()})
         seen = self._seen
-        return [id_ for id_, version, *standing in recent
-                if seen.get(id_) != (version, is_eligible(*standing))]
+        changed, recommended, deleted = [], [], []
+        for what, key, version, *standing, row_id, partners in rows:
+            if what == _CHANGED:
+                if seen.get(key) != (version, is_eligible(*standing)):
+                    changed.append(key)
+            elif what == _RECOMMENDED:
+                recommended.append((row_id, partners, key))
+            else:
+                deleted.append(key)
+        return changed, recommended, deleted
 
     @staticmethod
     def _load(session: Session, profile_ids: list[str]) -> Iterator[Profile]:
@@ -269,9 +289,7 @@ class CandidateIndex:
             batch = missing[start:start + LOAD_BATCH]
             yield from session.scalars(select(Profile).where(Profile.id.in_(batch)))
 
-    def _remove_deleted(self, session: Session) -> int:
-        deleted = session.connection().scalars(
-            _DELETED, {"since": self.synced_at - SYNC_OVERLAP}).all()
+    def _remove(self, deleted: list[str]) -> int:
         removed = [p for p in deleted if self._seen.pop(p, None) is not None]
         for profile_id in removed:
             self.index.remove(profile_id)
@@ -279,10 +297,7 @@ class CandidateIndex:
 
 
 # The catch-up's statements, built once: building them again for every match cost as much as
-# running them. Read through Core on the session's connection (see _changed_ids).
-_RECENT = select(Profile.id, Profile.version, Profile.approved, Profile.demo,
-                 Profile.contact_confirmed, Profile.address_status
-                 ).where(Profile.updated_at >= bindparam("since"))
+# running them. Read through Core on the session's connection (see _read_changes).
 _UNCOUNTED = (
     select(NeedRecommendations.id, NeedRecommendations.top_partner_ids,
            func.coalesce(Profile.gss_code, Profile.id))
@@ -291,8 +306,29 @@ _UNCOUNTED = (
     .where(NeedRecommendations.id > bindparam("floor"),
            NeedRecommendations.id.not_in(bindparam("counted", expanding=True)))
 )
-_DELETED = select(OutboxEvent.profile_id).where(
-    OutboxEvent.topic == "profile.deleted", OutboxEvent.created_at >= bindparam("since"))
+# What a catch-up reads, one round trip where it was three: a row per profile changed (its id,
+# version and standing), per recommendation row not counted (its requester, id and partners)
+# and per profile deleted (its id), told apart by the first column. The NULLs of the first part
+# carry the types of the columns the other parts fill, for their values to be read alike.
+_CHANGED, _RECOMMENDED, _DELETED = "c", "r", "d"
+_NULL_ID = type_coerce(null(), NeedRecommendations.id.type)
+_NULL_PARTNERS = type_coerce(null(), NeedRecommendations.top_partner_ids.type)
+_CHANGES = union_all(
+    select(literal_column(f"'{_CHANGED}'"), Profile.id, Profile.version, Profile.approved,
+           Profile.demo, Profile.contact_confirmed, Profile.address_status, _NULL_ID,
+           _NULL_PARTNERS)
+    .where(Profile.updated_at >= bindparam("since")),
+    select(literal_column(f"'{_RECOMMENDED}'"), func.coalesce(Profile.gss_code, Profile.id),
+           null(), null(), null(), null(), null(), NeedRecommendations.id,
+           NeedRecommendations.top_partner_ids)
+    .join(MatchRun, MatchRun.id == NeedRecommendations.match_run_id)
+    .join(Profile, Profile.id == MatchRun.profile_id)
+    .where(NeedRecommendations.id > bindparam("floor"),
+           NeedRecommendations.id.not_in(bindparam("counted", expanding=True))),
+    select(literal_column(f"'{_DELETED}'"), OutboxEvent.profile_id,
+           null(), null(), null(), null(), null(), null(), null())
+    .where(OutboxEvent.topic == "profile.deleted", OutboxEvent.created_at >= bindparam("since")),
+)
 
 
 def _count(session: Session) -> int:

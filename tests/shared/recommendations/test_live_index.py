@@ -10,6 +10,7 @@ from partnermatch.shared.db.models import Council, Profile
 from partnermatch.shared.profiles.demo import demo_id, seed_demo
 from partnermatch.shared.profiles.store import create_profile, erase_profile, update_profile
 from partnermatch.shared.recommendations.confirmation import confirm_address
+from partnermatch.shared.recommendations.consume import store_run
 from partnermatch.shared.recommendations.live_index import (
     CandidateIndex,
     candidate_from,
@@ -18,7 +19,7 @@ from partnermatch.shared.recommendations.live_index import (
 from partnermatch.shared.reference.evidence import recent_improvement
 from partnermatch.shared.reference.records import OfstedJudgement
 
-LEEDS, MANCHESTER = "E08000035", "E08000003"
+LEEDS, MANCHESTER, BRADFORD = "E08000035", "E08000003", "E08000032"
 
 
 def council_fields(gss, ratings, **overrides):
@@ -154,3 +155,32 @@ def test_a_refresh_reads_whole_rows_only_for_profiles_it_has_not_indexed(session
     with sessions() as session:
         assert index.refresh(session) == 1
     assert len([s for s in statements if "profiles.fields" in s]) == 1
+
+
+def test_a_catch_up_counts_each_recommendation_stored_since_once_in_one_statement(sessions):
+    with transaction(sessions) as session:
+        askers = [create_profile(session, council_fields(gss, {"waste": 1}))[0].id
+                  for gss in (LEEDS, BRADFORD)]
+        helper, _ = create_profile(session, council_fields(MANCHESTER, {"waste": 5}))
+        confirm_address(session, helper.contact_email)
+        helper_id = helper.id
+    with sessions() as session:
+        index = CandidateIndex(session)
+    assert index.index.recommended_counts() == {}
+    statements: list[str] = []
+    event.listen(sessions.kw["bind"], "before_cursor_execute",
+                 lambda _c, _k, statement, *_rest: statements.append(statement))
+    for stored, asker_id in enumerate(askers, start=1):
+        with transaction(sessions) as session:
+            asker = session.get(Profile, asker_id)
+            needs = index.index.match(request_from(asker), limit=5)
+            assert [p.profile_id for n in needs for p in n.partners] == [helper_id]
+            store_run(session, asker, needs, None)
+        with sessions() as session:
+            statements.clear()
+            assert index.refresh(session) == 0  # nothing changed but the count
+            assert len([s for s in statements if s.startswith("SELECT")]) == 1
+        assert index.index.recommended_counts() == {helper_id: stored}
+    with sessions() as session:
+        index.refresh(session)  # counted once: read again inside the overlap, skipped
+    assert index.index.recommended_counts() == {helper_id: 2}
