@@ -7,7 +7,6 @@ Counting attempts, backing off and dead-lettering live in their base, services/w
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -40,7 +39,6 @@ log = logging.getLogger(__name__)
 
 REFRESH_BUDGET_SHARE = 0.5  # of the soft time limit a refresh pass may spend re-ranking
 REFRESH_PASS_LOCK = 0x706D_7265_6672  # the advisory lock one refresh pass holds at a time
-REFRESH_PASS_POLL_SECONDS = 0.2
 
 
 @shared_task(base=WorkerTask, bind=True, name=TaskName.MATCH_PROFILE,
@@ -146,46 +144,71 @@ def _send_matched(rt: WorkerRuntime, outcome, claimed: Claimed | None) -> None:
 @shared_task(base=WorkerTask, bind=True, name=TaskName.REFRESH_PARTNERS,
              event_attempts=EventAttempts("refresh", outbox.consume))
 def refresh_partners(self: WorkerTask, event_id: str) -> str:
-    """Re-rank the councils a strong new profile would help; email those whose tops changed."""
+    """Re-rank the councils a strong new profile would help; email those whose tops changed.
+
+    On PostgreSQL one pass runs at a time. A pass that finds another running does not wait for
+    it (that held a pool process idle for the whole of the other's ranking): it stops ("busy")
+    and leaves its event to the running pass, which after letting go of the lock publishes a
+    successor for any refresh event still waiting (_successor).
+    """
     rt = self.runtime
     budget = rt.settings.TASK_SOFT_TIME_LIMIT * REFRESH_BUDGET_SHARE
-    with _one_pass_at_a_time(rt, budget) as budget:
-        outcome = freshness.refresh_partners(rt.sessions, rt.read_sessions, rt.index(), event_id,
-                                             budget)
-    log.info("refresh: %d profiles examined, %d refreshed, %d emails owed (%s)",
-             outcome.examined, len(outcome.refreshed), len(outcome.delivery_ids), outcome.status)
-    if outcome.status == "partial":  # progress made: carry on in a new pass, attempts afresh
+    with _one_pass_at_a_time(rt) as held:
+        if not held:
+            outcome = freshness.RefreshOutcome("busy")
+        else:
+            outcome = freshness.refresh_partners(rt.sessions, rt.read_sessions, rt.index(),
+                                                 event_id, budget)
+    if outcome.status == "busy":  # not an attempt that failed: its start is not counted
         with transaction(rt.sessions) as session:
             attempts.reset_attempts(session, match_key(event_id))
-            event = session.get(outbox.OutboxEvent, event_id)
-        rt.publish([outbox.work_for_event(event)])
+        log.info("refresh: another pass is running; it takes this event or leaves it to the "
+                 "successor it publishes")
+        return outcome.status
+    log.info("refresh: %d profiles examined, %d refreshed, %d emails owed (%s)",
+             outcome.examined, len(outcome.refreshed), len(outcome.delivery_ids), outcome.status)
+    if outcome.status == "partial" or held:
+        _successor(rt, event_id)
     return outcome.status
 
 
-@contextmanager
-def _one_pass_at_a_time(rt: WorkerRuntime, budget: float) -> Iterator[float]:
-    """Let one refresh pass run at a time on PostgreSQL (an advisory lock on a connection held
-    for the pass; a dead process's goes with its connection); yield the budget left to the pass.
+def _successor(rt: WorkerRuntime, event_id: str) -> None:
+    """Publish a pass for the refresh events still waiting, once this pass has let go of the lock.
 
-    A pass takes every refresh event waiting, so two at once re-rank the same runs twice; the one
-    that waited then finds its event consumed, or takes the events that arrived meanwhile. It
-    waits at most its budget, and what it waited comes off its pass (down to a fifth), to stay
-    below the soft time limit; after that it runs beside the other, as on SQLite (whose writes
-    are serial anyway).
+    A partial pass carries on with its own event, its attempts afresh (progress was made). After
+    a complete pass, events written while it ran are waiting, and their tasks may have been
+    turned away ("busy"): each came after its event was committed and found the lock held, so
+    the lock was let go after that commit, and this read, made after letting go, sees the event.
+    """
+    with transaction(rt.sessions) as session:
+        event = session.get(outbox.OutboxEvent, event_id)
+        if event is not None and event.consumed_at is None:  # partial: carry on with it
+            attempts.reset_attempts(session, match_key(event_id))
+        else:
+            event = freshness.oldest_waiting(session)
+        work = [outbox.work_for_event(event)] if event is not None else []
+    if work:
+        log.info("refresh: publishing a pass for the refresh events still waiting")
+        rt.publish(work)
+
+
+@contextmanager
+def _one_pass_at_a_time(rt: WorkerRuntime) -> Iterator[bool | None]:
+    """Take the lock that lets one refresh pass run at a time on PostgreSQL, without waiting: an
+    advisory lock on a connection held for the pass (a dead process's goes with its connection).
+    Yield True if taken, False if another pass holds it, None where there is none (SQLite, whose
+    writes are serial anyway: passes run side by side).
+
+    A pass takes every refresh event waiting, so two at once would re-rank the same runs twice.
     """
     if rt.engine.dialect.name != "postgresql":
-        yield budget
+        yield None
         return
-    started = time.monotonic()
     with rt.engine.connect() as connection:
-        lock = text("SELECT pg_try_advisory_lock(:key)")
-        while not (held := connection.scalar(lock, {"key": REFRESH_PASS_LOCK})):
-            if time.monotonic() - started > budget:
-                log.warning("another refresh pass is still running; this one runs beside it")
-                break
-            time.sleep(REFRESH_PASS_POLL_SECONDS)
+        held = bool(connection.scalar(text("SELECT pg_try_advisory_lock(:key)"),
+                                      {"key": REFRESH_PASS_LOCK}))
         try:
-            yield max(budget - (time.monotonic() - started), budget / 5)
+            yield held
         finally:
             if held:
                 connection.scalar(text("SELECT pg_advisory_unlock(:key)"),

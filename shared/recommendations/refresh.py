@@ -52,7 +52,9 @@ PARTNERS_KEPT_PER_NEED = 50  # the most the API will show (limit ≤ 50), in a m
 class RefreshOutcome:
     """What one refresh pass did."""
 
-    status: str  # refreshed | partial (out of time: run another pass) | already | gone | not strong
+    # refreshed | partial (out of time: run another pass) | already | gone | not strong
+    # | busy (another pass is running: it, or the successor it publishes, takes the event)
+    status: str
     examined: int = 0
     refreshed: list[str] = field(default_factory=list)  # profile ids whose runs changed
     delivery_ids: list[str] = field(default_factory=list)
@@ -163,6 +165,16 @@ def refresh_partners(sessions: sessionmaker[Session], read_sessions: sessionmake
     if not newcomers:
         outcome.status = "not strong"
     return outcome
+
+
+def oldest_waiting(session: Session) -> OutboxEvent | None:
+    """Return the oldest refresh event not yet consumed, if any: one for a successor pass."""
+    return session.scalars(
+        select(OutboxEvent)
+        .where(OutboxEvent.topic == REFRESH_TOPIC, OutboxEvent.consumed_at.is_(None))
+        .order_by(OutboxEvent.created_at)
+        .limit(1)
+    ).first()
 
 
 def _newcomers(session: Session, events: list[OutboxEvent]) -> dict[str, _Newcomer]:

@@ -1,63 +1,131 @@
-"""Refresh passes one at a time (services/worker/tasks.py): on PostgreSQL a pass waits for the one
-running, which takes every refresh event waiting, rather than re-ranking the same runs beside it.
+"""Refresh passes one at a time (services/worker/tasks.py): on PostgreSQL a pass that finds another
+running does not wait for it; it leaves its event to the running pass, which publishes a successor
+for every refresh event still waiting once it lets go, so none is left unconsumed.
 """
 
 from __future__ import annotations
 
+import base64
+import json
 import threading
 import time
 
 import pytest
-from sqlalchemy import create_engine, text
+import redis
+from sqlalchemy import create_engine, select, text
 
 from partnermatch.config.settings import load_settings
 from partnermatch.services.worker import runtime
 from partnermatch.services.worker.app import create_celery
 from partnermatch.services.worker.tasks import REFRESH_PASS_LOCK
 from partnermatch.shared.db.engine import transaction
-from partnermatch.shared.db.models import OutboxEvent, utcnow
+from partnermatch.shared.db.models import OutboxEvent, TaskAttempt
 from partnermatch.shared.outbox.events import REFRESH_TOPIC
-from partnermatch.shared.outbox.names import TaskName
+from partnermatch.shared.outbox.names import TaskName, match_key
+
+QUEUES = ("matching", "email", "events")
 
 
 @pytest.fixture
-def celery(database_url, tmp_path):
+def celery(database_url, redis_server, tmp_path):
     if not database_url.startswith("postgresql"):
         pytest.skip("an advisory lock is PostgreSQL's; SQLite's passes run side by side")
     app = create_celery(load_settings({
         "PARTNERMATCH_ENV": "test", "DATABASE_URL": database_url, "SECRET_KEY": "k",
-        "VAR_DIR": str(tmp_path / "var")}))
+        "REDIS_URL": redis_server.url, "VAR_DIR": str(tmp_path / "var"),
+        # a pass that still waited for the lock would give up after a second and run beside
+        "TASK_SOFT_TIME_LIMIT": "4", "TASK_TIME_LIMIT": "6"}))
     app.loader.import_default_modules()
     yield app
     runtime.close_runtime()
 
 
-def test_a_refresh_pass_waits_for_the_pass_running_then_finds_its_event_consumed(
-    celery, database_url
-):
+def add_refresh_event(celery) -> str:
+    """A refresh event as a match writes it (its profile gone: a pass finds nothing to re-rank)."""
     with transaction(runtime.worker_runtime(celery).sessions) as session:
         event = OutboxEvent(topic=REFRESH_TOPIC)
         session.add(event)
         session.flush()
-        event_id = event.id
+        return event.id
+
+
+def refresh(celery, event_id: str) -> str:
+    return celery.tasks[TaskName.REFRESH_PARTNERS.value].apply(args=[event_id]).get()
+
+
+def consumed(celery, event_id: str) -> bool:
+    with runtime.worker_runtime(celery).sessions() as session:
+        return session.get(OutboxEvent, event_id).consumed_at is not None
+
+
+def queued_refreshes(redis_url: str) -> list[str]:
+    """Return the event ids of the refresh tasks waiting in the Celery queues, taking them."""
+    client = redis.Redis.from_url(redis_url)
+    ids = []
+    for queue in QUEUES:
+        while (raw := client.lpop(queue)) is not None:
+            message = json.loads(raw)
+            if message["headers"]["task"] == TaskName.REFRESH_PARTNERS.value:
+                args, _kwargs, _embed = json.loads(base64.b64decode(message["body"]))
+                ids.extend(args)
+    client.close()
+    return ids
+
+
+def test_a_refresh_pass_finding_another_running_leaves_its_event_to_it_without_waiting(
+    celery, database_url
+):
+    event_id = add_refresh_event(celery)
     other = create_engine(database_url)
-    released = {}
-    with other.connect() as running:  # another process's pass, holding the lock
+    with other.connect() as running:  # another process's pass, holding the lock throughout
         assert running.scalar(text("SELECT pg_try_advisory_lock(:k)"), {"k": REFRESH_PASS_LOCK})
-
-        def finish_the_running_pass():
-            time.sleep(1)
-            with transaction(runtime.worker_runtime(celery).sessions) as session:
-                session.get(OutboxEvent, event_id).consumed_at = utcnow()  # it took this one
-            released["at"] = time.monotonic()
-            running.scalar(text("SELECT pg_advisory_unlock(:k)"), {"k": REFRESH_PASS_LOCK})
-
-        finisher = threading.Thread(target=finish_the_running_pass)
-        finisher.start()
-        task = celery.tasks[TaskName.REFRESH_PARTNERS.value]
-        outcome = task.apply(args=[event_id]).get()
-        done_at = time.monotonic()
-        finisher.join()
+        outcome = refresh(celery, event_id)  # a pass that waited would return only after
+        still_held = running.scalar(  # the lock is still the other pass's
+            text("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted "
+                 "AND pid = pg_backend_pid()"))
+        running.scalar(text("SELECT pg_advisory_unlock(:k)"), {"k": REFRESH_PASS_LOCK})
     other.dispose()
-    assert outcome == "already"  # it waited, then found the work done
-    assert done_at >= released["at"]
+    assert outcome == "busy"
+    assert still_held == 1
+    assert not consumed(celery, event_id)  # left to the running pass (or its successor)
+    with runtime.worker_runtime(celery).sessions() as session:  # turned away is not a failure:
+        assert session.get(TaskAttempt, match_key(event_id)) is None  # never dead-lettered
+
+
+def test_no_refresh_event_is_stranded_when_two_passes_overlap(celery, database_url, redis_server):
+    """Pass A reads the waiting events; then event B is written and its task, finding A still
+    running, is turned away. A's successor must take B."""
+    first = add_refresh_event(celery)
+    other = create_engine(database_url)
+    outcomes = {}
+    with other.connect() as holder:
+        # Hold pass A at its last step (consuming its events) until B's task has been turned away
+        holder.execute(select(OutboxEvent.id).where(OutboxEvent.id == first).with_for_update())
+        pass_a = threading.Thread(target=lambda: outcomes.update(a=refresh(celery, first)))
+        pass_a.start()
+        while not holder.scalar(text(  # A holds the lock and waits for the row
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted "
+                "AND pid <> pg_backend_pid()")) or not holder.scalar(text(
+                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                "AND datname = current_database()")):
+            time.sleep(0.05)
+        second = add_refresh_event(celery)  # written just as A finishes, after A read the waiting
+        pass_b = threading.Thread(target=lambda: outcomes.update(b=refresh(celery, second)))
+        pass_b.start()
+        pass_b.join(timeout=60)  # a pass that waited for A would wait here for ever (A waits on us)
+        turned_away = not pass_b.is_alive()
+        own_tasks = queued_refreshes(redis_server.url)  # published at each commit: run above
+        holder.rollback()  # A carries on
+        pass_a.join()
+        pass_b.join()
+    other.dispose()
+    assert turned_away
+    assert sorted(own_tasks) == sorted([first, second])
+    assert outcomes == {"a": "not strong", "b": "busy"}
+    assert consumed(celery, first) and not consumed(celery, second)
+
+    successors = queued_refreshes(redis_server.url)  # what A published once it let go
+    assert successors == [second]
+    assert refresh(celery, second) == "not strong"  # the successor pass takes B
+    assert consumed(celery, second)
+    assert queued_refreshes(redis_server.url) == []  # and, nothing waiting, publishes none
