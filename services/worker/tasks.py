@@ -372,7 +372,7 @@ def relay_outbox(self: WorkerTask) -> dict[str, int]:
         deliveries = outbox.due_deliveries(session, now, grace)
         link_requests = outbox.due_link_requests(session, now, grace)
         _mark_orphans_ambiguous(rt, session)
-        work = [outbox.work_for_event(e) for e in events]
+        work = outbox.one_refresh([outbox.work_for_event(e) for e in events])  # oldest first
         work += [outbox.work_for_delivery(d) for d in deliveries]
         work += [outbox.work_for_link_request(r) for r in link_requests]
         outbox.mark_published(session, [e.id for e in events], [d.id for d in deliveries], now)

@@ -98,6 +98,15 @@ def record_work(session: Session, work: list[Work]) -> None:
     session.info.setdefault("new_work", []).extend(work)
 
 
+def one_refresh(work: list[Work]) -> list[Work]:
+    """Keep the first refresh task of `work` only: one refresh pass takes every refresh event
+    waiting, so a batch of matches that owes several needs one pass, not one task each (the
+    rest would find their events consumed). Events left waiting after a pass (more than it
+    takes, or written while it ran) get a successor from it, and the relay is the backstop."""
+    refresh = [w for w in work if w.task == TaskName.REFRESH_PARTNERS]
+    return [w for w in work if w.task != TaskName.REFRESH_PARTNERS or w is refresh[0]]
+
+
 def install_collector(
     sessions: sessionmaker[Session], publish: Callable[[list[Work]], None]
 ) -> None:
@@ -113,8 +122,8 @@ def install_collector(
         if session.in_nested_transaction():  # a savepoint: the work is not committed yet
             return
         here = session.info.pop("sent_here", ())
-        work = [w for w in session.info.pop("new_work", [])
-                if not (w.task == TaskName.SEND_EMAIL and w.args[0] in here)]
+        work = one_refresh([w for w in session.info.pop("new_work", [])
+                            if not (w.task == TaskName.SEND_EMAIL and w.args[0] in here)])
         if work:
             publish(work)
 

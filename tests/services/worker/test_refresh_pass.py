@@ -129,3 +129,18 @@ def test_no_refresh_event_is_stranded_when_two_passes_overlap(celery, database_u
     assert refresh(celery, second) == "not strong"  # the successor pass takes B
     assert consumed(celery, second)
     assert queued_refreshes(redis_server.url) == []  # and, nothing waiting, publishes none
+
+
+def test_a_transaction_owing_several_refreshes_publishes_one_pass_that_takes_them_all(
+    celery, redis_server
+):
+    with transaction(runtime.worker_runtime(celery).sessions) as session:  # a batch of matches
+        events = [OutboxEvent(topic=REFRESH_TOPIC) for _ in range(3)]
+        session.add_all(events)
+        session.flush()
+        event_ids = [event.id for event in events]
+    published = queued_refreshes(redis_server.url)
+    assert len(published) == 1 and published[0] in event_ids
+    assert refresh(celery, published[0]) == "not strong"
+    assert all(consumed(celery, event_id) for event_id in event_ids)
+    assert queued_refreshes(redis_server.url) == []
