@@ -154,7 +154,7 @@ def refresh_partners(self: WorkerTask, event_id: str) -> str:
     rt = self.runtime
     budget = rt.settings.TASK_SOFT_TIME_LIMIT * REFRESH_BUDGET_SHARE
     with _one_pass_at_a_time(rt) as held:
-        if not held:
+        if held is False:  # another pass is running (None: no lock here, SQLite)
             outcome = freshness.RefreshOutcome("busy")
         else:
             outcome = freshness.refresh_partners(rt.sessions, rt.read_sessions, rt.index(),
@@ -167,8 +167,7 @@ def refresh_partners(self: WorkerTask, event_id: str) -> str:
         return outcome.status
     log.info("refresh: %d profiles examined, %d refreshed, %d emails owed (%s)",
              outcome.examined, len(outcome.refreshed), len(outcome.delivery_ids), outcome.status)
-    if outcome.status == "partial" or held:
-        _successor(rt, event_id)
+    _successor(rt, event_id)
     return outcome.status
 
 
@@ -179,6 +178,8 @@ def _successor(rt: WorkerRuntime, event_id: str) -> None:
     a complete pass, events written while it ran are waiting, and their tasks may have been
     turned away ("busy"): each came after its event was committed and found the lock held, so
     the lock was let go after that commit, and this read, made after letting go, sees the event.
+    Events may also wait without a task of their own: a transaction publishes one refresh task
+    however many it wrote (outbox.one_refresh), and a pass takes at most PASS_BATCH.
     """
     with transaction(rt.sessions) as session:
         event = session.get(outbox.OutboxEvent, event_id)

@@ -27,9 +27,7 @@ QUEUES = ("matching", "email", "events")
 
 
 @pytest.fixture
-def celery(database_url, redis_server, tmp_path):
-    if not database_url.startswith("postgresql"):
-        pytest.skip("an advisory lock is PostgreSQL's; SQLite's passes run side by side")
+def any_celery(database_url, redis_server, tmp_path):
     app = create_celery(load_settings({
         "PARTNERMATCH_ENV": "test", "DATABASE_URL": database_url, "SECRET_KEY": "k",
         "REDIS_URL": redis_server.url, "VAR_DIR": str(tmp_path / "var"),
@@ -38,6 +36,13 @@ def celery(database_url, redis_server, tmp_path):
     app.loader.import_default_modules()
     yield app
     runtime.close_runtime()
+
+
+@pytest.fixture
+def celery(any_celery, database_url):
+    if not database_url.startswith("postgresql"):
+        pytest.skip("an advisory lock is PostgreSQL's; SQLite's passes run side by side")
+    return any_celery
 
 
 def add_refresh_event(celery) -> str:
@@ -70,6 +75,16 @@ def queued_refreshes(redis_url: str) -> list[str]:
                 ids.extend(args)
     client.close()
     return ids
+
+
+def test_a_refresh_task_runs_a_pass_that_takes_its_event_and_publishes_no_successor(
+    any_celery, redis_server
+):
+    event_id = add_refresh_event(any_celery)
+    assert queued_refreshes(redis_server.url) == [event_id]  # published at the commit
+    assert refresh(any_celery, event_id) == "not strong"  # on SQLite too, where there is no lock
+    assert consumed(any_celery, event_id)
+    assert queued_refreshes(redis_server.url) == []  # nothing left waiting
 
 
 def test_a_refresh_pass_finding_another_running_leaves_its_event_to_it_without_waiting(
@@ -132,8 +147,9 @@ def test_no_refresh_event_is_stranded_when_two_passes_overlap(celery, database_u
 
 
 def test_a_transaction_owing_several_refreshes_publishes_one_pass_that_takes_them_all(
-    celery, redis_server
+    any_celery, redis_server
 ):
+    celery = any_celery
     with transaction(runtime.worker_runtime(celery).sessions) as session:  # a batch of matches
         events = [OutboxEvent(topic=REFRESH_TOPIC) for _ in range(3)]
         session.add_all(events)
