@@ -81,9 +81,9 @@ class BatchFailedError(Exception):
 
 
 def _batch_size(rt: WorkerRuntime, attempt: int) -> int:
-    """How many events a match task may take: several only on PostgreSQL (SKIP LOCKED), and only
-    at an event's first attempt (a tried one may be the poison: it is matched alone)."""
-    if attempt > 1 or rt.engine.dialect.name != "postgresql":
+    """How many events a match task may take: several only at an event's first attempt (a tried
+    one may be the poison: it is matched alone)."""
+    if attempt > 1:
         return 1
     return max(1, rt.settings.MATCH_BATCH_SIZE)
 
@@ -91,20 +91,50 @@ def _batch_size(rt: WorkerRuntime, attempt: int) -> int:
 def _match_batch(rt: WorkerRuntime, event_id: str, size: int) -> tuple[list[tuple], bool]:
     """Match an event and the waiting ones this transaction locks, with one index catch-up and
     one commit; return each outcome with the email claimed in it, and whether the event itself
-    was among them (first) rather than held by another transaction."""
+    was among them (first) rather than held by another transaction.
+
+    On PostgreSQL the batch locks its events (SKIP LOCKED: concurrent batches take different
+    ones) and counts its companions' attempts on the counter connection, committed before any is
+    matched. On SQLite a write transaction holds the one write lock from its BEGIN, so no other
+    writer runs beside it: a first transaction takes the events (_take_serially) and commits
+    their attempts, and the next matches them. Counted, they are no longer waiting, so no other
+    batch takes them between the two; their own tasks start at a second attempt and match them
+    alone, or find them consumed, whichever commits first.
+    """
     events: list = []
     own_taken = False
+    serial = rt.engine.dialect.name != "postgresql"
     try:
+        taken = _take_serially(rt, event_id, size) if serial else []
         with transaction(rt.sessions) as session:
-            events = matchmaking.lock_batch(session, event_id, size)
+            if serial:
+                events = matchmaking.events_in_order(session, taken)
+            else:
+                events = matchmaking.lock_batch(session, event_id, size)
             own_taken = bool(events) and events[0].id == event_id
-            companions = events[1:] if own_taken else events
-            attempts.bump_attempts(rt.counter_sessions, [match_key(e.id) for e in companions])
+            if not serial:
+                companions = events[1:] if own_taken else events
+                attempts.bump_attempts(rt.counter_sessions,
+                                       [match_key(e.id) for e in companions])
             return _match_locked(rt, session, events), own_taken
     except Exception as error:
         if len(events) > 1 or (events and not own_taken):
             raise BatchFailedError(len(events)) from error
         raise
+
+
+def _take_serially(rt: WorkerRuntime, event_id: str, size: int) -> list[str]:
+    """Take an event and up to `size - 1` waiting ones where one writer runs at a time (SQLite),
+    counting the waiting ones' attempts in the same transaction; return their ids, the event's
+    first (if it is still there).
+
+    The count commits before any of them is matched, as on PostgreSQL: if matching one kills
+    the process, each is matched alone next time, and the poison ends alone in the dead letters.
+    """
+    with transaction(rt.sessions) as session:  # the write lock from BEGIN: no SKIP LOCKED needed
+        ids = [event.id for event in matchmaking.lock_batch(session, event_id, size)]
+        attempts.count_starts(session, [match_key(id_) for id_ in ids if id_ != event_id])
+        return ids
 
 
 def _match_alone(rt: WorkerRuntime, event_id: str) -> list[tuple]:

@@ -36,23 +36,27 @@ def start_attempt(sessions: sessionmaker[Session], task_key: str,
 
 def bump_attempts(sessions: sessionmaker[Session], task_keys: list[str]) -> None:
     """Count one more start of several tasks, in one transaction (a batch's companions)."""
+    if task_keys:
+        _counted(sessions, lambda session: count_starts(session, task_keys),
+                 f"{len(task_keys)} tasks")
+
+
+def count_starts(session: Session, task_keys: list[str]) -> None:
+    """Count one more start of several tasks in the caller's transaction (one statement where
+    the database has an upsert)."""
     if not task_keys:
         return
-
-    def bump_all(session: Session) -> None:
-        upsert = _UPSERTS.get(session.get_bind().dialect.name)
-        if upsert is None:
-            for task_key in task_keys:
-                _bump(session, task_key)
-            return
-        now, table = utcnow(), TaskAttempt.__table__
-        statement = upsert(table).values(
-            [{"task_key": key, "attempts": 1, "updated_at": now} for key in sorted(task_keys)])
-        session.execute(statement.on_conflict_do_update(  # one statement for them all
-            index_elements=[table.c.task_key],
-            set_={"attempts": table.c.attempts + 1, "updated_at": now}))
-
-    _counted(sessions, bump_all, f"{len(task_keys)} tasks")
+    upsert = _UPSERTS.get(session.get_bind().dialect.name)
+    if upsert is None:
+        for task_key in task_keys:
+            _bump(session, task_key)
+        return
+    now, table = utcnow(), TaskAttempt.__table__
+    statement = upsert(table).values(
+        [{"task_key": key, "attempts": 1, "updated_at": now} for key in sorted(task_keys)])
+    session.execute(statement.on_conflict_do_update(  # one statement for them all
+        index_elements=[table.c.task_key],
+        set_={"attempts": table.c.attempts + 1, "updated_at": now}))
 
 
 def _counted(sessions: sessionmaker[Session], count, what: str):

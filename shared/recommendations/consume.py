@@ -87,7 +87,9 @@ def lock_batch(session: Session, event_id: str, size: int) -> list[OutboxEvent]:
     """Lock an event and up to `size - 1` waiting ones (as lock_waiting_events), in one statement.
 
     The event comes first; if another transaction holds it (a batch that took it in), it is
-    skipped like the others, and the batch is the waiting events alone.
+    skipped like the others, and the batch is the waiting events alone. SQLite has no row locks
+    (the statement is rendered without FOR UPDATE): there the write transaction running it holds
+    the one write lock from its BEGIN, and no other can take the same events meanwhile.
     """
     return list(session.scalars(
         select(OutboxEvent)
@@ -96,6 +98,14 @@ def lock_batch(session: Session, event_id: str, size: int) -> list[OutboxEvent]:
         .limit(size)
         .with_for_update(skip_locked=True, of=OutboxEvent)
     ))
+
+
+def events_in_order(session: Session, ids: list[str]) -> list[OutboxEvent]:
+    """Load events by id in the order given, leaving out any gone since."""
+    if not ids:
+        return []
+    found = {e.id: e for e in session.scalars(select(OutboxEvent).where(OutboxEvent.id.in_(ids)))}
+    return [found[id_] for id_ in ids if id_ in found]
 
 
 def _waiting():

@@ -9,10 +9,12 @@ from sqlalchemy import select
 from partnermatch.shared.db.engine import transaction
 from partnermatch.shared.db.models import EmailDelivery, MatchRun, OutboxEvent, Profile, utcnow
 from partnermatch.shared.outbox.attempts import _bump as bump
+from partnermatch.shared.outbox.attempts import count_starts
 from partnermatch.shared.outbox.names import match_key
 from partnermatch.shared.profiles.store import update_profile
 from partnermatch.shared.recommendations.confirmation import confirm_address
 from partnermatch.shared.recommendations.consume import (
+    events_in_order,
     fail_event,
     finish_batch,
     lock_batch,
@@ -130,6 +132,21 @@ def test_a_batch_locks_its_own_event_first_then_the_waiting_ones(sessions, leeds
         assert batch[0].id == event_id
         assert [e.profile_id for e in batch[1:]] == [bradford_id]
         assert [e.id for e in lock_batch(session, event_id, size=1)] == [event_id]
+
+
+def test_events_a_batch_took_and_counted_are_no_other_batchs_once_committed(
+        sessions, leeds_submitted):
+    # SQLite takes a batch in one transaction and matches it in the next: in between, the counts
+    # committed keep its events out of any other batch, and the batch loads them in its order
+    _leeds_id, event_id, bradford_id = leeds_submitted
+    with transaction(sessions) as session:
+        bump(session, match_key(event_id))
+        taken = [e.id for e in lock_batch(session, event_id, size=16)]
+        count_starts(session, [match_key(id_) for id_ in taken[1:]])
+    with transaction(sessions) as session:
+        assert [e.id for e in lock_batch(session, "another-event", size=16)] == []
+        assert [e.id for e in events_in_order(session, taken[::-1] + ["gone"])] == taken[::-1]
+        assert [e.profile_id for e in events_in_order(session, taken[1:])] == [bradford_id]
 
 
 def test_a_batch_whose_event_another_transaction_holds_takes_the_waiting_ones(
