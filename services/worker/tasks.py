@@ -51,6 +51,7 @@ def match_profile(self: WorkerTask, event_id: str) -> str:
     instead of waiting idle, and then its own event (by then consumed, as a rule).
     """
     rt = self.runtime
+    rt.index()  # a first build reads for seconds: before any write transaction, not inside one
     size = _batch_size(rt, getattr(self.request, "attempt", 1))
     own = None
     try:
